@@ -1,0 +1,147 @@
+//! `siperb-cli`: the headless phone on the same engine as the app. It only translates between
+//! the command line and the engine; phone logic stays in the engine.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use siperb_engine::{
+    Engine, EngineError, EngineStatus, Profile, RegistrationSummary, ThemePreference,
+};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "siperb-cli",
+    version,
+    about = "Siperb Desktop's headless softphone",
+    long_about = "Siperb Desktop's headless softphone: the same engine as the app, for scripts, tests and \
+                  power users. It shares the app's profile (accounts, contacts, history, settings).",
+    after_help = "The profile folder defaults to the OS user's (as the app's); SIPERB_PROFILE or --profile \
+                  point both the app and the CLI at another one."
+)]
+struct Cli {
+    /// Use this profile folder instead of the OS user's default (also: SIPERB_PROFILE).
+    #[arg(long, global = true, value_name = "DIR")]
+    profile: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show the accounts and their registration state.
+    Status {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show or change settings.
+    #[command(subcommand)]
+    Settings(SettingsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum SettingsCommand {
+    /// Print the settings as JSON.
+    Show,
+    /// Choose the colour theme (the app follows the change live).
+    Theme { theme: Theme },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Theme {
+    System,
+    Light,
+    Dark,
+}
+
+impl From<Theme> for ThemePreference {
+    fn from(t: Theme) -> Self {
+        match t {
+            Theme::System => ThemePreference::System,
+            Theme::Light => ThemePreference::Light,
+            Theme::Dark => ThemePreference::Dark,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SIPERB_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("siperb-cli: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("siperb-cli: {e} [{}]", e.code());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), EngineError> {
+    let profile = Profile::from_env_or(cli.profile.as_deref())?;
+    let (engine, task) = Engine::start(profile)?;
+    let result = async {
+        match cli.command {
+            Command::Status { json } => {
+                let status = engine.status().await?;
+                if json {
+                    println!("{}", to_json(&status));
+                } else {
+                    print_status(&status);
+                }
+            }
+            Command::Settings(SettingsCommand::Show) => {
+                println!("{}", to_json(&engine.settings().await?))
+            }
+            Command::Settings(SettingsCommand::Theme { theme }) => {
+                println!("{}", to_json(&engine.set_theme(theme.into()).await?));
+            }
+        }
+        Ok(())
+    }
+    .await;
+    engine.shutdown().await?;
+    let _ = task.await;
+    result
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    // Our status and settings types are plain data: serialising them cannot fail.
+    serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}
+
+fn print_status(status: &EngineStatus) {
+    println!("siperb {}", status.version);
+    println!("data: {}", status.data_dir);
+    let summary = match &status.summary {
+        RegistrationSummary::NoAccount => "No account".to_owned(),
+        RegistrationSummary::AllDisabled => "All accounts disabled".to_owned(),
+        RegistrationSummary::Registering => "Registering".to_owned(),
+        RegistrationSummary::Registered {
+            registered,
+            enabled,
+        } => format!("Registered ({registered}/{enabled})"),
+        RegistrationSummary::Failed { reason } => format!("Failed: {reason}"),
+    };
+    println!("state: {summary}");
+    for a in &status.accounts {
+        println!("  {} {:?}", a.address, a.registration);
+    }
+}

@@ -1,0 +1,94 @@
+//! The CLI as a script uses it: the real binary, a temp profile.
+
+use std::process::Command;
+
+fn cli() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_siperb-cli"));
+    c.env_remove("SIPERB_PROFILE");
+    c
+}
+
+fn stdout(c: &mut Command) -> String {
+    let out = c.output().expect("run siperb-cli");
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+#[test]
+fn version_and_help() {
+    assert_eq!(
+        stdout(cli().arg("--version")).trim(),
+        format!("siperb-cli {}", env!("CARGO_PKG_VERSION"))
+    );
+    let help = stdout(cli().arg("--help"));
+    assert!(help.contains("--profile <DIR>"), "{help}");
+    assert!(help.contains("status"), "{help}");
+}
+
+#[test]
+fn status_of_a_new_profile_says_no_account() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let text = stdout(cli().arg("--profile").arg(tmp.path()).arg("status"));
+    assert!(text.contains("state: No account"), "{text}");
+    let json: serde_json::Value = serde_json::from_str(&stdout(
+        cli()
+            .arg("--profile")
+            .arg(tmp.path())
+            .args(["status", "--json"]),
+    ))
+    .expect("json");
+    assert_eq!(json["summary"]["state"], "noAccount");
+    assert_eq!(json["accounts"].as_array().map(Vec::len), Some(0));
+}
+
+#[test]
+fn profile_env_and_flag_share_settings() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    stdout(
+        cli()
+            .env("SIPERB_PROFILE", tmp.path())
+            .args(["settings", "theme", "dark"]),
+    );
+    let shown = stdout(
+        cli()
+            .arg("--profile")
+            .arg(tmp.path())
+            .args(["settings", "show"]),
+    );
+    assert!(shown.contains("\"theme\": \"dark\""), "{shown}");
+}
+
+#[test]
+fn bad_arguments_are_explained() {
+    let out = cli()
+        .args(["settings", "theme", "purple"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("invalid value 'purple'"), "{err}");
+}
+
+#[test]
+fn an_unusable_profile_is_a_clear_error() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let file = tmp.path().join("not-a-folder");
+    std::fs::write(&file, b"x").expect("write");
+    let out = cli()
+        .arg("--profile")
+        .arg(&file)
+        .arg("status")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot create the profile folder") && err.contains("[profile_unavailable]"),
+        "{err}"
+    );
+}

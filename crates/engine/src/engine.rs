@@ -1,0 +1,187 @@
+use siperb_store::{Profile, Settings, StoreError, ThemePreference};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::status::{AccountStatus, RegistrationSummary};
+use crate::{EngineError, EngineEvent, EngineHandle, EngineStatus};
+
+/// Commands travel to the engine task as these, each with its reply channel.
+#[derive(Debug)]
+pub(crate) enum Request {
+    Status(oneshot::Sender<EngineStatus>),
+    Settings(oneshot::Sender<Settings>),
+    SetTheme {
+        theme: ThemePreference,
+        reply: oneshot::Sender<Result<Settings, EngineError>>,
+    },
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// The engine task's state. Only the task touches it.
+#[derive(Debug)]
+pub struct Engine {
+    profile: Profile,
+    settings: Settings,
+    accounts: Vec<AccountStatus>,
+    events: broadcast::Sender<EngineEvent>,
+}
+
+impl Engine {
+    /// Opens the profile and starts the engine task on the current tokio runtime.
+    ///
+    /// A damaged settings file does not stop the phone: it is set aside, the defaults apply and
+    /// a warning is logged.
+    pub fn start(profile: Profile) -> Result<(EngineHandle, JoinHandle<()>), EngineError> {
+        profile.ensure()?;
+        let settings = match Settings::load(&profile.settings_file()) {
+            Ok(s) => s,
+            Err(e @ StoreError::Corrupt { .. }) => {
+                tracing::warn!("{e}; using default settings");
+                Settings::default()
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let (requests, inbox) = mpsc::channel(64);
+        let (events, _) = broadcast::channel(256);
+        let engine = Engine {
+            profile,
+            settings,
+            accounts: Vec::new(),
+            events: events.clone(),
+        };
+        let task = tokio::spawn(engine.run(inbox));
+        Ok((EngineHandle { requests, events }, task))
+    }
+
+    async fn run(mut self, mut inbox: mpsc::Receiver<Request>) {
+        tracing::info!(profile = %self.profile.data_dir().display(), "engine started");
+        while let Some(request) = inbox.recv().await {
+            match request {
+                Request::Status(reply) => {
+                    let _ = reply.send(self.status());
+                }
+                Request::Settings(reply) => {
+                    let _ = reply.send(self.settings.clone());
+                }
+                Request::SetTheme { theme, reply } => {
+                    let _ = reply.send(self.set_theme(theme).await);
+                }
+                Request::Shutdown(reply) => {
+                    tracing::info!("engine stopping");
+                    let _ = reply.send(());
+                    break;
+                }
+            }
+        }
+        tracing::info!("engine stopped");
+    }
+
+    fn status(&self) -> EngineStatus {
+        EngineStatus {
+            version: crate::VERSION.to_owned(),
+            data_dir: self.profile.data_dir().display().to_string(),
+            summary: RegistrationSummary::of(&self.accounts),
+            accounts: self.accounts.clone(),
+        }
+    }
+
+    async fn set_theme(&mut self, theme: ThemePreference) -> Result<Settings, EngineError> {
+        if self.settings.theme == theme {
+            return Ok(self.settings.clone());
+        }
+        let mut next = self.settings.clone();
+        next.theme = theme;
+        let path = self.profile.settings_file();
+        let to_save = next.clone();
+        tokio::task::spawn_blocking(move || to_save.save(&path))
+            .await
+            .map_err(|_| EngineError::Stopped)??;
+        self.settings = next;
+        // No subscriber is fine: the front end may not be listening yet.
+        let _ = self.events.send(EngineEvent::SettingsChanged {
+            settings: self.settings.clone(),
+        });
+        Ok(self.settings.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn start(dir: &std::path::Path) -> (EngineHandle, JoinHandle<()>) {
+        Engine::start(Profile::at(dir)).expect("engine starts")
+    }
+
+    #[tokio::test]
+    async fn a_new_profile_has_no_account() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let (engine, _task) = start(tmp.path());
+        let status = engine.status().await.expect("status");
+        assert_eq!(status.summary, RegistrationSummary::NoAccount);
+        assert!(status.accounts.is_empty());
+        assert_eq!(status.version, crate::VERSION);
+        assert!(tmp.path().join("data").is_dir());
+    }
+
+    #[tokio::test]
+    async fn theme_changes_are_saved_and_announced() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let (engine, task) = start(tmp.path());
+        let mut events = engine.subscribe();
+        let s = engine
+            .set_theme(ThemePreference::Dark)
+            .await
+            .expect("set theme");
+        assert_eq!(s.theme, ThemePreference::Dark);
+        assert_eq!(
+            events.recv().await.expect("event"),
+            EngineEvent::SettingsChanged {
+                settings: s.clone()
+            }
+        );
+        // Setting the same value again is not news.
+        engine
+            .set_theme(ThemePreference::Dark)
+            .await
+            .expect("set theme");
+        assert!(events.try_recv().is_err());
+        engine.shutdown().await.expect("shutdown");
+        task.await.expect("task ends");
+        assert!(matches!(engine.status().await, Err(EngineError::Stopped)));
+
+        let (engine, _task) = start(tmp.path());
+        assert_eq!(
+            engine.settings().await.expect("settings").theme,
+            ThemePreference::Dark
+        );
+    }
+
+    #[tokio::test]
+    async fn damaged_settings_do_not_stop_the_phone() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let profile = Profile::at(tmp.path());
+        profile.ensure().expect("folders");
+        std::fs::write(profile.settings_file(), b"\x00garbage").expect("write");
+        let (engine, _task) = Engine::start(profile.clone()).expect("engine starts");
+        assert_eq!(
+            engine.settings().await.expect("settings"),
+            Settings::default()
+        );
+        assert!(
+            profile
+                .settings_file()
+                .with_extension("json.damaged")
+                .exists()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_profile_that_cannot_be_created_is_a_clear_error() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let blocker = tmp.path().join("file");
+        std::fs::write(&blocker, b"x").expect("write");
+        let err = Engine::start(Profile::at(&blocker)).expect_err("must fail");
+        assert_eq!(err.code(), "profile_unavailable");
+    }
+}

@@ -1,0 +1,24 @@
+use siperb_store::StoreError;
+
+/// What went wrong in the engine, with a stable [`code`](EngineError::code) for the UI and
+/// scripts and a message a person understands.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    #[error("the phone engine has stopped")]
+    Stopped,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl EngineError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Stopped => "engine_stopped",
+            Self::Store(StoreError::NoHome) => "profile_unavailable",
+            Self::Store(StoreError::CreateDir { .. }) => "profile_unavailable",
+            Self::Store(StoreError::Corrupt { .. }) => "settings_damaged",
+            Self::Store(_) => "storage_failed",
+        }
+    }
+}

@@ -1,0 +1,19 @@
+use serde::Serialize;
+use siperb_store::Settings;
+use specta::Type;
+
+use crate::EngineStatus;
+
+/// Everything the engine tells its front ends. Front ends subscribe; they never poll.
+#[derive(Debug, Clone, PartialEq, Serialize, Type)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum EngineEvent {
+    /// Accounts or their registration changed.
+    StatusChanged {
+        status: EngineStatus,
+    },
+    SettingsChanged {
+        settings: Settings,
+    },
+}

@@ -1,0 +1,50 @@
+use siperb_store::{Settings, ThemePreference};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::engine::Request;
+use crate::{EngineError, EngineEvent, EngineStatus};
+
+/// The only way into the engine: a cloneable command sender plus an event subscription.
+#[derive(Debug, Clone)]
+pub struct EngineHandle {
+    pub(crate) requests: mpsc::Sender<Request>,
+    pub(crate) events: broadcast::Sender<EngineEvent>,
+}
+
+impl EngineHandle {
+    /// Events from now on. A subscriber that falls behind by more than the channel's capacity
+    /// gets `Lagged` and should re-read [`status`](Self::status).
+    pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
+        self.events.subscribe()
+    }
+
+    pub async fn status(&self) -> Result<EngineStatus, EngineError> {
+        self.ask(Request::Status).await
+    }
+
+    pub async fn settings(&self) -> Result<Settings, EngineError> {
+        self.ask(Request::Settings).await
+    }
+
+    /// Changes the theme, saves it and tells every front end.
+    pub async fn set_theme(&self, theme: ThemePreference) -> Result<Settings, EngineError> {
+        self.ask(|reply| Request::SetTheme { theme, reply }).await?
+    }
+
+    /// Stops the engine (un-registering accounts once they exist) and waits until it has.
+    pub async fn shutdown(&self) -> Result<(), EngineError> {
+        self.ask(Request::Shutdown).await
+    }
+
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Request,
+    ) -> Result<T, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(make(reply))
+            .await
+            .map_err(|_| EngineError::Stopped)?;
+        answer.await.map_err(|_| EngineError::Stopped)
+    }
+}

@@ -1,0 +1,19 @@
+//! The phone: one task owns all phone state (accounts, registrations, calls, settings); the app
+//! shell and the CLI hold an [`EngineHandle`], send commands and subscribe to [`EngineEvent`]s.
+//! Nothing else holds phone state, so there is no shared lock between layers.
+
+mod engine;
+mod error;
+mod event;
+mod handle;
+mod status;
+
+pub use engine::Engine;
+pub use error::EngineError;
+pub use event::EngineEvent;
+pub use handle::EngineHandle;
+pub use siperb_store::{Profile, Settings, ThemePreference};
+pub use status::{AccountStatus, EngineStatus, RegistrationSummary};
+
+/// The version of the engine, the app and the CLI (one workspace version).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

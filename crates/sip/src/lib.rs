@@ -1,0 +1,15 @@
+//! Signalling for Siperb Desktop: accounts, registration and (later) calls.
+//!
+//! Decisions (what to register, when to retry, which flow may ring) live here as sans-IO state
+//! machines: they take the current time and inputs and return what to do, so they are tested with
+//! a fake clock. The SIP transactions, dialogs and transports come from rsipstack (issue 3).
+
+mod account;
+mod address;
+mod backoff;
+mod registration;
+
+pub use account::{AccountConfig, AccountError, AccountId, TlsSettings, Transport};
+pub use address::{AddressError, SipAddress};
+pub use backoff::RetryBackoff;
+pub use registration::{RegistrationFailure, RegistrationState, refresh_after};

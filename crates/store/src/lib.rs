@@ -1,0 +1,13 @@
+//! Storage for Siperb Desktop: where the profile lives and what it holds.
+//!
+//! One profile per OS user, shared by the app and the CLI. This first part resolves the profile
+//! directories and keeps typed settings; SQLite contacts and history, migrations and the keyring
+//! grow here (issue 6). Secrets never go into any file this crate writes.
+
+mod error;
+mod profile;
+mod settings;
+
+pub use error::StoreError;
+pub use profile::{PROFILE_ENV, Profile};
+pub use settings::{Settings, ThemePreference};

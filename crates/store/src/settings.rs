@@ -1,0 +1,114 @@
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use specta::Type;
+
+use crate::StoreError;
+
+/// The colour theme. `System` follows the OS light/dark preference live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, Type)]
+#[serde(rename_all = "lowercase")]
+pub enum ThemePreference {
+    #[default]
+    System,
+    Light,
+    Dark,
+}
+
+/// The user's settings, typed, each with a default. Unknown or missing fields fall back to
+/// defaults, so an older or newer settings file never stops the app.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, Type)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Settings {
+    pub theme: ThemePreference,
+}
+
+impl Settings {
+    /// Reads `path`; a missing file gives the defaults. A damaged file is kept aside (never
+    /// deleted) and reported, so nothing the user set is lost silently.
+    pub fn load(path: &Path) -> Result<Self, StoreError> {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(source) => {
+                return Err(StoreError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        serde_json::from_slice(&bytes).map_err(|source| {
+            let backup = path.with_extension("json.damaged");
+            // Best effort: if the rename fails the original stays where it is, which is also safe.
+            let _ = std::fs::rename(path, &backup);
+            StoreError::Corrupt {
+                path: path.to_path_buf(),
+                backup,
+                source,
+            }
+        })
+    }
+
+    /// Writes atomically: a temp file in the same folder, flushed, then renamed over the old one.
+    pub fn save(&self, path: &Path) -> Result<(), StoreError> {
+        let write_err = |source| StoreError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(write_err)?;
+        let tmp = path.with_extension("json.tmp");
+        let json =
+            serde_json::to_vec_pretty(self).map_err(|e| write_err(std::io::Error::other(e)))?;
+        let mut file = std::fs::File::create(&tmp).map_err(write_err)?;
+        file.write_all(&json).map_err(write_err)?;
+        file.sync_all().map_err(write_err)?;
+        drop(file);
+        std::fs::rename(&tmp, path).map_err(write_err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_file_gives_defaults_and_save_round_trips() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let path = tmp.path().join("config/settings.json");
+        assert_eq!(Settings::load(&path).expect("load"), Settings::default());
+        let s = Settings {
+            theme: ThemePreference::Dark,
+        };
+        s.save(&path).expect("save");
+        assert_eq!(Settings::load(&path).expect("load"), s);
+        assert!(
+            !path.with_extension("json.tmp").exists(),
+            "no temp file left behind"
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored_and_missing_ones_default() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let path = tmp.path().join("settings.json");
+        std::fs::write(&path, br#"{"future_option": 3}"#).expect("write");
+        assert_eq!(Settings::load(&path).expect("load"), Settings::default());
+    }
+
+    #[test]
+    fn a_damaged_file_is_reported_and_kept() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let path = tmp.path().join("settings.json");
+        std::fs::write(&path, b"{ not json").expect("write");
+        let err = Settings::load(&path).expect_err("damaged");
+        assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+        assert_eq!(
+            std::fs::read(path.with_extension("json.damaged")).expect("backup kept"),
+            b"{ not json"
+        );
+        // The next start works with defaults.
+        assert_eq!(Settings::load(&path).expect("load"), Settings::default());
+    }
+}

@@ -1,0 +1,95 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/svelte";
+import type { EngineEvent } from "./bindings";
+
+// The engine is reached through the generated bindings; here they are replaced by a fake engine
+// so the UI's behaviour is tested alone. The real engine is exercised end to end in tests/e2e.
+const fake = vi.hoisted(() => ({
+  listener: null as null | ((e: { payload: EngineEvent }) => void),
+  theme: "system" as "system" | "light" | "dark",
+  setTheme: vi.fn(),
+}));
+
+vi.mock("./bindings", () => ({
+  commands: {
+    getStatus: async () => ({
+      status: "ok",
+      data: { version: "0.1.0", dataDir: "/tmp/p/data", accounts: [], summary: { state: "noAccount" } },
+    }),
+    getSettings: async () => ({ status: "ok", data: { theme: fake.theme } }),
+    setTheme: async (theme: "system" | "light" | "dark") => {
+      fake.setTheme(theme);
+      fake.theme = theme;
+      return { status: "ok", data: { theme } };
+    },
+  },
+  events: {
+    engineNotice: {
+      listen: async (cb: (e: { payload: EngineEvent }) => void) => {
+        fake.listener = cb;
+        return () => (fake.listener = null);
+      },
+    },
+  },
+}));
+
+import App from "./App.svelte";
+
+describe("the app shell", () => {
+  afterEach(cleanup);
+
+  beforeEach(() => {
+    fake.theme = "system";
+    fake.setTheme.mockClear();
+    document.documentElement.dataset.theme = "system";
+  });
+
+  it("shows 'No account' in the status bar", async () => {
+    render(App);
+    const status = await screen.findByRole("status");
+    await waitFor(() => expect(status.textContent).toContain("No account"));
+  });
+
+  it("switches views by mouse and by keyboard", async () => {
+    render(App);
+    const tab = (name: string) => screen.getByRole("tab", { name });
+    expect(tab("Dialpad").getAttribute("aria-selected")).toBe("true");
+    await fireEvent.click(tab("History"));
+    expect(tab("History").getAttribute("aria-selected")).toBe("true");
+    expect(screen.getByText("No calls yet")).toBeTruthy();
+
+    await fireEvent.keyDown(tab("History"), { key: "ArrowRight" });
+    expect(tab("Settings").getAttribute("aria-selected")).toBe("true");
+    expect(document.activeElement).toBe(tab("Settings"));
+
+    await fireEvent.keyDown(window, { key: "2", ctrlKey: true });
+    expect(tab("Contacts").getAttribute("aria-selected")).toBe("true");
+    expect(screen.getByText("No contacts yet")).toBeTruthy();
+  });
+
+  it("types digits from the keypad into the Number field", async () => {
+    render(App);
+    const field = screen.getByRole("textbox", { name: "Number" }) as HTMLInputElement;
+    for (const d of ["1", "0", "0", "2"]) await fireEvent.click(screen.getByRole("button", { name: d }));
+    expect(field.value).toBe("1002");
+    await fireEvent.click(screen.getByRole("button", { name: "Delete last digit" }));
+    expect(field.value).toBe("100");
+    // Calling is not there yet, so the Call button must not pretend it is.
+    expect((screen.getByRole("button", { name: "Call" }) as HTMLButtonElement).disabled).toBe(true);
+  });
+
+  it("changes the theme through the engine and follows its events", async () => {
+    render(App);
+    await fireEvent.click(screen.getByRole("tab", { name: "Settings" }));
+    const dark = await screen.findByRole("radio", { name: "Dark" });
+    await waitFor(() => expect((dark as HTMLInputElement).disabled).toBe(false));
+    await fireEvent.click(dark);
+    await waitFor(() => expect(document.documentElement.dataset.theme).toBe("dark"));
+    expect(fake.setTheme).toHaveBeenCalledWith("dark");
+
+    // A change the engine announces (from another window or front end) arrives as an event.
+    fake.listener?.({ payload: { kind: "settingsChanged", settings: { theme: "light" } } });
+    await waitFor(() => expect(document.documentElement.dataset.theme).toBe("light"));
+    expect((screen.getByRole("radio", { name: "Light" }) as HTMLInputElement).checked).toBe(true);
+  });
+});

@@ -1,0 +1,48 @@
+import { commands, events, type EngineEvent, type EngineStatus, type IpcError, type Settings, type ThemePreference } from "../bindings";
+import { applyTheme } from "./theme";
+
+/** What the UI knows of the engine. It is filled from commands and kept fresh by events only. */
+export const phone = $state({
+  status: null as EngineStatus | null,
+  settings: null as Settings | null,
+  /** The last error to show the user, if any. */
+  error: null as string | null,
+});
+
+function explain(e: IpcError): string {
+  return `${e.message} (${e.code})`;
+}
+
+/** Applies one engine event to the UI's state. */
+export function apply(event: EngineEvent): void {
+  switch (event.kind) {
+    case "statusChanged":
+      phone.status = event.status;
+      break;
+    case "settingsChanged":
+      phone.settings = event.settings;
+      applyTheme(event.settings.theme);
+      break;
+  }
+}
+
+/** Subscribes to engine events, then reads the current state. Returns the unsubscribe function. */
+export async function connect(): Promise<() => void> {
+  const unlisten = await events.engineNotice.listen((e) => apply(e.payload));
+  const [status, settings] = await Promise.all([commands.getStatus(), commands.getSettings()]);
+  if (status.status === "ok") apply({ kind: "statusChanged", status: status.data });
+  else phone.error = explain(status.error);
+  if (settings.status === "ok") apply({ kind: "settingsChanged", settings: settings.data });
+  else phone.error = explain(settings.error);
+  return unlisten;
+}
+
+export async function chooseTheme(theme: ThemePreference): Promise<void> {
+  const r = await commands.setTheme(theme);
+  if (r.status === "ok") {
+    apply({ kind: "settingsChanged", settings: r.data });
+    phone.error = null;
+  } else {
+    phone.error = explain(r.error);
+  }
+}

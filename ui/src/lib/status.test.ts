@@ -1,0 +1,26 @@
+import { describe, expect, it } from "vitest";
+import { describeRegistration, describeSummary } from "./status";
+
+describe("describeSummary", () => {
+  it("says honestly what state the phone is in", () => {
+    expect(describeSummary(null)).toEqual({ text: "Starting…", tone: "busy" });
+    expect(describeSummary({ state: "noAccount" })).toEqual({ text: "No account", tone: "idle" });
+    expect(describeSummary({ state: "allDisabled" }).text).toBe("All accounts disabled");
+    expect(describeSummary({ state: "registering" })).toEqual({ text: "Registering", tone: "busy" });
+    expect(describeSummary({ state: "registered", registered: 1, enabled: 1 })).toEqual({ text: "Registered", tone: "ok" });
+    expect(describeSummary({ state: "registered", registered: 1, enabled: 2 })).toEqual({
+      text: "Registered (1 of 2)",
+      tone: "busy",
+    });
+    expect(describeSummary({ state: "failed", reason: "the server did not answer" })).toEqual({
+      text: "Failed: the server did not answer",
+      tone: "error",
+    });
+  });
+
+  it("names each account's state", () => {
+    expect(describeRegistration({ state: "unregistered" })).toBe("Not registered");
+    expect(describeRegistration({ state: "registered", expiresSecs: 300 })).toBe("Registered");
+    expect(describeRegistration({ state: "failed", failure: { kind: "timeout" } })).toBe("Failed");
+  });
+});
