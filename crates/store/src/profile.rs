@@ -7,8 +7,9 @@ pub const PROFILE_ENV: &str = "SIPERB_PROFILE";
 
 /// Where one user's Siperb data lives.
 ///
-/// By default the OS conventions apply (on Linux `$XDG_DATA_HOME/siperb`, `$XDG_CONFIG_HOME/siperb`,
-/// on macOS `~/Library/Application Support/com.siperb.desktop`, on Windows `%APPDATA%\Siperb\Desktop`).
+/// By default the OS conventions apply (on Linux `$XDG_DATA_HOME/siperb` and `$XDG_CONFIG_HOME/siperb`,
+/// on macOS `~/Library/Application Support/com.Siperb.Siperb`, on Windows `%LOCALAPPDATA%\Siperb\Siperb`
+/// and `%APPDATA%\Siperb\Siperb`).
 /// An explicit folder (`--profile DIR`, `SIPERB_PROFILE=DIR`) holds everything under one root, so
 /// tests, the CLI and the app can share it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +50,7 @@ impl Profile {
     }
 
     fn os_default() -> Result<Self, StoreError> {
-        let dirs = directories::ProjectDirs::from("com", "Siperb", "Siperb Desktop")
+        let dirs = directories::ProjectDirs::from("com", "Siperb", "Siperb")
             .ok_or(StoreError::NoHome)?;
         Ok(Self {
             data_dir: dirs.data_local_dir().to_path_buf(),

@@ -133,6 +133,7 @@ export async function launchApp({ display, user, name }) {
   const app = {
     wd,
     user,
+    display,
     logPath,
     async close() {
       try {
@@ -163,11 +164,21 @@ export async function launchApp({ display, user, name }) {
   return app;
 }
 
-/** Saves a PNG of the app's window contents to artifacts/screenshots/NAME.png. */
+/**
+ * Saves a PNG of the app's main window as the X server shows it, to artifacts/screenshots/NAME.png.
+ * (WebKitWebDriver's own screenshot command hangs after the page's layout changes under Xvfb, and
+ * the X server's pixels are what a person would see anyway.)
+ */
 export async function screenshot(app, name) {
   fs.mkdirSync(SCREENSHOTS, { recursive: true });
   const file = path.join(SCREENSHOTS, `${name}.png`);
-  fs.writeFileSync(file, await app.wd.screenshot());
+  // Let the last change paint.
+  await app.wd.execute("return new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))");
+  const env = { ...process.env, DISPLAY: app.display };
+  const id = execFileSync("xdotool", ["search", "--onlyvisible", "--name", "^Siperb$"], { env, encoding: "utf8" })
+    .trim()
+    .split("\n")[0];
+  execFileSync("import", ["-window", id, file], { env });
   return file;
 }
 

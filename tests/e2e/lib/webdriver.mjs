@@ -65,8 +65,11 @@ export class WebDriver {
           });
         },
       );
+      // A timer of our own: a socket timeout on the shared kept-alive connection would fire for
+      // whichever request happens to be in flight.
+      const timer = setTimeout(() => req.destroy(new Error(`${method} ${path}: no answer in 60 s`)), 60_000);
+      req.on("close", () => clearTimeout(timer));
       req.on("error", reject);
-      req.setTimeout(60_000, () => req.destroy(new Error(`${method} ${path}: no answer in 60 s`)));
       if (payload) req.write(payload);
       req.end();
     });
@@ -155,11 +158,6 @@ export class WebDriver {
     ];
     await this.request("POST", this.s("/actions"), { actions: [{ type: "key", id: "keyboard", actions }] });
     await this.request("DELETE", this.s("/actions"));
-  }
-
-  /** A PNG of the window's web contents. */
-  async screenshot() {
-    return Buffer.from(await this.request("GET", this.s("/screenshot")), "base64");
   }
 
   sameElement(a, b) {

@@ -1,0 +1,157 @@
+// The app shell in the real webview: the window opens, every view is reachable by mouse and by
+// keyboard, the status bar tells the truth, and the theme setting works and persists.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { Keys } from "./lib/webdriver.mjs";
+import { byRole, launchApp, makeUser, runCli, screenshot, startDisplay, waitFor } from "./lib/app.mjs";
+
+const VIEWS = [
+  { tab: "Dialpad", proof: () => ["textbox", "Number"] },
+  { tab: "Contacts", proof: () => ["heading", "No contacts yet"] },
+  { tab: "History", proof: () => ["heading", "No calls yet"] },
+  { tab: "Settings", proof: () => ["heading", "Appearance"] },
+];
+
+let display;
+
+before(async () => {
+  display = await startDisplay();
+});
+
+after(async () => {
+  await display?.stop();
+});
+
+async function selectedTab(app) {
+  return app.wd.execute(`return document.querySelector('[role=tab][aria-selected=true]')?.textContent.trim()`);
+}
+
+async function focusedId(app) {
+  return app.wd.execute(`return document.activeElement?.id ?? ''`);
+}
+
+describe("the app shell", () => {
+  let app;
+  before(async () => {
+    app = await launchApp({ display: display.display, user: makeUser("shell"), name: "shell" });
+  });
+  after(async () => {
+    await app?.close();
+  });
+
+  it("opens its window with the dialpad and says 'No account' in the status bar", async () => {
+    assert.equal(await app.wd.title(), "Siperb");
+    assert.equal(await selectedTab(app), "Dialpad");
+    const status = await byRole(app, "status", "Registration: No account");
+    assert.equal((await app.wd.text(status)).trim(), "No account");
+    // The field has focus so a user can type a number at once.
+    const number = await byRole(app, "textbox", "Number");
+    assert.ok(app.wd.sameElement(await app.wd.execute("return document.activeElement"), number));
+    await screenshot(app, "dialpad");
+  });
+
+  it("reaches each view by mouse", async () => {
+    for (const v of [...VIEWS.slice(1), VIEWS[0]]) {
+      await app.wd.click(await byRole(app, "tab", v.tab));
+      await waitFor(`${v.tab} selected`, async () => (await selectedTab(app)) === v.tab);
+      const [role, name] = v.proof();
+      await byRole(app, role, name);
+      await screenshot(app, v.tab.toLowerCase());
+    }
+  });
+
+  it("reaches each view by keyboard", async () => {
+    // From the Number field, Shift+Tab reaches the selected tab (one tab stop for the tab list).
+    await app.wd.click(await byRole(app, "textbox", "Number"));
+    await app.wd.press(Keys.Tab, Keys.Shift);
+    assert.equal(await focusedId(app), "tab-dialpad");
+    for (const v of VIEWS.slice(1)) {
+      await app.wd.press(Keys.ArrowRight);
+      assert.equal(await selectedTab(app), v.tab);
+      assert.equal(await focusedId(app), `tab-${v.tab.toLowerCase()}`);
+      const [role, name] = v.proof();
+      await byRole(app, role, name);
+    }
+    await app.wd.press(Keys.ArrowRight);
+    assert.equal(await selectedTab(app), "Dialpad", "arrows wrap around");
+    await app.wd.press(Keys.End);
+    assert.equal(await selectedTab(app), "Settings");
+    await app.wd.press(Keys.Home);
+    assert.equal(await selectedTab(app), "Dialpad");
+    // Ctrl+digit opens a view from anywhere.
+    await app.wd.press("3", Keys.Control);
+    assert.equal(await selectedTab(app), "History");
+    await app.wd.press("1", Keys.Control);
+    assert.equal(await selectedTab(app), "Dialpad");
+    // Tab moves from the tab list into the view.
+    await app.wd.press(Keys.Tab);
+    const number = await byRole(app, "textbox", "Number");
+    assert.ok(app.wd.sameElement(await app.wd.execute("return document.activeElement"), number));
+  });
+
+  it("types with the keypad, and the Call button does not pretend to call", async () => {
+    const number = await byRole(app, "textbox", "Number");
+    for (const d of ["1", "0", "0", "2"]) await app.wd.click(await byRole(app, "button", d));
+    assert.equal(await app.wd.property(number, "value"), "1002");
+    await app.wd.click(await byRole(app, "button", "Delete last digit"));
+    assert.equal(await app.wd.property(number, "value"), "100");
+    await app.wd.type(number, "7");
+    assert.equal(await app.wd.property(number, "value"), "1007");
+    const call = await byRole(app, "button", "Call");
+    assert.equal(await app.wd.property(call, "disabled"), true);
+    await screenshot(app, "dialpad-typed");
+  });
+
+  it("every control has an accessible name", async () => {
+    for (const v of VIEWS) {
+      await app.wd.click(await byRole(app, "tab", v.tab));
+      const unnamed = await app.wd.execute(`
+        const controls = document.querySelectorAll('button, input, select, textarea, [role=tab], a[href]');
+        return [...controls]
+          .filter((el) => el.offsetParent !== null)
+          .filter((el) => !(el.getAttribute('aria-label') || el.labels?.length || el.getAttribute('aria-labelledby') || el.textContent.trim()))
+          .map((el) => el.outerHTML.slice(0, 80));`);
+      assert.deepEqual(unnamed, [], `unnamed controls in ${v.tab}`);
+    }
+  });
+});
+
+describe("the theme", () => {
+  it("follows the user's choice, is saved in the profile and survives a restart", async () => {
+    const user = makeUser("theme");
+    let app = await launchApp({ display: display.display, user, name: "theme-1" });
+    try {
+      assert.equal(await app.wd.execute("return document.documentElement.dataset.theme"), "system");
+      await app.wd.click(await byRole(app, "tab", "Settings"));
+      await app.wd.click(await byRole(app, "radio", "Dark"));
+      await waitFor("dark theme", async () => (await app.wd.execute("return document.documentElement.dataset.theme")) === "dark");
+      const bg = await app.wd.execute("return getComputedStyle(document.body).backgroundColor");
+      assert.equal(bg, "rgb(18, 22, 28)", "the dark palette is applied");
+      // The data folder shown is the profile the test gave the app.
+      const dataDir = await app.wd.execute("return document.querySelector('.path')?.textContent");
+      assert.equal(dataDir, path.join(user.profile, "data"));
+      await screenshot(app, "settings-dark");
+    } finally {
+      await app.close();
+    }
+    // The CLI reads the same profile.
+    assert.match(runCli("--profile", user.profile, "settings", "show"), /"theme": "dark"/);
+    assert.ok(fs.existsSync(path.join(user.profile, "config", "settings.json")));
+
+    app = await launchApp({ display: display.display, user, name: "theme-2" });
+    try {
+      assert.equal(await app.wd.execute("return document.documentElement.dataset.theme"), "dark");
+      await screenshot(app, "dialpad-dark");
+      await app.wd.click(await byRole(app, "tab", "Settings"));
+      const dark = await byRole(app, "radio", "Dark");
+      assert.equal(await app.wd.property(dark, "checked"), true);
+      await app.wd.click(await byRole(app, "radio", "Follow the system"));
+      await waitFor("system theme", async () => (await app.wd.execute("return document.documentElement.dataset.theme")) === "system");
+    } finally {
+      await app.close();
+    }
+    assert.match(runCli("--profile", user.profile, "settings", "show"), /"theme": "system"/);
+  });
+});
