@@ -54,6 +54,8 @@ step() {
 }
 
 step fmt       cargo fmt --all --check
+# The Rust build embeds ui/dist (tauri::generate_context!), so the UI is built first.
+step ui-build  npm run build -w ui
 step clippy    cargo clippy --workspace --all-targets --locked -- -D warnings
 step rust      cargo test --workspace --locked
 step ui-check  npm run check -w ui
