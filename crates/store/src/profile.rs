@@ -50,8 +50,8 @@ impl Profile {
     }
 
     fn os_default() -> Result<Self, StoreError> {
-        let dirs = directories::ProjectDirs::from("com", "Siperb", "Siperb")
-            .ok_or(StoreError::NoHome)?;
+        let dirs =
+            directories::ProjectDirs::from("com", "Siperb", "Siperb").ok_or(StoreError::NoHome)?;
         Ok(Self {
             data_dir: dirs.data_local_dir().to_path_buf(),
             config_dir: dirs.config_dir().to_path_buf(),

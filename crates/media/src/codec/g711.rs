@@ -69,12 +69,18 @@ pub(crate) fn alaw_decode(byte: u8) -> i16 {
     value as i16
 }
 
-fn check(needed: usize, capacity: usize) -> Result<(), CodecError> {
-    if capacity < needed {
-        Err(CodecError::OutputTooSmall { needed, capacity })
-    } else {
-        Ok(())
+/// Maps each input item to one output item: G.711 is one byte per sample both ways.
+fn per_sample<A: Copy, B>(input: &[A], out: &mut [B], f: fn(A) -> B) -> Result<usize, CodecError> {
+    if out.len() < input.len() {
+        return Err(CodecError::OutputTooSmall {
+            needed: input.len(),
+            capacity: out.len(),
+        });
     }
+    for (o, &i) in out.iter_mut().zip(input) {
+        *o = f(i);
+    }
+    Ok(input.len())
 }
 
 impl AudioCodec for Ulaw {
@@ -82,18 +88,10 @@ impl AudioCodec for Ulaw {
         CodecKind::Pcmu
     }
     fn encode(&mut self, pcm: &[i16], out: &mut [u8]) -> Result<usize, CodecError> {
-        check(pcm.len(), out.len())?;
-        for (o, &s) in out.iter_mut().zip(pcm) {
-            *o = ulaw_encode(s);
-        }
-        Ok(pcm.len())
+        per_sample(pcm, out, ulaw_encode)
     }
     fn decode(&mut self, payload: &[u8], out: &mut [i16]) -> Result<usize, CodecError> {
-        check(payload.len(), out.len())?;
-        for (o, &b) in out.iter_mut().zip(payload) {
-            *o = ulaw_decode(b);
-        }
-        Ok(payload.len())
+        per_sample(payload, out, ulaw_decode)
     }
 }
 
@@ -102,18 +100,10 @@ impl AudioCodec for Alaw {
         CodecKind::Pcma
     }
     fn encode(&mut self, pcm: &[i16], out: &mut [u8]) -> Result<usize, CodecError> {
-        check(pcm.len(), out.len())?;
-        for (o, &s) in out.iter_mut().zip(pcm) {
-            *o = alaw_encode(s);
-        }
-        Ok(pcm.len())
+        per_sample(pcm, out, alaw_encode)
     }
     fn decode(&mut self, payload: &[u8], out: &mut [i16]) -> Result<usize, CodecError> {
-        check(payload.len(), out.len())?;
-        for (o, &b) in out.iter_mut().zip(payload) {
-            *o = alaw_decode(b);
-        }
-        Ok(payload.len())
+        per_sample(payload, out, alaw_decode)
     }
 }
 
