@@ -30,6 +30,7 @@ step() {
   local start=$SECONDS rc=0
   "$@" 2>&1 | tee "$logf" || rc=${PIPESTATUS[0]}
   local secs=$((SECONDS - start))
+  echo
   printf '%-12s %4ss  exit %s\n' "$name" "$secs" "$rc" | tee -a "$ARTIFACTS/logs/times.txt"
   # Test counts as each runner prints them: cargo test, vitest, node --test.
   local p f

@@ -18,7 +18,7 @@ pub fn run() {
         Ok(p) => p,
         Err(e) => fatal(&format!("Siperb cannot open its profile folder: {e}")),
     };
-    let _log_guard = logging::init(profile.log_dir());
+    let mut log_guard = logging::init(profile.log_dir());
     tracing::info!(version = siperb_engine::VERSION, "Siperb Desktop starting");
 
     let builder = specta_builder();
@@ -49,6 +49,8 @@ pub fn run() {
                 tracing::warn!("engine shutdown: {e}");
             }
             tracing::info!("Siperb Desktop stopped");
+            // The process exits right after this event: flush the log file now.
+            drop(log_guard.take());
         }
     });
 }
