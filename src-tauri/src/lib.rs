@@ -41,7 +41,7 @@ pub fn run() {
         Ok(app) => app,
         Err(e) => fatal(&format!("Siperb's window could not open: {e}")),
     };
-    app.run(|handle, event| {
+    app.run(move |handle, event| {
         if let tauri::RunEvent::Exit = event {
             let engine = handle.state::<EngineHandle>().inner().clone();
             // Lets the engine un-register before the process ends.
