@@ -8,6 +8,7 @@ mod account;
 mod address;
 mod backoff;
 mod registration;
+pub mod wire;
 
 pub use account::{AccountConfig, AccountError, AccountId, TlsSettings, Transport};
 pub use address::{AddressError, SipAddress};
