@@ -7,6 +7,7 @@
 mod account;
 mod address;
 mod backoff;
+pub mod digest;
 mod registration;
 pub mod wire;
 
