@@ -14,4 +14,7 @@ pub mod wire;
 pub use account::{AccountConfig, AccountError, AccountId, TlsSettings, Transport};
 pub use address::{AddressError, SipAddress};
 pub use backoff::RetryBackoff;
-pub use registration::{RegistrationFailure, RegistrationState, refresh_after};
+pub use registration::{
+    Action as RegistrationAction, Authorization, Input as RegistrationInput, RegisterResponse,
+    Registration, RegistrationConfig, RegistrationFailure, RegistrationState, refresh_after,
+};
