@@ -9,6 +9,7 @@ mod address;
 mod backoff;
 pub mod digest;
 mod registration;
+pub mod ua;
 pub mod wire;
 
 pub use account::{AccountConfig, AccountError, AccountId, TlsSettings, Transport};

@@ -1,0 +1,260 @@
+//! The user agent on the network: an rsipstack endpoint and the tasks that carry our sans-IO
+//! decisions (the [`Registration`] machine) to and from real transactions.
+//!
+//! Incoming messages still go through rsipstack's own transports here; putting the [`crate::wire`]
+//! gate in front of them (our own sockets feeding rsipstack through its channel transport) is the
+//! next step of issue 3.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use rsipstack::EndpointBuilder;
+use rsipstack::sip::{Header, Method, SipMessage, Uri};
+use rsipstack::transaction::key::{TransactionKey, TransactionRole};
+use rsipstack::transaction::transaction::Transaction;
+use rsipstack::transport::TransportLayer;
+use rsipstack::transport::udp::UdpConnection;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::registration::{Action, Input, RegisterResponse, Registration, RegistrationConfig};
+use crate::{AccountConfig, RegistrationFailure, RegistrationState};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UaError {
+    #[error("cannot open the SIP port {addr}: {detail}")]
+    Bind { addr: SocketAddr, detail: String },
+    #[error("bad SIP URI {uri}: {detail}")]
+    Uri { uri: String, detail: String },
+}
+
+/// A running SIP endpoint (UDP for now).
+pub struct SipEndpoint {
+    endpoint: rsipstack::transaction::Endpoint,
+    cancel: CancellationToken,
+    local: SocketAddr,
+}
+
+impl SipEndpoint {
+    pub async fn bind_udp(addr: SocketAddr) -> Result<Self, UaError> {
+        let cancel = CancellationToken::new();
+        let transport = TransportLayer::new(cancel.clone());
+        let udp = UdpConnection::create_connection(addr, None, Some(cancel.child_token()))
+            .await
+            .map_err(|e| UaError::Bind {
+                addr,
+                detail: e.to_string(),
+            })?;
+        let local = udp.get_addr().get_socketaddr().unwrap_or(addr);
+        transport.add_transport(udp.into());
+        let endpoint = EndpointBuilder::new()
+            .with_cancel_token(cancel.clone())
+            .with_transport_layer(transport)
+            .with_user_agent(&format!("Siperb/{}", env!("CARGO_PKG_VERSION")))
+            .build();
+        let serving = endpoint.inner.clone();
+        tokio::spawn(async move {
+            if let Err(e) = serving.serve().await {
+                tracing::warn!("SIP endpoint stopped: {e}");
+            }
+        });
+        Ok(Self {
+            endpoint,
+            cancel,
+            local,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Keeps `account` registered until `stop` is cancelled, then un-registers. Every state
+    /// change is sent on `states`.
+    pub async fn run_registration(
+        &self,
+        account: &AccountConfig,
+        password: String,
+        seed: u64,
+        states: mpsc::Sender<RegistrationState>,
+        stop: CancellationToken,
+    ) -> Result<(), UaError> {
+        let registrar = account
+            .registrar
+            .clone()
+            .unwrap_or_else(|| match account.address.port {
+                Some(p) => format!("{}:{p}", account.address.host),
+                None => account.address.host.clone(),
+            });
+        let request_uri = format!("sip:{registrar}");
+        let parse = |uri: &str| {
+            Uri::try_from(uri).map_err(|e| UaError::Uri {
+                uri: uri.to_owned(),
+                detail: e.to_string(),
+            })
+        };
+        let ruri = parse(&request_uri)?;
+        let aor = parse(&format!(
+            "sip:{}@{}",
+            account.address.user, account.address.host
+        ))?;
+        let contact = parse(&format!("sip:{}@{}", account.address.user, self.local))?;
+        let mut machine = Registration::new(
+            RegistrationConfig {
+                auth_user: account.auth_user().to_owned(),
+                password,
+                request_uri,
+                expires: account.expires_secs,
+            },
+            seed,
+        );
+        let call_id = format!("{seed:016x}@siperb");
+        let from_tag = format!("{:08x}", seed >> 32);
+        let mut cseq = 0u32;
+        let mut timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+        let mut pending = machine.handle(Instant::now(), Input::Start);
+        loop {
+            while let Some(action) = (!pending.is_empty()).then(|| pending.remove(0)) {
+                match action {
+                    Action::State(s) => {
+                        let _ = states.send(s).await;
+                    }
+                    Action::ArmTimer(d) => timer = Some(Box::pin(tokio::time::sleep(d))),
+                    Action::CancelTimer => timer = None,
+                    Action::SendRegister {
+                        expires,
+                        authorization,
+                    } => {
+                        cseq += 1;
+                        let mut request = self.endpoint.inner.make_request(
+                            Method::Register,
+                            ruri.clone(),
+                            self.endpoint
+                                .inner
+                                .get_via(None, None)
+                                .map_err(|e| UaError::Uri {
+                                    uri: "Via".into(),
+                                    detail: e.to_string(),
+                                })?,
+                            rsipstack::sip::typed::From {
+                                display_name: None,
+                                uri: aor.clone(),
+                                params: vec![],
+                            }
+                            .with_tag(from_tag.clone().into()),
+                            rsipstack::sip::typed::To {
+                                display_name: None,
+                                uri: aor.clone(),
+                                params: vec![],
+                            },
+                            cseq,
+                            Some(call_id.clone().into()),
+                        );
+                        request.headers.push(Header::Contact(
+                            rsipstack::sip::typed::Contact {
+                                display_name: None,
+                                uri: contact.clone(),
+                                params: vec![],
+                            }
+                            .into(),
+                        ));
+                        request.headers.push(Header::Expires(expires.into()));
+                        if let Some(auth) = authorization {
+                            request
+                                .headers
+                                .push(Header::Other(auth.header.into(), auth.value));
+                        }
+                        let input = self.transact(request).await;
+                        if expires == 0 {
+                            return Ok(());
+                        }
+                        pending.extend(machine.handle(Instant::now(), input));
+                    }
+                }
+            }
+            tokio::select! {
+                () = stop.cancelled() => {
+                    // Un-REGISTER if registered (the send path returns after it), then end.
+                    for action in machine.handle(Instant::now(), Input::Stop) {
+                        if let Action::State(s) = &action {
+                            let _ = states.send(s.clone()).await;
+                        }
+                        if let Action::SendRegister { .. } = action {
+                            pending.push(action);
+                        }
+                    }
+                    if pending.is_empty() {
+                        return Ok(());
+                    }
+                }
+                () = async { match timer.as_mut() { Some(t) => t.await, None => std::future::pending().await } } => {
+                    timer = None;
+                    pending.extend(machine.handle(Instant::now(), Input::Timer));
+                }
+            }
+        }
+    }
+
+    /// Sends one non-INVITE request and turns its final response (or its absence) into an input.
+    async fn transact(&self, request: rsipstack::sip::Request) -> Input {
+        let key = match TransactionKey::from_request(&request, TransactionRole::Client) {
+            Ok(k) => k,
+            Err(e) => {
+                return Input::Failed(RegistrationFailure::Network {
+                    detail: e.to_string(),
+                });
+            }
+        };
+        let mut tx = Transaction::new_client(key, request, self.endpoint.inner.clone(), None);
+        if let Err(e) = tx.send().await {
+            return Input::Failed(RegistrationFailure::Network {
+                detail: e.to_string(),
+            });
+        }
+        while let Some(msg) = tx.receive().await {
+            if let SipMessage::Response(resp) = msg {
+                let status = resp.status_code.code();
+                if status < 200 {
+                    continue;
+                }
+                let header = |name: &str| {
+                    resp.headers
+                        .iter()
+                        .find(|h| h.name().eq_ignore_ascii_case(name))
+                        .map(|h| {
+                            let text = h.to_string();
+                            text.split_once(':')
+                                .map_or(String::new(), |(_, v)| v.trim().to_owned())
+                        })
+                };
+                let contact_expires = header("Contact").and_then(|c| {
+                    c.split(';').find_map(|p| {
+                        p.trim()
+                            .strip_prefix("expires=")
+                            .and_then(|v| v.trim().parse().ok())
+                    })
+                });
+                return Input::Response(RegisterResponse {
+                    status,
+                    reason: resp.status_code.text().to_string(),
+                    expires: contact_expires
+                        .or_else(|| header("Expires").and_then(|v| v.parse().ok())),
+                    min_expires: header("Min-Expires").and_then(|v| v.parse().ok()),
+                    challenge: header(if status == 407 {
+                        "Proxy-Authenticate"
+                    } else {
+                        "WWW-Authenticate"
+                    }),
+                });
+            }
+        }
+        Input::NoAnswer
+    }
+}
+
+impl Drop for SipEndpoint {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
