@@ -4,10 +4,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod account;
+mod error;
+mod register;
+
 use clap::{Parser, Subcommand, ValueEnum};
-use siperb_engine::{
-    Engine, EngineError, EngineStatus, Profile, RegistrationSummary, ThemePreference,
-};
+use error::CliError;
+use siperb_engine::{Engine, EngineStatus, Profile, RegistrationSummary, ThemePreference};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -24,6 +27,10 @@ struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     profile: Option<PathBuf>,
 
+    /// Print JSON: one object per line for events.
+    #[arg(long, global = true)]
+    json: bool,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -31,10 +38,19 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Show the accounts and their registration state.
-    Status {
-        /// Print JSON instead of text.
+    Status,
+    /// Add, list or remove accounts.
+    #[command(subcommand)]
+    Account(account::AccountCommand),
+    /// Register an account and stay registered until interrupted (Ctrl+C un-registers).
+    Register {
+        /// The account to register (needed when there are several).
         #[arg(long)]
-        json: bool,
+        account: Option<String>,
+        /// Read the password from this environment variable, for this run only
+        /// (default SIPERB_PASSWORD).
+        #[arg(long, value_name = "VAR")]
+        password_env: Option<String>,
     },
     /// Show or change settings.
     #[command(subcommand)]
@@ -94,14 +110,15 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<(), EngineError> {
-    let profile = Profile::from_env_or(cli.profile.as_deref())?;
+async fn run(cli: Cli) -> Result<(), CliError> {
+    let profile =
+        Profile::from_env_or(cli.profile.as_deref()).map_err(siperb_engine::EngineError::from)?;
     let (engine, task) = Engine::start(profile)?;
     let result = async {
         match cli.command {
-            Command::Status { json } => {
+            Command::Status => {
                 let status = engine.status().await?;
-                if json {
+                if cli.json {
                     println!("{}", to_json(&status));
                 } else {
                     print_status(&status);
@@ -113,16 +130,22 @@ async fn run(cli: Cli) -> Result<(), EngineError> {
             Command::Settings(SettingsCommand::Theme { theme }) => {
                 println!("{}", to_json(&engine.set_theme(theme.into()).await?));
             }
+            Command::Account(cmd) => account::run(&engine, cmd, cli.json).await?,
+            Command::Register {
+                account,
+                password_env,
+            } => register::run(&engine, account, password_env, cli.json).await?,
         }
         Ok(())
     }
     .await;
+    // Un-registers whatever is registered before the process ends.
     engine.shutdown().await?;
     let _ = task.await;
     result
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> String {
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
     // Our status and settings types are plain data: serialising them cannot fail.
     serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }

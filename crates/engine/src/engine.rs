@@ -1,7 +1,9 @@
-use siperb_store::{Profile, Settings, StoreError, ThemePreference};
+use siperb_sip::{AccountConfig, AccountId, RegistrationState};
+use siperb_store::{Accounts, Profile, Settings, StoreError, ThemePreference};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::registrations::Registrations;
 use crate::status::{AccountStatus, RegistrationSummary};
 use crate::{EngineError, EngineEvent, EngineHandle, EngineStatus};
 
@@ -14,6 +16,25 @@ pub(crate) enum Request {
         theme: ThemePreference,
         reply: oneshot::Sender<Result<Settings, EngineError>>,
     },
+    Accounts(oneshot::Sender<Vec<AccountConfig>>),
+    AddAccount {
+        account: AccountConfig,
+        reply: oneshot::Sender<Result<(), EngineError>>,
+    },
+    RemoveAccount {
+        id: AccountId,
+        reply: oneshot::Sender<Result<(), EngineError>>,
+    },
+    Register {
+        id: AccountId,
+        password: String,
+        reply: oneshot::Sender<Result<(), EngineError>>,
+    },
+    /// From a registration task.
+    RegistrationChanged {
+        id: AccountId,
+        state: RegistrationState,
+    },
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -22,7 +43,10 @@ pub(crate) enum Request {
 pub struct Engine {
     profile: Profile,
     settings: Settings,
-    accounts: Vec<AccountStatus>,
+    accounts: Accounts,
+    states: std::collections::HashMap<AccountId, RegistrationState>,
+    registrations: Registrations,
+    inbox: mpsc::Sender<Request>,
     events: broadcast::Sender<EngineEvent>,
 }
 
@@ -41,12 +65,16 @@ impl Engine {
             }
             Err(e) => return Err(e.into()),
         };
+        let accounts = Accounts::load(&profile.accounts_file())?;
         let (requests, inbox) = mpsc::channel(64);
         let (events, _) = broadcast::channel(256);
         let engine = Engine {
             profile,
             settings,
-            accounts: Vec::new(),
+            accounts,
+            states: Default::default(),
+            registrations: Registrations::default(),
+            inbox: requests.clone(),
             events: events.clone(),
         };
         let task = tokio::spawn(engine.run(inbox));
@@ -66,8 +94,40 @@ impl Engine {
                 Request::SetTheme { theme, reply } => {
                     let _ = reply.send(self.set_theme(theme).await);
                 }
+                Request::Accounts(reply) => {
+                    let _ = reply.send(self.accounts.accounts.clone());
+                }
+                Request::AddAccount { account, reply } => {
+                    let _ = reply.send(self.add_account(account).await);
+                }
+                Request::RemoveAccount { id, reply } => {
+                    let _ = reply.send(self.remove_account(&id).await);
+                }
+                Request::Register {
+                    id,
+                    password,
+                    reply,
+                } => {
+                    let result = match self.accounts.get(&id) {
+                        Some(account) => {
+                            self.registrations
+                                .start(account.clone(), password, self.inbox.clone());
+                            Ok(())
+                        }
+                        None => Err(EngineError::NoSuchAccount(id.0)),
+                    };
+                    let _ = reply.send(result);
+                }
+                Request::RegistrationChanged { id, state } => {
+                    if self.accounts.get(&id).is_some() {
+                        tracing::info!(account = %id.0, ?state, "registration");
+                        self.states.insert(id, state);
+                        self.announce_status();
+                    }
+                }
                 Request::Shutdown(reply) => {
                     tracing::info!("engine stopping");
+                    self.registrations.stop_all().await;
                     let _ = reply.send(());
                     break;
                 }
@@ -77,12 +137,67 @@ impl Engine {
     }
 
     fn status(&self) -> EngineStatus {
+        let accounts: Vec<AccountStatus> = self
+            .accounts
+            .accounts
+            .iter()
+            .map(|a| AccountStatus {
+                id: a.id.clone(),
+                address: a.address.to_string(),
+                display_name: a.display_name.clone(),
+                registration: self
+                    .states
+                    .get(&a.id)
+                    .cloned()
+                    .unwrap_or(RegistrationState::Unregistered),
+            })
+            .collect();
         EngineStatus {
             version: crate::VERSION.to_owned(),
             data_dir: self.profile.data_dir().display().to_string(),
-            summary: RegistrationSummary::of(&self.accounts),
-            accounts: self.accounts.clone(),
+            summary: RegistrationSummary::of(&accounts),
+            accounts,
         }
+    }
+
+    fn announce_status(&self) {
+        let _ = self.events.send(EngineEvent::StatusChanged {
+            status: self.status(),
+        });
+    }
+
+    async fn save_accounts(&self, next: Accounts) -> Result<Accounts, EngineError> {
+        let path = self.profile.accounts_file();
+        let to_save = next.clone();
+        tokio::task::spawn_blocking(move || to_save.save(&path))
+            .await
+            .map_err(|_| EngineError::Stopped)??;
+        Ok(next)
+    }
+
+    async fn add_account(&mut self, account: AccountConfig) -> Result<(), EngineError> {
+        account.validate()?;
+        if self.accounts.get(&account.id).is_some() {
+            return Err(EngineError::AccountExists(account.id.0));
+        }
+        let mut next = self.accounts.clone();
+        next.accounts.push(account);
+        self.accounts = self.save_accounts(next).await?;
+        self.announce_status();
+        Ok(())
+    }
+
+    async fn remove_account(&mut self, id: &AccountId) -> Result<(), EngineError> {
+        if self.accounts.get(id).is_none() {
+            return Err(EngineError::NoSuchAccount(id.0.clone()));
+        }
+        self.registrations.stop(id);
+        let mut next = self.accounts.clone();
+        next.accounts.retain(|a| &a.id != id);
+        self.accounts = self.save_accounts(next).await?;
+        self.states.remove(id);
+        self.announce_status();
+        Ok(())
     }
 
     async fn set_theme(&mut self, theme: ThemePreference) -> Result<Settings, EngineError> {

@@ -9,6 +9,12 @@ pub enum EngineError {
     Stopped,
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("there is no account called \"{0}\"")]
+    NoSuchAccount(String),
+    #[error("an account called \"{0}\" already exists")]
+    AccountExists(String),
+    #[error(transparent)]
+    InvalidAccount(#[from] siperb_sip::AccountError),
 }
 
 impl EngineError {
@@ -19,6 +25,9 @@ impl EngineError {
             Self::Store(StoreError::CreateDir { .. }) => "profile_unavailable",
             Self::Store(StoreError::Corrupt { .. }) => "settings_damaged",
             Self::Store(_) => "storage_failed",
+            Self::NoSuchAccount(_) => "no_such_account",
+            Self::AccountExists(_) => "account_exists",
+            Self::InvalidAccount(_) => "invalid_account",
         }
     }
 }

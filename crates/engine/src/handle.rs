@@ -1,3 +1,4 @@
+use siperb_sip::{AccountConfig, AccountId};
 use siperb_store::{Settings, ThemePreference};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -29,6 +30,32 @@ impl EngineHandle {
     /// Changes the theme, saves it and tells every front end.
     pub async fn set_theme(&self, theme: ThemePreference) -> Result<Settings, EngineError> {
         self.ask(|reply| Request::SetTheme { theme, reply }).await?
+    }
+
+    pub async fn accounts(&self) -> Result<Vec<AccountConfig>, EngineError> {
+        self.ask(Request::Accounts).await
+    }
+
+    /// Adds an account (validated, saved to the profile; no password).
+    pub async fn add_account(&self, account: AccountConfig) -> Result<(), EngineError> {
+        self.ask(|reply| Request::AddAccount { account, reply })
+            .await?
+    }
+
+    pub async fn remove_account(&self, id: AccountId) -> Result<(), EngineError> {
+        self.ask(|reply| Request::RemoveAccount { id, reply })
+            .await?
+    }
+
+    /// Starts registering `id` with `password` for this run; states arrive as
+    /// [`EngineEvent::StatusChanged`].
+    pub async fn register(&self, id: AccountId, password: String) -> Result<(), EngineError> {
+        self.ask(|reply| Request::Register {
+            id,
+            password,
+            reply,
+        })
+        .await?
     }
 
     /// Stops the engine (un-registering accounts once they exist) and waits until it has.

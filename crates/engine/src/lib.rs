@@ -6,12 +6,14 @@ mod engine;
 mod error;
 mod event;
 mod handle;
+mod registrations;
 mod status;
 
 pub use engine::Engine;
 pub use error::EngineError;
 pub use event::EngineEvent;
 pub use handle::EngineHandle;
+pub use siperb_sip::{AccountConfig, AccountId, RegistrationFailure, RegistrationState, Transport};
 pub use siperb_store::{Profile, Settings, ThemePreference};
 pub use status::{AccountStatus, EngineStatus, RegistrationSummary};
 

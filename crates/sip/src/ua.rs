@@ -20,9 +20,38 @@ use tokio_util::sync::CancellationToken;
 use crate::registration::{Action, Input, RegisterResponse, Registration, RegistrationConfig};
 use crate::{AccountConfig, RegistrationFailure, RegistrationState};
 
+/// The registrar of `account` as `host:port`, resolved (A/AAAA; NAPTR/SRV come with issue 3).
+pub async fn registrar_address(account: &AccountConfig) -> Result<SocketAddr, UaError> {
+    let target = account
+        .registrar
+        .clone()
+        .unwrap_or_else(|| account.address.host.clone());
+    let target = target
+        .trim_start_matches("sip:")
+        .trim_start_matches("sips:");
+    let target = target.split(';').next().unwrap_or_default();
+    let with_port = match target.rsplit_once(':') {
+        Some((_, p)) if p.parse::<u16>().is_ok() && !target.ends_with(']') => target.to_owned(),
+        _ => format!("{target}:{}", account.transport.default_port()),
+    };
+    let first = tokio::net::lookup_host(with_port.as_str())
+        .await
+        .map_err(|e| UaError::Dns {
+            host: with_port.clone(),
+            detail: e.to_string(),
+        })?
+        .next();
+    first.ok_or(UaError::Dns {
+        host: with_port,
+        detail: "no address".into(),
+    })
+}
+
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum UaError {
+    #[error("cannot resolve {host}: {detail}")]
+    Dns { host: String, detail: String },
     #[error("cannot open the SIP port {addr}: {detail}")]
     Bind { addr: SocketAddr, detail: String },
     #[error("bad SIP URI {uri}: {detail}")]
@@ -64,6 +93,24 @@ impl SipEndpoint {
             cancel,
             local,
         })
+    }
+
+    /// An endpoint on the local address the OS routes `target` through, so the Contact we
+    /// register is one the registrar can reach.
+    pub async fn bind_udp_towards(target: SocketAddr) -> Result<Self, UaError> {
+        let unspecified: SocketAddr = if target.is_ipv4() {
+            ([0, 0, 0, 0], 0).into()
+        } else {
+            ([0u16; 8], 0).into()
+        };
+        let local_ip = std::net::UdpSocket::bind(unspecified)
+            .and_then(|probe| probe.connect(target).and_then(|()| probe.local_addr()))
+            .map_err(|e| UaError::Bind {
+                addr: unspecified,
+                detail: e.to_string(),
+            })?
+            .ip();
+        Self::bind_udp(SocketAddr::new(local_ip, 0)).await
     }
 
     pub fn local_addr(&self) -> SocketAddr {

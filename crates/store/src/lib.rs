@@ -4,10 +4,12 @@
 //! directories and keeps typed settings; SQLite contacts and history, migrations and the keyring
 //! grow here (issue 6). Secrets never go into any file this crate writes.
 
+mod accounts;
 mod error;
 mod profile;
 mod settings;
 
+pub use accounts::Accounts;
 pub use error::StoreError;
 pub use profile::{PROFILE_ENV, Profile};
 pub use settings::{Settings, ThemePreference};

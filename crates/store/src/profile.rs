@@ -83,6 +83,11 @@ impl Profile {
         &self.log_dir
     }
 
+    /// The accounts, without passwords (those live in the OS keyring).
+    pub fn accounts_file(&self) -> PathBuf {
+        self.config_dir.join("accounts.json")
+    }
+
     pub fn settings_file(&self) -> PathBuf {
         self.config_dir.join("settings.json")
     }

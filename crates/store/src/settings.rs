@@ -28,45 +28,60 @@ impl Settings {
     /// Reads `path`; a missing file gives the defaults. A damaged file is kept aside (never
     /// deleted) and reported, so nothing the user set is lost silently.
     pub fn load(path: &Path) -> Result<Self, StoreError> {
-        let bytes = match std::fs::read(path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
-            Err(source) => {
-                return Err(StoreError::Read {
-                    path: path.to_path_buf(),
-                    source,
-                });
-            }
-        };
-        serde_json::from_slice(&bytes).map_err(|source| {
-            let backup = path.with_extension("json.damaged");
-            // Best effort: if the rename fails the original stays where it is, which is also safe.
-            let _ = std::fs::rename(path, &backup);
-            StoreError::Corrupt {
-                path: path.to_path_buf(),
-                backup,
-                source,
-            }
-        })
+        read_json(path)
     }
 
     /// Writes atomically: a temp file in the same folder, flushed, then renamed over the old one.
     pub fn save(&self, path: &Path) -> Result<(), StoreError> {
-        let write_err = |source| StoreError::Write {
-            path: path.to_path_buf(),
-            source,
-        };
-        let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(write_err)?;
-        let tmp = path.with_extension("json.tmp");
-        let json =
-            serde_json::to_vec_pretty(self).map_err(|e| write_err(std::io::Error::other(e)))?;
-        let mut file = std::fs::File::create(&tmp).map_err(write_err)?;
-        file.write_all(&json).map_err(write_err)?;
-        file.sync_all().map_err(write_err)?;
-        drop(file);
-        std::fs::rename(&tmp, path).map_err(write_err)
+        write_json_atomically(path, self)
     }
+}
+
+/// Loads a JSON file; a missing file gives the default, a damaged one is kept aside (never
+/// deleted) and reported, so nothing the user set is lost silently.
+pub(crate) fn read_json<T: serde::de::DeserializeOwned + Default>(
+    path: &Path,
+) -> Result<T, StoreError> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(T::default()),
+        Err(source) => {
+            return Err(StoreError::Read {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    serde_json::from_slice(&bytes).map_err(|source| {
+        let backup = path.with_extension("json.damaged");
+        // Best effort: if the rename fails the original stays where it is, which is also safe.
+        let _ = std::fs::rename(path, &backup);
+        StoreError::Corrupt {
+            path: path.to_path_buf(),
+            backup,
+            source,
+        }
+    })
+}
+
+/// Writes atomically: a temp file in the same folder, flushed, then renamed over the old one.
+pub(crate) fn write_json_atomically<T: Serialize>(
+    path: &Path,
+    value: &T,
+) -> Result<(), StoreError> {
+    let write_err = |source| StoreError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(write_err)?;
+    let tmp = path.with_extension("json.tmp");
+    let json = serde_json::to_vec_pretty(value).map_err(|e| write_err(std::io::Error::other(e)))?;
+    let mut file = std::fs::File::create(&tmp).map_err(write_err)?;
+    file.write_all(&json).map_err(write_err)?;
+    file.sync_all().map_err(write_err)?;
+    drop(file);
+    std::fs::rename(&tmp, path).map_err(write_err)
 }
 
 #[cfg(test)]

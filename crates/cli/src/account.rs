@@ -1,0 +1,97 @@
+//! `siperb-cli account add|list|remove`.
+
+use clap::{Args, Subcommand, ValueEnum};
+use siperb_engine::{AccountConfig, AccountId, EngineError, EngineHandle, Transport};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AccountCommand {
+    /// Add an account (its password is not stored here: pass it to `register` with --password-env).
+    Add(AddArgs),
+    /// List the accounts.
+    List,
+    /// Remove an account.
+    Remove { name: String },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AddArgs {
+    /// A short name to refer to the account by.
+    name: String,
+    /// The account's SIP address, e.g. sip:alice@example.org.
+    #[arg(long)]
+    uri: String,
+    /// The registrar, e.g. sip:pbx.example.org:5060 (default: the host of --uri).
+    #[arg(long)]
+    server: Option<String>,
+    #[arg(long, value_enum, default_value_t = TransportArg::Udp)]
+    transport: TransportArg,
+    /// The digest user name, when it differs from the user part of --uri.
+    #[arg(long)]
+    auth_user: Option<String>,
+    #[arg(long)]
+    outbound_proxy: Option<String>,
+    /// A display name for outgoing calls.
+    #[arg(long)]
+    display_name: Option<String>,
+    /// Registration lifetime in seconds.
+    #[arg(long, default_value_t = 300)]
+    expires: u32,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum TransportArg {
+    Udp,
+    Tcp,
+    Tls,
+}
+
+pub(crate) async fn run(
+    engine: &EngineHandle,
+    cmd: AccountCommand,
+    json: bool,
+) -> Result<(), EngineError> {
+    match cmd {
+        AccountCommand::Add(a) => {
+            let mut account = AccountConfig::new(AccountId(a.name.clone()), &a.uri)?;
+            account.registrar = a.server.map(|s| s.trim_start_matches("sip:").to_owned());
+            account.transport = match a.transport {
+                TransportArg::Udp => Transport::Udp,
+                TransportArg::Tcp => Transport::Tcp,
+                TransportArg::Tls => Transport::Tls,
+            };
+            account.auth_user = a.auth_user;
+            account.outbound_proxy = a.outbound_proxy;
+            account.display_name = a.display_name;
+            account.expires_secs = a.expires;
+            engine.add_account(account).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"event": "account_added", "account": a.name})
+                );
+            } else {
+                println!("added account {}", a.name);
+            }
+        }
+        AccountCommand::List => {
+            let accounts = engine.accounts().await?;
+            if json {
+                println!("{}", crate::to_json(&accounts));
+            } else if accounts.is_empty() {
+                println!("no accounts");
+            } else {
+                for a in accounts {
+                    let server = a.registrar.as_deref().unwrap_or(&a.address.host).to_owned();
+                    println!("{}\t{}\t{:?}\t{server}", a.id.0, a.address, a.transport);
+                }
+            }
+        }
+        AccountCommand::Remove { name } => {
+            engine.remove_account(AccountId(name.clone())).await?;
+            if !json {
+                println!("removed account {name}");
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,28 @@
+use siperb_engine::EngineError;
+
+/// Why a CLI command failed: a one-line message for stderr and a stable code for scripts.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CliError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("no account to register: add one with `siperb-cli account add`")]
+    NoAccount,
+    #[error("several accounts exist: choose one with --account")]
+    Ambiguous,
+    #[error("the environment variable {0} is not set")]
+    MissingPassword(String),
+    #[error("registration failed: {0}")]
+    Failed(String),
+}
+
+impl CliError {
+    pub(crate) fn code(&self) -> &'static str {
+        match self {
+            Self::Engine(e) => e.code(),
+            Self::NoAccount => "no_account",
+            Self::Ambiguous => "account_ambiguous",
+            Self::MissingPassword(_) => "password_missing",
+            Self::Failed(_) => "registration_failed",
+        }
+    }
+}

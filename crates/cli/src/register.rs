@@ -1,0 +1,77 @@
+//! `siperb-cli register`: stay registered until interrupted, reporting each state change.
+
+use siperb_engine::{AccountId, EngineEvent, EngineHandle, RegistrationFailure, RegistrationState};
+
+use crate::error::CliError;
+
+pub(crate) async fn run(
+    engine: &EngineHandle,
+    account: Option<String>,
+    password_env: Option<String>,
+    json: bool,
+) -> Result<(), CliError> {
+    let accounts = engine.accounts().await?;
+    let id = match account {
+        Some(name) => AccountId(name),
+        None => match accounts.as_slice() {
+            [] => return Err(CliError::NoAccount),
+            [only] => only.id.clone(),
+            _ => return Err(CliError::Ambiguous),
+        },
+    };
+    // The keyring (--password-stdin) arrives with the store issue; for now the password comes
+    // from the environment, for this run only, and is never printed.
+    let var = password_env.unwrap_or_else(|| "SIPERB_PASSWORD".to_owned());
+    let password = std::env::var(&var).map_err(|_| CliError::MissingPassword(var))?;
+    let mut events = engine.subscribe();
+    engine.register(id.clone(), password).await?;
+    let mut last: Option<RegistrationState> = None;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+            event = events.recv() => {
+                let Ok(EngineEvent::StatusChanged { status }) = event else { continue };
+                let Some(state) = status.accounts.iter().find(|a| a.id == id).map(|a| a.registration.clone()) else {
+                    continue;
+                };
+                if last.as_ref() == Some(&state) {
+                    continue;
+                }
+                print_state(&id, &state, json);
+                if let RegistrationState::Failed { failure } = &state
+                    && matches!(failure, RegistrationFailure::AuthenticationFailed | RegistrationFailure::Forbidden)
+                {
+                    return Err(CliError::Failed(failure.describe()));
+                }
+                last = Some(state);
+            }
+        }
+    }
+}
+
+fn print_state(id: &AccountId, state: &RegistrationState, json: bool) {
+    let (event, detail) = match state {
+        RegistrationState::Unregistered => ("unregistered", None),
+        RegistrationState::Registering => ("registering", None),
+        RegistrationState::Registered { expires_secs } => {
+            ("registered", Some(format!("expires in {expires_secs} s")))
+        }
+        RegistrationState::Failed { failure } => ("registration_failed", Some(failure.describe())),
+    };
+    if json {
+        let mut obj = serde_json::json!({"event": event, "account": id.0});
+        if let Some(d) = &detail {
+            obj[if event == "registration_failed" {
+                "reason"
+            } else {
+                "detail"
+            }] = serde_json::Value::from(d.clone());
+        }
+        println!("{obj}");
+    } else {
+        match detail {
+            Some(d) => println!("{}: {event} ({d})", id.0),
+            None => println!("{}: {event}", id.0),
+        }
+    }
+}

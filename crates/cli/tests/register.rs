@@ -1,0 +1,140 @@
+//! `siperb-cli account add` + `register` against a real Kamailio, as a script would use them.
+
+#[path = "../../sip/tests/support/kamailio.rs"]
+mod kamailio;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use kamailio::{Kamailio, PASSWORD, USER};
+
+fn cli(profile: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_siperb-cli"));
+    c.env_remove("SIPERB_PROFILE").arg("--profile").arg(profile);
+    c
+}
+
+fn add_account(profile: &std::path::Path, port: u16) {
+    let out = cli(profile)
+        .args([
+            "account",
+            "add",
+            "work",
+            "--uri",
+            &format!("sip:{USER}@127.0.0.1"),
+        ])
+        .args(["--server", &format!("sip:127.0.0.1:{port}")])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list = cli(profile)
+        .args(["--json", "account", "list"])
+        .output()
+        .expect("run");
+    let accounts: serde_json::Value = serde_json::from_slice(&list.stdout).expect("json");
+    assert_eq!(accounts[0]["id"], "work");
+}
+
+/// Starts `register --json`, returns the child and a channel of its stdout lines.
+fn register(
+    profile: &std::path::Path,
+    password: &str,
+) -> (std::process::Child, mpsc::Receiver<String>) {
+    let mut child = cli(profile)
+        .args(["--json", "register", "--password-env", "TEST_SIP_PASSWORD"])
+        .env("TEST_SIP_PASSWORD", password)
+        .env("SIPERB_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (child, rx)
+}
+
+fn wait_for(rx: &mpsc::Receiver<String>, event: &str) -> serde_json::Value {
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(15))
+            .unwrap_or_else(|_| panic!("no {event} event"));
+        let v: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line}: {e}"));
+        if v["event"] == event {
+            return v;
+        }
+    }
+}
+
+#[test]
+fn registers_until_interrupted_then_unregisters() {
+    let kamailio = Kamailio::start("SHA-256");
+    let profile = tempfile::tempdir().expect("temp dir");
+    add_account(profile.path(), kamailio.port);
+    let (child, rx) = register(profile.path(), PASSWORD);
+    wait_for(&rx, "registering");
+    let registered = wait_for(&rx, "registered");
+    assert_eq!(registered["account"], "work");
+    // Ctrl+C: un-register and exit cleanly.
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success(), "exit {:?}", out.status);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains(PASSWORD),
+        "the password must not be logged"
+    );
+    let log = kamailio.log_text();
+    assert!(!log.is_empty());
+}
+
+#[test]
+fn a_wrong_password_exits_with_a_clear_error() {
+    let kamailio = Kamailio::start("MD5");
+    let profile = tempfile::tempdir().expect("temp dir");
+    add_account(profile.path(), kamailio.port);
+    let (child, rx) = register(profile.path(), "wrong-password");
+    let failed = wait_for(&rx, "registration_failed");
+    assert!(
+        failed["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("authentication failed"),
+        "{failed}"
+    );
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("registration failed: authentication failed")
+            && stderr.contains("[registration_failed]"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("wrong-password"));
+}
+
+#[test]
+fn register_without_the_password_variable_says_so() {
+    let profile = tempfile::tempdir().expect("temp dir");
+    add_account(profile.path(), 5060);
+    let out = cli(profile.path())
+        .args(["register", "--password-env", "NOT_SET_ANYWHERE"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("NOT_SET_ANYWHERE is not set"));
+}

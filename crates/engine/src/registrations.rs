@@ -1,0 +1,139 @@
+//! The engine's running registrations: one task per account, reporting back to the engine task.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use siperb_sip::ua::{SipEndpoint, registrar_address};
+use siperb_sip::{AccountConfig, AccountId, RegistrationFailure, RegistrationState, Transport};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::Request;
+
+struct Running {
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+/// Starts, stops and tracks registration tasks. Owned by the engine task only.
+#[derive(Default)]
+pub(crate) struct Registrations {
+    running: HashMap<AccountId, Running>,
+}
+
+impl std::fmt::Debug for Registrations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.running.keys()).finish()
+    }
+}
+
+impl Registrations {
+    /// Registers `account` with `password` (used for this run only) until stopped. Its states
+    /// arrive in the engine's inbox as [`Request::RegistrationChanged`].
+    pub(crate) fn start(
+        &mut self,
+        account: AccountConfig,
+        password: String,
+        inbox: mpsc::Sender<Request>,
+    ) {
+        self.stop(&account.id);
+        let stop = CancellationToken::new();
+        let id = account.id.clone();
+        let task_stop = stop.clone();
+        let task = tokio::spawn(async move {
+            let say = |state| report(&inbox, &account.id, state);
+            if account.transport != Transport::Udp {
+                // Said plainly rather than pretending: TCP and TLS land later in issue 3.
+                let detail = format!(
+                    "{:?} transport is not supported yet; use UDP",
+                    account.transport
+                );
+                say(RegistrationState::Failed {
+                    failure: RegistrationFailure::Network { detail },
+                })
+                .await;
+                return;
+            }
+            let endpoint = match registrar_address(&account).await {
+                Ok(target) => SipEndpoint::bind_udp_towards(target).await,
+                Err(e) => {
+                    let failure = RegistrationFailure::Dns {
+                        detail: e.to_string(),
+                    };
+                    say(RegistrationState::Failed { failure }).await;
+                    return;
+                }
+            };
+            let endpoint = match endpoint {
+                Ok(e) => e,
+                Err(e) => {
+                    let failure = RegistrationFailure::Network {
+                        detail: e.to_string(),
+                    };
+                    say(RegistrationState::Failed { failure }).await;
+                    return;
+                }
+            };
+            let (states, mut state_rx) = mpsc::channel(16);
+            let (forward_inbox, forward_id) = (inbox.clone(), account.id.clone());
+            let forward = tokio::spawn(async move {
+                while let Some(state) = state_rx.recv().await {
+                    report(&forward_inbox, &forward_id, state).await;
+                }
+            });
+            let seed = rand_seed();
+            if let Err(e) = endpoint
+                .run_registration(&account, password, seed, states, task_stop)
+                .await
+            {
+                tracing::warn!(account = %account.id.0, "registration ended: {e}");
+            }
+            let _ = forward.await;
+        });
+        self.running.insert(id, Running { stop, task });
+    }
+
+    pub(crate) fn stop(&mut self, id: &AccountId) {
+        if let Some(r) = self.running.remove(id) {
+            r.stop.cancel();
+        }
+    }
+
+    /// Stops every registration and waits (a few seconds at most) for the un-REGISTERs.
+    pub(crate) async fn stop_all(&mut self) {
+        let running: Vec<Running> = self.running.drain().map(|(_, r)| r).collect();
+        for r in &running {
+            r.stop.cancel();
+        }
+        for r in running {
+            if tokio::time::timeout(Duration::from_secs(5), r.task)
+                .await
+                .is_err()
+            {
+                tracing::warn!("an un-REGISTER did not finish in 5 s");
+            }
+        }
+    }
+}
+
+async fn report(inbox: &mpsc::Sender<Request>, id: &AccountId, state: RegistrationState) {
+    let _ = inbox
+        .send(Request::RegistrationChanged {
+            id: id.clone(),
+            state,
+        })
+        .await;
+}
+
+/// A per-registration seed for the cnonce and retry jitter, from the OS's randomised hasher.
+fn rand_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish()
+}
