@@ -155,3 +155,21 @@ describe("the theme", () => {
     assert.match(runCli("--profile", user.profile, "settings", "show"), /"theme": "system"/);
   });
 });
+
+describe("the shared profile", () => {
+  it("shows an account added with siperb-cli, honestly not registered", async () => {
+    const user = makeUser("account");
+    runCli("--profile", user.profile, "account", "add", "work", "--uri", "sip:alice@127.0.0.1", "--server", "127.0.0.1:5060");
+    const app = await launchApp({ display: display.display, user, name: "account" });
+    try {
+      const status = await byRole(app, "status", "Registration: Not registered");
+      assert.equal((await app.wd.text(status)).trim(), "Not registered");
+      await app.wd.click(await byRole(app, "tab", "Settings"));
+      const items = await app.wd.execute("return [...document.querySelectorAll('#panel-settings li')].map((li) => li.textContent.trim())");
+      assert.deepEqual(items, ["sip:alice@127.0.0.1: Not registered"]);
+      await screenshot(app, "settings-account");
+    } finally {
+      await app.close();
+    }
+  });
+});

@@ -135,9 +135,9 @@ export type RegistrationSummary =
  */
 { state: "noAccount" } | 
 /**
- * Accounts exist but all are switched off.
+ * Accounts exist but none is registering or registered (switched off, or not started).
  */
-{ state: "allDisabled" } | { state: "registering" } | 
+{ state: "notRegistered" } | { state: "registering" } | 
 /**
  * `registered` of `enabled` enabled accounts are registered.
  */

@@ -155,7 +155,7 @@ fn print_status(status: &EngineStatus) {
     println!("data: {}", status.data_dir);
     let summary = match &status.summary {
         RegistrationSummary::NoAccount => "No account".to_owned(),
-        RegistrationSummary::AllDisabled => "All accounts disabled".to_owned(),
+        RegistrationSummary::NotRegistered => "Not registered".to_owned(),
         RegistrationSummary::Registering => "Registering".to_owned(),
         RegistrationSummary::Registered {
             registered,

@@ -19,8 +19,8 @@ pub struct AccountStatus {
 pub enum RegistrationSummary {
     /// No account is configured: the phone can only make the echo test call.
     NoAccount,
-    /// Accounts exist but all are switched off.
-    AllDisabled,
+    /// Accounts exist but none is registering or registered (switched off, or not started).
+    NotRegistered,
     Registering,
     /// `registered` of `enabled` enabled accounts are registered.
     Registered {
@@ -56,7 +56,7 @@ impl RegistrationSummary {
             .filter(|r| !matches!(r, RegistrationState::Unregistered))
             .collect();
         if enabled.is_empty() {
-            return Self::AllDisabled;
+            return Self::NotRegistered;
         }
         let registered = enabled
             .iter()
@@ -107,7 +107,7 @@ mod tests {
         assert_eq!(RegistrationSummary::of(&[]), RegistrationSummary::NoAccount);
         assert_eq!(
             RegistrationSummary::of(&[account(R::Unregistered)]),
-            RegistrationSummary::AllDisabled
+            RegistrationSummary::NotRegistered
         );
         assert_eq!(
             RegistrationSummary::of(&[account(R::Registering), account(failed())]),

@@ -5,7 +5,7 @@ describe("describeSummary", () => {
   it("says honestly what state the phone is in", () => {
     expect(describeSummary(null)).toEqual({ text: "Starting…", tone: "busy" });
     expect(describeSummary({ state: "noAccount" })).toEqual({ text: "No account", tone: "idle" });
-    expect(describeSummary({ state: "allDisabled" }).text).toBe("All accounts disabled");
+    expect(describeSummary({ state: "notRegistered" }).text).toBe("Not registered");
     expect(describeSummary({ state: "registering" })).toEqual({ text: "Registering", tone: "busy" });
     expect(describeSummary({ state: "registered", registered: 1, enabled: 1 })).toEqual({ text: "Registered", tone: "ok" });
     expect(describeSummary({ state: "registered", registered: 1, enabled: 2 })).toEqual({

@@ -8,8 +8,8 @@ export function describeSummary(summary: RegistrationSummary | null): { text: st
   switch (summary.state) {
     case "noAccount":
       return { text: "No account", tone: "idle" };
-    case "allDisabled":
-      return { text: "All accounts disabled", tone: "idle" };
+    case "notRegistered":
+      return { text: "Not registered", tone: "idle" };
     case "registering":
       return { text: "Registering", tone: "busy" };
     case "registered":
