@@ -53,19 +53,12 @@ pub struct Engine {
 impl Engine {
     /// Opens the profile and starts the engine task on the current tokio runtime.
     ///
-    /// A damaged settings file does not stop the phone: it is set aside, the defaults apply and
-    /// a warning is logged.
+    /// A damaged settings or accounts file does not stop the phone: the store sets it aside
+    /// (`*.json.damaged`, nothing deleted), the defaults apply and a warning is logged.
     pub fn start(profile: Profile) -> Result<(EngineHandle, JoinHandle<()>), EngineError> {
         profile.ensure()?;
-        let settings = match Settings::load(&profile.settings_file()) {
-            Ok(s) => s,
-            Err(e @ StoreError::Corrupt { .. }) => {
-                tracing::warn!("{e}; using default settings");
-                Settings::default()
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let accounts = Accounts::load(&profile.accounts_file())?;
+        let settings = set_aside_if_damaged(Settings::load(&profile.settings_file()))?;
+        let accounts = set_aside_if_damaged(Accounts::load(&profile.accounts_file()))?;
         let (requests, inbox) = mpsc::channel(64);
         let (events, _) = broadcast::channel(256);
         let engine = Engine {
@@ -220,6 +213,17 @@ impl Engine {
     }
 }
 
+fn set_aside_if_damaged<T: Default>(loaded: Result<T, StoreError>) -> Result<T, EngineError> {
+    match loaded {
+        Ok(value) => Ok(value),
+        Err(e @ StoreError::Corrupt { .. }) => {
+            tracing::warn!("{e}; starting from the defaults");
+            Ok(T::default())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,12 +277,18 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn damaged_settings_do_not_stop_the_phone() {
+    async fn damaged_settings_and_accounts_do_not_stop_the_phone() {
         let tmp = tempfile::tempdir().expect("temp dir");
         let profile = Profile::at(tmp.path());
         profile.ensure().expect("folders");
         std::fs::write(profile.settings_file(), b"\x00garbage").expect("write");
+        std::fs::write(profile.accounts_file(), b"{\"accounts\": [tru").expect("write");
         let (engine, _task) = Engine::start(profile.clone()).expect("engine starts");
+        assert!(engine.accounts().await.expect("accounts").is_empty());
+        assert_eq!(
+            std::fs::read(profile.accounts_file().with_extension("json.damaged")).expect("kept"),
+            b"{\"accounts\": [tru"
+        );
         assert_eq!(
             engine.settings().await.expect("settings"),
             Settings::default()

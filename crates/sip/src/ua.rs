@@ -5,6 +5,7 @@
 //! gate in front of them (our own sockets feeding rsipstack through its channel transport) is the
 //! next step of issue 3.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -20,18 +21,31 @@ use tokio_util::sync::CancellationToken;
 use crate::registration::{Action, Input, RegisterResponse, Registration, RegistrationConfig};
 use crate::{AccountConfig, RegistrationFailure, RegistrationState};
 
-/// The registrar of `account` as `host:port`, resolved (A/AAAA; NAPTR/SRV come with issue 3).
+/// Where `account` registers, as `host[:port]`: the configured registrar without its scheme
+/// and parameters, or the host (and port) of the account's address. One answer for both the
+/// REGISTER Request-URI and the address we send to.
+fn registrar_target(account: &AccountConfig) -> String {
+    match &account.registrar {
+        Some(r) => {
+            let r = r.trim();
+            let r = r
+                .strip_prefix("sips:")
+                .or_else(|| r.strip_prefix("sip:"))
+                .unwrap_or(r);
+            r.split(';').next().unwrap_or_default().to_owned()
+        }
+        None => match account.address.port {
+            Some(p) => format!("{}:{p}", account.address.host),
+            None => account.address.host.clone(),
+        },
+    }
+}
+
+/// The registrar of `account`, resolved (A/AAAA; NAPTR/SRV come with issue 3).
 pub async fn registrar_address(account: &AccountConfig) -> Result<SocketAddr, UaError> {
-    let target = account
-        .registrar
-        .clone()
-        .unwrap_or_else(|| account.address.host.clone());
-    let target = target
-        .trim_start_matches("sip:")
-        .trim_start_matches("sips:");
-    let target = target.split(';').next().unwrap_or_default();
+    let target = registrar_target(account);
     let with_port = match target.rsplit_once(':') {
-        Some((_, p)) if p.parse::<u16>().is_ok() && !target.ends_with(']') => target.to_owned(),
+        Some((_, p)) if p.parse::<u16>().is_ok() && !target.ends_with(']') => target.clone(),
         _ => format!("{target}:{}", account.transport.default_port()),
     };
     let first = tokio::net::lookup_host(with_port.as_str())
@@ -127,14 +141,7 @@ impl SipEndpoint {
         states: mpsc::Sender<RegistrationState>,
         stop: CancellationToken,
     ) -> Result<(), UaError> {
-        let registrar = account
-            .registrar
-            .clone()
-            .unwrap_or_else(|| match account.address.port {
-                Some(p) => format!("{}:{p}", account.address.host),
-                None => account.address.host.clone(),
-            });
-        let request_uri = format!("sip:{registrar}");
+        let request_uri = format!("sip:{}", registrar_target(account));
         let parse = |uri: &str| {
             Uri::try_from(uri).map_err(|e| UaError::Uri {
                 uri: uri.to_owned(),
@@ -160,9 +167,9 @@ impl SipEndpoint {
         let from_tag = format!("{:08x}", seed >> 32);
         let mut cseq = 0u32;
         let mut timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
-        let mut pending = machine.handle(Instant::now(), Input::Start);
+        let mut pending: VecDeque<Action> = machine.handle(Instant::now(), Input::Start).into();
         loop {
-            while let Some(action) = (!pending.is_empty()).then(|| pending.remove(0)) {
+            while let Some(action) = pending.pop_front() {
                 match action {
                     Action::State(s) => {
                         let _ = states.send(s).await;
@@ -228,7 +235,7 @@ impl SipEndpoint {
                             let _ = states.send(s.clone()).await;
                         }
                         if let Action::SendRegister { .. } = action {
-                            pending.push(action);
+                            pending.push_back(action);
                         }
                     }
                     if pending.is_empty() {
@@ -303,5 +310,40 @@ impl SipEndpoint {
 impl Drop for SipEndpoint {
     fn drop(&mut self) {
         self.cancel.cancel();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::AccountId;
+
+    fn account(address: &str, registrar: Option<&str>) -> AccountConfig {
+        let mut a = AccountConfig::new(AccountId("a".into()), address).expect("account");
+        a.registrar = registrar.map(str::to_owned);
+        a
+    }
+
+    #[test]
+    fn the_registrar_target_is_the_same_for_the_request_uri_and_the_socket() {
+        assert_eq!(
+            registrar_target(&account("sip:a@example.org:5080", None)),
+            "example.org:5080"
+        );
+        assert_eq!(
+            registrar_target(&account("sip:a@example.org", None)),
+            "example.org"
+        );
+        assert_eq!(
+            registrar_target(&account(
+                "sip:a@example.org",
+                Some("sip:pbx.example.org:5070;lr")
+            )),
+            "pbx.example.org:5070"
+        );
+        assert_eq!(
+            registrar_target(&account("sip:a@example.org", Some(" sips:pbx "))),
+            "pbx"
+        );
     }
 }
