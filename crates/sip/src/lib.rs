@@ -7,7 +7,9 @@
 mod account;
 mod address;
 mod backoff;
+pub mod call;
 pub mod digest;
+mod gated;
 mod registration;
 pub mod ua;
 pub mod wire;
@@ -15,6 +17,7 @@ pub mod wire;
 pub use account::{AccountConfig, AccountError, AccountId, TlsSettings, Transport};
 pub use address::{AddressError, SipAddress};
 pub use backoff::RetryBackoff;
+pub use gated::GateCounters;
 pub use registration::{
     Action as RegistrationAction, Authorization, Input as RegistrationInput, RegisterResponse,
     Registration, RegistrationConfig, RegistrationFailure, RegistrationState, refresh_after,

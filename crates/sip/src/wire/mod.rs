@@ -7,10 +7,12 @@
 //! with 501. This module is the gate: it frames the message, unfolds headers, checks the start
 //! line and the headers the UA relies on, and says which response a bad request deserves.
 
+mod answer;
 mod grammar;
 mod headers;
 mod verdict;
 
+pub use answer::{Gate, gate};
 pub use verdict::{Verdict, verdict};
 
 /// How the bytes arrived: a datagram holds exactly one message; a stream is framed by
