@@ -58,64 +58,8 @@ impl CallPhase {
     }
 }
 
-/// RFC 3264 media direction, from our point of view.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
-#[serde(rename_all = "snake_case")]
-pub enum MediaDirection {
-    SendRecv,
-    SendOnly,
-    RecvOnly,
-    Inactive,
-}
-
-impl MediaDirection {
-    pub fn attribute(self) -> &'static str {
-        match self {
-            Self::SendRecv => "sendrecv",
-            Self::SendOnly => "sendonly",
-            Self::RecvOnly => "recvonly",
-            Self::Inactive => "inactive",
-        }
-    }
-
-    pub fn from_attribute(a: &str) -> Option<Self> {
-        Some(match a {
-            "sendrecv" => Self::SendRecv,
-            "sendonly" => Self::SendOnly,
-            "recvonly" => Self::RecvOnly,
-            "inactive" => Self::Inactive,
-            _ => return None,
-        })
-    }
-
-    /// What we answer to an offer with this direction (RFC 3264 §6.1).
-    pub fn answer_to(self, local_hold: bool) -> Self {
-        let base = match self {
-            Self::SendRecv => Self::SendRecv,
-            Self::SendOnly => Self::RecvOnly,
-            Self::RecvOnly => Self::SendOnly,
-            Self::Inactive => Self::Inactive,
-        };
-        if local_hold {
-            base.without_receive()
-        } else {
-            base
-        }
-    }
-
-    /// This direction with our receiving removed (we are holding).
-    fn without_receive(self) -> Self {
-        match self {
-            Self::SendRecv | Self::SendOnly => Self::SendOnly,
-            Self::RecvOnly | Self::Inactive => Self::Inactive,
-        }
-    }
-
-    /// Whether the far end stops sending to us: it holds us.
-    pub fn remote_holds(offered: Self) -> bool {
-        matches!(offered, Self::SendOnly | Self::Inactive)
-    }
-}
+/// RFC 3264 media direction, shared with the media crate's offer/answer.
+pub use siperb_media::Direction as MediaDirection;
 
 /// Why a call ended (`call_ended` events).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]

@@ -1,0 +1,443 @@
+//! SDP offer/answer for one audio stream (RFC 3264, RFC 4566), plain RTP/AVP with G.711 and
+//! RFC 4733 telephone-events. Issue 4 adds Opus, G.722, SRTP and ICE/DTLS on top.
+
+use std::net::{IpAddr, SocketAddr};
+
+use serde::Serialize;
+
+use crate::CodecKind;
+
+/// RFC 3264 media direction, from our point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    SendRecv,
+    SendOnly,
+    RecvOnly,
+    Inactive,
+}
+
+impl Direction {
+    pub fn attribute(self) -> &'static str {
+        match self {
+            Self::SendRecv => "sendrecv",
+            Self::SendOnly => "sendonly",
+            Self::RecvOnly => "recvonly",
+            Self::Inactive => "inactive",
+        }
+    }
+
+    pub fn from_attribute(a: &str) -> Option<Self> {
+        Some(match a {
+            "sendrecv" => Self::SendRecv,
+            "sendonly" => Self::SendOnly,
+            "recvonly" => Self::RecvOnly,
+            "inactive" => Self::Inactive,
+            _ => return None,
+        })
+    }
+
+    /// What we answer to an offer with this direction (RFC 3264 §6.1); `local_hold` removes
+    /// our receiving side.
+    pub fn answer_to(self, local_hold: bool) -> Self {
+        let base = match self {
+            Self::SendRecv => Self::SendRecv,
+            Self::SendOnly => Self::RecvOnly,
+            Self::RecvOnly => Self::SendOnly,
+            Self::Inactive => Self::Inactive,
+        };
+        if local_hold {
+            match base {
+                Self::SendRecv | Self::SendOnly => Self::SendOnly,
+                Self::RecvOnly | Self::Inactive => Self::Inactive,
+            }
+        } else {
+            base
+        }
+    }
+
+    /// Whether an offer with this direction means the far end holds us.
+    pub fn remote_holds(offered: Self) -> bool {
+        matches!(offered, Self::SendOnly | Self::Inactive)
+    }
+
+    pub fn sends(self) -> bool {
+        matches!(self, Self::SendRecv | Self::SendOnly)
+    }
+
+    pub fn receives(self) -> bool {
+        matches!(self, Self::SendRecv | Self::RecvOnly)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SdpError {
+    #[error("the SDP is not valid: {0}")]
+    Malformed(String),
+    #[error("the SDP offers no audio stream")]
+    NoAudio,
+    #[error("no codec in common (offered: {offered})")]
+    NoCommonCodec { offered: String },
+    #[error("the {0} media profile is not supported yet (encrypted media comes with issue 4)")]
+    UnsupportedProfile(String),
+}
+
+/// What we learned from the far end's SDP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteAudio {
+    /// Where to send RTP (`None` when the port is 0: stream refused or held with 0.0.0.0).
+    pub rtp: Option<SocketAddr>,
+    /// The codec we use and its payload type.
+    pub codec: CodecKind,
+    pub payload_type: u8,
+    /// RFC 4733 telephone-event payload type, if offered.
+    pub dtmf_payload_type: Option<u8>,
+    /// The direction the far end declared.
+    pub direction: Direction,
+    pub ptime_ms: u32,
+}
+
+struct ParsedAudio {
+    addr: Option<IpAddr>,
+    port: u16,
+    profile: String,
+    formats: Vec<u8>,
+    rtpmaps: Vec<(u8, String, u32)>,
+    direction: Direction,
+    ptime_ms: u32,
+}
+
+fn parse(sdp: &str) -> Result<ParsedAudio, SdpError> {
+    let mut session_addr = None;
+    let mut session_direction = Direction::SendRecv;
+    let mut audio: Option<ParsedAudio> = None;
+    let mut in_other_media = false;
+    let mut saw_version = false;
+    for raw in sdp.lines() {
+        let line = raw.trim_end_matches('\r');
+        if line.is_empty() {
+            continue;
+        }
+        let (kind, value) = line
+            .split_once('=')
+            .filter(|(k, _)| k.len() == 1)
+            .ok_or_else(|| SdpError::Malformed(format!("line {line:?}")))?;
+        match kind {
+            "v" => saw_version = true,
+            "c" => {
+                let addr = parse_connection(value)?;
+                match audio.as_mut() {
+                    Some(a) if !in_other_media => a.addr = Some(addr),
+                    None if !in_other_media => session_addr = Some(addr),
+                    _ => {}
+                }
+            }
+            "m" => {
+                let mut parts = value.split_whitespace();
+                let media = parts.next().unwrap_or_default();
+                if media == "audio" && audio.is_none() {
+                    let port = parts
+                        .next()
+                        .and_then(|p| p.split('/').next())
+                        .and_then(|p| p.parse::<u16>().ok())
+                        .ok_or_else(|| SdpError::Malformed(format!("m= line {value:?}")))?;
+                    let profile = parts.next().unwrap_or_default().to_owned();
+                    let formats = parts.filter_map(|f| f.parse::<u8>().ok()).collect();
+                    audio = Some(ParsedAudio {
+                        addr: None,
+                        port,
+                        profile,
+                        formats,
+                        rtpmaps: Vec::new(),
+                        direction: session_direction,
+                        ptime_ms: 20,
+                    });
+                    in_other_media = false;
+                } else {
+                    in_other_media = true;
+                }
+            }
+            "a" => {
+                let (name, arg) = value.split_once(':').unwrap_or((value, ""));
+                if let Some(d) = Direction::from_attribute(name) {
+                    match audio.as_mut() {
+                        Some(a) if !in_other_media => a.direction = d,
+                        None => session_direction = d,
+                        _ => {}
+                    }
+                    continue;
+                }
+                let Some(a) = audio.as_mut().filter(|_| !in_other_media) else {
+                    continue;
+                };
+                match name {
+                    "rtpmap" => {
+                        let mut p = arg.split_whitespace();
+                        let pt = p.next().and_then(|v| v.parse::<u8>().ok());
+                        let enc = p.next().unwrap_or_default();
+                        let mut enc_parts = enc.split('/');
+                        let name = enc_parts.next().unwrap_or_default().to_owned();
+                        let rate = enc_parts.next().and_then(|r| r.parse().ok());
+                        if let (Some(pt), Some(rate)) = (pt, rate) {
+                            a.rtpmaps.push((pt, name, rate));
+                        }
+                    }
+                    "ptime" => {
+                        if let Ok(p) = arg.trim().parse::<u32>()
+                            && (10..=120).contains(&p)
+                        {
+                            a.ptime_ms = p;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    if !saw_version {
+        return Err(SdpError::Malformed("no v= line".into()));
+    }
+    let mut audio = audio.ok_or(SdpError::NoAudio)?;
+    if audio.addr.is_none() {
+        audio.addr = session_addr;
+    }
+    Ok(audio)
+}
+
+fn parse_connection(value: &str) -> Result<IpAddr, SdpError> {
+    let mut p = value.split_whitespace();
+    let (net, _family, addr) = (p.next(), p.next(), p.next());
+    if net != Some("IN") {
+        return Err(SdpError::Malformed(format!("c= line {value:?}")));
+    }
+    addr.and_then(|a| a.split('/').next())
+        .and_then(|a| a.parse().ok())
+        .ok_or_else(|| SdpError::Malformed(format!("c= address in {value:?}")))
+}
+
+/// Codecs we can run today, in our order of preference.
+const SUPPORTED: [CodecKind; 2] = [CodecKind::Pcmu, CodecKind::Pcma];
+
+fn codec_of(pt: u8, rtpmaps: &[(u8, String, u32)]) -> Option<CodecKind> {
+    if let Some((_, name, rate)) = rtpmaps.iter().find(|(p, _, _)| *p == pt) {
+        return SUPPORTED
+            .into_iter()
+            .find(|c| c.encoding_name().eq_ignore_ascii_case(name) && c.rtp_clock_rate() == *rate);
+    }
+    SUPPORTED
+        .into_iter()
+        .find(|c| c.static_payload_type() == Some(pt))
+}
+
+fn dtmf_pt(formats: &[u8], rtpmaps: &[(u8, String, u32)]) -> Option<u8> {
+    rtpmaps
+        .iter()
+        .find(|(pt, name, rate)| {
+            formats.contains(pt) && name.eq_ignore_ascii_case("telephone-event") && *rate == 8000
+        })
+        .map(|(pt, _, _)| *pt)
+}
+
+fn remote_of(parsed: &ParsedAudio, codec: CodecKind, pt: u8) -> RemoteAudio {
+    let rtp = match parsed.addr {
+        Some(ip) if parsed.port != 0 && !ip.is_unspecified() => {
+            Some(SocketAddr::new(ip, parsed.port))
+        }
+        _ => None,
+    };
+    RemoteAudio {
+        rtp,
+        codec,
+        payload_type: pt,
+        dtmf_payload_type: dtmf_pt(&parsed.formats, &parsed.rtpmaps),
+        direction: parsed.direction,
+        ptime_ms: parsed.ptime_ms,
+    }
+}
+
+fn check_profile(profile: &str) -> Result<(), SdpError> {
+    if profile == "RTP/AVP" || profile == "RTP/AVPF" {
+        Ok(())
+    } else {
+        Err(SdpError::UnsupportedProfile(profile.to_owned()))
+    }
+}
+
+/// Our side of the SDP: where we receive and which session version we are at.
+#[derive(Debug, Clone)]
+pub struct LocalAudio {
+    pub rtp: SocketAddr,
+    pub session_id: u64,
+    pub version: u64,
+}
+
+impl LocalAudio {
+    fn header(&mut self) -> String {
+        let ip = self.rtp.ip();
+        let family = if ip.is_ipv4() { "IP4" } else { "IP6" };
+        let text = format!(
+            "v=0\r\no=- {} {} IN {family} {ip}\r\ns=Siperb\r\nc=IN {family} {ip}\r\nt=0 0\r\n",
+            self.session_id, self.version
+        );
+        // Every SDP we send is a new version of our session (RFC 3264 §8).
+        self.version += 1;
+        text
+    }
+
+    /// An offer with everything we support.
+    pub fn offer(&mut self, direction: Direction) -> String {
+        let mut s = self.header();
+        s.push_str(&format!(
+            "m=audio {} RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na={}\r\n",
+            self.rtp.port(),
+            direction.attribute()
+        ));
+        s
+    }
+
+    /// Our answer to `offer`: the first of the offerer's codecs we support, telephone-event if
+    /// offered, and the RFC 3264 answer direction.
+    pub fn answer(
+        &mut self,
+        offer: &str,
+        local_hold: bool,
+    ) -> Result<(String, RemoteAudio), SdpError> {
+        let parsed = parse(offer)?;
+        check_profile(&parsed.profile)?;
+        let (pt, codec) = parsed
+            .formats
+            .iter()
+            .find_map(|&pt| codec_of(pt, &parsed.rtpmaps).map(|c| (pt, c)))
+            .ok_or_else(|| SdpError::NoCommonCodec {
+                offered: parsed
+                    .formats
+                    .iter()
+                    .map(|f| f.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            })?;
+        let remote = remote_of(&parsed, codec, pt);
+        let direction = parsed.direction.answer_to(local_hold);
+        let mut s = self.header();
+        let mut formats = pt.to_string();
+        let mut attrs = format!(
+            "a=rtpmap:{pt} {}/{}\r\n",
+            codec.encoding_name(),
+            codec.rtp_clock_rate()
+        );
+        if let Some(d) = remote.dtmf_payload_type {
+            formats.push_str(&format!(" {d}"));
+            attrs.push_str(&format!(
+                "a=rtpmap:{d} telephone-event/8000\r\na=fmtp:{d} 0-16\r\n"
+            ));
+        }
+        s.push_str(&format!(
+            "m=audio {} RTP/AVP {formats}\r\n{attrs}a=ptime:20\r\na={}\r\n",
+            self.rtp.port(),
+            direction.attribute()
+        ));
+        Ok((s, remote))
+    }
+}
+
+/// Reads the far end's answer to our offer.
+pub fn read_answer(answer: &str) -> Result<RemoteAudio, SdpError> {
+    let parsed = parse(answer)?;
+    check_profile(&parsed.profile)?;
+    let (pt, codec) = parsed
+        .formats
+        .iter()
+        .find_map(|&pt| codec_of(pt, &parsed.rtpmaps).map(|c| (pt, c)))
+        .ok_or_else(|| SdpError::NoCommonCodec {
+            offered: format!("{:?}", parsed.formats),
+        })?;
+    Ok(remote_of(&parsed, codec, pt))
+}
+
+/// The direction an SDP declares for its audio stream (used on re-INVITE offers).
+pub fn offered_direction(sdp: &str) -> Result<Direction, SdpError> {
+    let parsed = parse(sdp)?;
+    // RFC 3264 §8.4 (old style): c=0.0.0.0 means hold.
+    if parsed.addr.is_some_and(|a| a.is_unspecified()) && parsed.direction == Direction::SendRecv
+    {
+        return Ok(Direction::SendOnly);
+    }
+    Ok(parsed.direction)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BARESIP_OFFER: &str = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 10000 RTP/AVP 96 8 0 101\r\na=rtpmap:96 opus/48000/2\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=sendrecv\r\n";
+
+    fn local() -> LocalAudio {
+        LocalAudio {
+            rtp: "127.0.0.1:20000".parse().expect("addr"),
+            session_id: 7,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn we_answer_with_the_offerers_first_codec_we_support() {
+        let mut l = local();
+        let (answer, remote) = l.answer(BARESIP_OFFER, false).expect("answer");
+        assert_eq!(remote.codec, CodecKind::Pcma);
+        assert_eq!(remote.payload_type, 8);
+        assert_eq!(remote.dtmf_payload_type, Some(101));
+        assert_eq!(remote.rtp, Some("127.0.0.1:10000".parse().expect("addr")));
+        assert!(answer.contains("m=audio 20000 RTP/AVP 8 101\r\n"), "{answer}");
+        assert!(answer.contains("a=sendrecv"));
+        // The answer is itself readable, and the version moves on.
+        assert_eq!(read_answer(&answer).expect("read").codec, CodecKind::Pcma);
+        assert!(l.offer(Direction::SendOnly).contains("o=- 7 2 IN IP4"));
+    }
+
+    #[test]
+    fn hold_offers_get_rfc_3264_answers() {
+        let held = BARESIP_OFFER.replace("a=sendrecv", "a=sendonly");
+        let (answer, _) = local().answer(&held, false).expect("answer");
+        assert!(answer.contains("a=recvonly"));
+        assert_eq!(offered_direction(&held), Ok(Direction::SendOnly));
+        let old_style = BARESIP_OFFER.replace("c=IN IP4 127.0.0.1", "c=IN IP4 0.0.0.0");
+        assert_eq!(offered_direction(&old_style), Ok(Direction::SendOnly));
+        let (answer, _) = local().answer(BARESIP_OFFER, true).expect("answer");
+        assert!(answer.contains("a=sendonly"));
+    }
+
+    #[test]
+    fn offers_we_cannot_serve_are_typed_errors() {
+        let opus_only = BARESIP_OFFER.replace("RTP/AVP 96 8 0 101", "RTP/AVP 96");
+        assert!(matches!(
+            local().answer(&opus_only, false),
+            Err(SdpError::NoCommonCodec { .. })
+        ));
+        let srtp = BARESIP_OFFER.replace("RTP/AVP", "RTP/SAVP");
+        assert!(matches!(
+            local().answer(&srtp, false),
+            Err(SdpError::UnsupportedProfile(_))
+        ));
+        assert!(matches!(
+            local().answer("v=0\r\n", false),
+            Err(SdpError::NoAudio)
+        ));
+        assert!(matches!(
+            local().answer("garbage", false),
+            Err(SdpError::Malformed(_))
+        ));
+        for cut in 0..BARESIP_OFFER.len() {
+            let _ = local().answer(&BARESIP_OFFER[..cut], false);
+        }
+    }
+
+    #[test]
+    fn static_payload_types_work_without_rtpmap() {
+        let bare = "v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\n";
+        let r = read_answer(bare).expect("read");
+        assert_eq!(r.codec, CodecKind::Pcmu);
+        assert_eq!(r.direction, Direction::SendRecv);
+    }
+}
