@@ -10,6 +10,7 @@ mod backoff;
 pub mod call;
 pub mod digest;
 mod gated;
+pub mod phone;
 mod registration;
 pub mod ua;
 pub mod wire;

@@ -1,13 +1,14 @@
 //! The user agent on the network: an rsipstack endpoint and the tasks that carry our sans-IO
 //! decisions (the [`Registration`] machine) to and from real transactions.
 //!
-//! Incoming messages still go through rsipstack's own transports here; putting the [`crate::wire`]
-//! gate in front of them (our own sockets feeding rsipstack through its channel transport) is the
-//! next step of issue 3.
+//! Every datagram passes the [`crate::wire`] gate before rsipstack parses it (see `gated.rs`).
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
+
+use rsipstack::dialog::dialog_layer::DialogLayer;
 
 use rsipstack::EndpointBuilder;
 use rsipstack::sip::{Header, Method, SipMessage, Uri};
@@ -18,6 +19,8 @@ use rsipstack::transport::udp::UdpConnection;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::gated::{GateCounters, GatedUdpSocket};
+use crate::phone::{CallEvent, Line, LineConfig};
 use crate::registration::{Action, Input, RegisterResponse, Registration, RegistrationConfig};
 use crate::{AccountConfig, RegistrationFailure, RegistrationState};
 
@@ -72,29 +75,40 @@ pub enum UaError {
     Uri { uri: String, detail: String },
 }
 
-/// A running SIP endpoint (UDP for now).
+/// A running SIP endpoint (UDP for now), reading through the [`crate::wire`] gate.
 pub struct SipEndpoint {
     endpoint: rsipstack::transaction::Endpoint,
     cancel: CancellationToken,
     local: SocketAddr,
+    gate_counters: Arc<GateCounters>,
+}
+
+fn user_agent() -> String {
+    format!("Siperb/{}", env!("CARGO_PKG_VERSION"))
 }
 
 impl SipEndpoint {
     pub async fn bind_udp(addr: SocketAddr) -> Result<Self, UaError> {
         let cancel = CancellationToken::new();
         let transport = TransportLayer::new(cancel.clone());
-        let udp = UdpConnection::create_connection(addr, None, Some(cancel.child_token()))
+        let bind_error = |e: &dyn std::fmt::Display| UaError::Bind {
+            addr,
+            detail: e.to_string(),
+        };
+        let std_socket = std::net::UdpSocket::bind(addr).map_err(|e| bind_error(&e))?;
+        std_socket.set_nonblocking(true).map_err(|e| bind_error(&e))?;
+        let socket = tokio::net::UdpSocket::from_std(std_socket).map_err(|e| bind_error(&e))?;
+        let gate_counters = Arc::new(GateCounters::default());
+        let gated = GatedUdpSocket::new(socket, user_agent(), gate_counters.clone());
+        let udp = UdpConnection::from_socket(Arc::new(gated), None, Some(cancel.child_token()))
             .await
-            .map_err(|e| UaError::Bind {
-                addr,
-                detail: e.to_string(),
-            })?;
+            .map_err(|e| bind_error(&e))?;
         let local = udp.get_addr().get_socketaddr().unwrap_or(addr);
         transport.add_transport(udp.into());
         let endpoint = EndpointBuilder::new()
             .with_cancel_token(cancel.clone())
             .with_transport_layer(transport)
-            .with_user_agent(&format!("Siperb/{}", env!("CARGO_PKG_VERSION")))
+            .with_user_agent(&user_agent())
             .build();
         let serving = endpoint.inner.clone();
         tokio::spawn(async move {
@@ -106,7 +120,30 @@ impl SipEndpoint {
             endpoint,
             cancel,
             local,
+            gate_counters,
         })
+    }
+
+    /// Starts taking and placing calls on this endpoint.
+    pub fn start_line(
+        &self,
+        cfg: LineConfig,
+        events: mpsc::UnboundedSender<CallEvent>,
+    ) -> Result<Line, UaError> {
+        let incoming = self
+            .endpoint
+            .incoming_transactions()
+            .map_err(|e| UaError::Bind {
+                addr: self.local,
+                detail: e.to_string(),
+            })?;
+        let layer = Arc::new(DialogLayer::new(self.endpoint.inner.clone()));
+        Ok(Line::start(cfg, layer, self.local, incoming, events))
+    }
+
+    /// How many messages the gate answered or dropped instead of passing them on.
+    pub fn gate_counters(&self) -> &GateCounters {
+        &self.gate_counters
     }
 
     /// An endpoint on the local address the OS routes `target` through, so the Contact we

@@ -1,0 +1,542 @@
+//! One task per call: carries the [`Call`] machine's actions to an rsipstack dialog and the
+//! media session, and turns dialog states, user commands and timers into its inputs.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver, TerminatedReason, TransactionHandle};
+use rsipstack::dialog::dialog_layer::DialogLayer;
+use rsipstack::dialog::invitation::InviteAsyncResult;
+use rsipstack::dialog::invite_dialog::InviteDialog;
+use rsipstack::sip::{Header, Method, Request, Response, StatusCode};
+use siperb_media::{MediaSession, sdp};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+use super::{CallEvent, CallRef};
+use crate::call::{Action, Call, CallDirection, CallPhase, Input, MediaDirection, SessionTimer, TimerKind};
+
+/// What the call task is told from outside its dialog.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// A user action (answer, hang up, hold, DTMF, transfer…).
+    User(Input),
+    /// Progress of the call we placed for a REFER this call accepted.
+    TransferCallProgress(u16),
+}
+
+/// Results of the requests the task sent in the background.
+enum Done {
+    Reinvite(Result<Option<Response>, String>),
+    Refer(Result<Option<Response>, String>),
+}
+
+pub(crate) struct CallTask {
+    pub(crate) id: CallRef,
+    pub(crate) call: Call,
+    pub(crate) dialog: InviteDialog,
+    pub(crate) layer: Arc<DialogLayer>,
+    pub(crate) media: Box<dyn MediaSession>,
+    pub(crate) states: DialogStateReceiver,
+    pub(crate) commands: mpsc::Receiver<Command>,
+    pub(crate) events: mpsc::UnboundedSender<CallEvent>,
+    /// For an outgoing call: the INVITE transaction's outcome.
+    pub(crate) invite: Option<rsipstack::platform::JoinHandle<InviteAsyncResult>>,
+    /// For an incoming call: the offer in the INVITE.
+    pub(crate) remote_offer: Option<String>,
+    /// Session-Expires of the incoming INVITE (seconds, refresher is the UAC unless it says uas).
+    pub(crate) incoming_session: Option<(u64, bool)>,
+}
+
+fn sdp_header() -> Header {
+    Header::ContentType("application/sdp".into())
+}
+
+fn body_text(body: &[u8]) -> Option<String> {
+    (!body.is_empty()).then(|| String::from_utf8_lossy(body).into_owned())
+}
+
+fn header_value(headers: &rsipstack::sip::Headers, name: &str) -> Option<String> {
+    headers
+        .iter()
+        .find(|h| h.name().eq_ignore_ascii_case(name))
+        .map(|h| {
+            let text = h.to_string();
+            text.split_once(':')
+                .map_or(String::new(), |(_, v)| v.trim().to_owned())
+        })
+}
+
+/// `Session-Expires: 1800;refresher=uac` → (1800, refresher is uas).
+pub(crate) fn session_expires(headers: &rsipstack::sip::Headers) -> Option<(u64, Option<bool>)> {
+    let v = header_value(headers, "Session-Expires").or_else(|| header_value(headers, "x"))?;
+    let mut parts = v.split(';');
+    let secs = parts.next()?.trim().parse::<u64>().ok()?;
+    let refresher = parts.find_map(|p| {
+        let (k, val) = p.split_once('=')?;
+        (k.trim().eq_ignore_ascii_case("refresher")).then(|| val.trim().eq_ignore_ascii_case("uas"))
+    });
+    Some((secs.max(90), refresher))
+}
+
+/// The digit of a SIP INFO body (`application/dtmf-relay` "Signal=5" or `application/dtmf` "5").
+fn info_digit(body: &[u8]) -> Option<char> {
+    let text = String::from_utf8_lossy(body);
+    let value = text
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            k.trim().eq_ignore_ascii_case("signal").then(|| v.trim().to_owned())
+        })
+        .unwrap_or_else(|| text.trim().to_owned());
+    let mut chars = value.chars();
+    let c = chars.next()?;
+    if chars.next().is_some() {
+        // RFC 2833 event numbers in dtmf-relay: 10 = '*', 11 = '#'.
+        return match value.as_str() {
+            "10" => Some('*'),
+            "11" => Some('#'),
+            _ => None,
+        };
+    }
+    (c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D' | 'a'..='d')).then(|| c.to_ascii_uppercase())
+}
+
+/// The status line of a message/sipfrag body ("SIP/2.0 200 OK").
+fn sipfrag_status(body: &[u8]) -> Option<u16> {
+    let text = String::from_utf8_lossy(body);
+    text.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn refer_target(req: &Request) -> Option<String> {
+    let v = header_value(&req.headers, "Refer-To").or_else(|| header_value(&req.headers, "r"))?;
+    let v = v.trim();
+    let inner = v
+        .strip_prefix('<')
+        .and_then(|s| s.split_once('>').map(|(a, _)| a))
+        .unwrap_or(v);
+    Some(inner.to_owned())
+}
+
+impl CallTask {
+    fn emit(&self, event: CallEvent) {
+        let _ = self.events.send(event);
+    }
+
+    pub(crate) async fn run(mut self, first: Vec<Action>) {
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
+        let mut timers: HashMap<TimerKind, tokio::time::Instant> = HashMap::new();
+        let mut pending_reinvite: Option<(TransactionHandle, Option<String>)> = None;
+        let mut pending_refer: Option<TransactionHandle> = None;
+        let mut actions = first;
+        loop {
+            for action in std::mem::take(&mut actions) {
+                if self
+                    .act(action, &done_tx, &mut timers, &mut pending_reinvite, &mut pending_refer)
+                    .await
+                {
+                    self.layer.remove_dialog(&self.dialog.id());
+                    return;
+                }
+            }
+            let next_timer = timers.iter().min_by_key(|(_, at)| **at).map(|(k, at)| (*k, *at));
+            let input = tokio::select! {
+                cmd = self.commands.recv() => match cmd {
+                    Some(Command::User(input)) => self.prepare_user_input(input),
+                    Some(Command::TransferCallProgress(status)) => Some(Input::TransferCallProgress { status }),
+                    // Nobody can control the call any more (the app is quitting): hang up.
+                    None => Some(Input::Hangup),
+                },
+                state = self.states.recv() => match state {
+                    Some(state) => self.dialog_input(state, &mut pending_reinvite, &mut pending_refer).await,
+                    None => None,
+                },
+                result = async { match self.invite.as_mut() { Some(h) => h.await, None => std::future::pending().await } } => {
+                    self.invite = None;
+                    Some(self.invite_outcome(result))
+                }
+                Some(done) = done_rx.recv() => Some(self.background_done(done)),
+                () = async { match next_timer { Some((_, at)) => tokio::time::sleep_until(at).await, None => std::future::pending().await } } => {
+                    let kind = next_timer.map(|(k, _)| k).unwrap_or(TimerKind::NoAnswer);
+                    timers.remove(&kind);
+                    Some(Input::Timer(kind))
+                }
+            };
+            if let Some(input) = input {
+                actions = self.call.handle(Instant::now(), input);
+            }
+        }
+    }
+
+    /// Some user inputs need media work first: answering needs our SDP answer.
+    fn prepare_user_input(&mut self, input: Input) -> Option<Input> {
+        if input == Input::Answer && self.call.phase() == CallPhase::Incoming {
+            let offer = self.remote_offer.clone().unwrap_or_default();
+            if offer.is_empty() {
+                // An offerless INVITE: we offer in the 200 (RFC 3264 §2); the ACK carries the answer.
+                return Some(Input::Answer);
+            }
+            if let Err(e) = self.media.answer_offer(&offer, false) {
+                tracing::info!(call = self.id.0, "cannot answer the offer: {e}");
+                return Some(Input::Reject { code: 488 });
+            }
+        }
+        Some(input)
+    }
+
+    fn invite_outcome(
+        &mut self,
+        result: Result<InviteAsyncResult, tokio::task::JoinError>,
+    ) -> Input {
+        match result {
+            Ok(Ok((_, Some(resp)))) => {
+                let code = resp.status_code.code();
+                if (200..300).contains(&code) {
+                    if let Some(answer) = body_text(&resp.body)
+                        && let Err(e) = self.media.apply_answer(&answer)
+                    {
+                        tracing::info!(call = self.id.0, "unusable SDP answer: {e}");
+                    }
+                    let session_timer = session_expires(&resp.headers).map(|(secs, uas)| SessionTimer {
+                        interval: std::time::Duration::from_secs(secs),
+                        // We are the UAC: we refresh when the refresher is the UAC.
+                        we_refresh: uas == Some(false),
+                    });
+                    Input::Accepted { session_timer }
+                } else {
+                    Input::Refused {
+                        code,
+                        reason: resp.status_code.text().to_string(),
+                    }
+                }
+            }
+            Ok(Ok((_, None))) => Input::NoResponse,
+            Ok(Err(e)) => {
+                let detail = e.to_string();
+                if detail.to_ascii_lowercase().contains("timeout") {
+                    Input::NoResponse
+                } else {
+                    Input::NetworkFailed { detail }
+                }
+            }
+            Err(e) => Input::NetworkFailed {
+                detail: e.to_string(),
+            },
+        }
+    }
+
+    fn background_done(&mut self, done: Done) -> Input {
+        match done {
+            Done::Reinvite(result) => {
+                let code = match result {
+                    Ok(Some(resp)) => {
+                        let code = resp.status_code.code();
+                        if (200..300).contains(&code)
+                            && let Some(answer) = body_text(&resp.body)
+                            && let Err(e) = self.media.apply_answer(&answer)
+                        {
+                            tracing::info!(call = self.id.0, "unusable re-INVITE answer: {e}");
+                        }
+                        code
+                    }
+                    Ok(None) => 408,
+                    Err(_) => 408,
+                };
+                Input::ReinviteDone { code }
+            }
+            Done::Refer(result) => Input::ReferAnswered {
+                code: match result {
+                    Ok(Some(resp)) => resp.status_code.code(),
+                    _ => 408,
+                },
+            },
+        }
+    }
+
+    async fn dialog_input(
+        &mut self,
+        state: DialogState,
+        pending_reinvite: &mut Option<(TransactionHandle, Option<String>)>,
+        pending_refer: &mut Option<TransactionHandle>,
+    ) -> Option<Input> {
+        match state {
+            DialogState::Trying(_) => Some(Input::Provisional {
+                code: 100,
+                early_media: false,
+            }),
+            DialogState::Early(_, resp) => {
+                let early_media = if let Some(sdp) = body_text(&resp.body) {
+                    self.media.apply_answer(&sdp).is_ok()
+                } else {
+                    false
+                };
+                Some(Input::Provisional {
+                    code: resp.status_code.code(),
+                    early_media,
+                })
+            }
+            DialogState::Confirmed(_, _) => {
+                if self.call.direction() == CallDirection::Incoming
+                    && self.call.phase() == CallPhase::Connecting
+                {
+                    let session_timer = self.incoming_session.map(|(secs, uas)| SessionTimer {
+                        interval: std::time::Duration::from_secs(secs),
+                        we_refresh: uas,
+                    });
+                    Some(Input::Acked { session_timer })
+                } else {
+                    None
+                }
+            }
+            DialogState::Updated(_, req, handle) => {
+                if req.method == Method::Invite || !req.body.is_empty() {
+                    let offer = body_text(&req.body);
+                    let offered = offer
+                        .as_deref()
+                        .and_then(|o| sdp::offered_direction(o).ok())
+                        .unwrap_or(MediaDirection::SendRecv);
+                    *pending_reinvite = Some((handle, offer));
+                    Some(Input::RemoteReinvite { offered })
+                } else {
+                    // An UPDATE without SDP only refreshes the session.
+                    let _ = handle.reply(StatusCode::OK).await;
+                    None
+                }
+            }
+            DialogState::Info(_, req, handle) => {
+                let digit = info_digit(&req.body);
+                let code = if digit.is_some() || req.body.is_empty() {
+                    StatusCode::OK
+                } else {
+                    StatusCode::UnsupportedMediaType
+                };
+                let _ = handle.reply(code).await;
+                digit.map(|digit| Input::InfoDtmf { digit })
+            }
+            DialogState::Refer(_, req, handle) => match refer_target(&req) {
+                Some(target) => {
+                    *pending_refer = Some(handle);
+                    Some(Input::ReferRequested { target })
+                }
+                None => {
+                    let _ = handle.reply(StatusCode::BadRequest).await;
+                    None
+                }
+            },
+            DialogState::Notify(_, req, handle) => {
+                let _ = handle.reply(StatusCode::OK).await;
+                sipfrag_status(&req.body).map(|status| Input::TransferNotify { status })
+            }
+            DialogState::Options(_, _, handle) | DialogState::Message(_, _, handle) | DialogState::Publish(_, _, handle) => {
+                let _ = handle.reply(StatusCode::OK).await;
+                None
+            }
+            DialogState::Terminated(_, reason) => Some(match reason {
+                TerminatedReason::UacBye | TerminatedReason::UasBye => Input::RemoteBye,
+                TerminatedReason::UacCancel => Input::RemoteCancel,
+                TerminatedReason::Timeout => Input::NoResponse,
+                TerminatedReason::UacBusy | TerminatedReason::UasBusy => Input::Refused {
+                    code: 486,
+                    reason: "Busy Here".into(),
+                },
+                TerminatedReason::UasDecline => Input::Refused {
+                    code: 603,
+                    reason: "Decline".into(),
+                },
+                TerminatedReason::ProxyAuthRequired => Input::Refused {
+                    code: 407,
+                    reason: "Proxy Authentication Required".into(),
+                },
+                TerminatedReason::ProxyError(code)
+                | TerminatedReason::UacOther(code)
+                | TerminatedReason::UasOther(code) => Input::Refused {
+                    code: code.code(),
+                    reason: code.text().to_string(),
+                },
+            }),
+            DialogState::Calling(_) | DialogState::WaitAck(_, _) => None,
+        }
+    }
+
+    /// Carries out one action; true when the call is over.
+    async fn act(
+        &mut self,
+        action: Action,
+        done: &mpsc::UnboundedSender<Done>,
+        timers: &mut HashMap<TimerKind, tokio::time::Instant>,
+        pending_reinvite: &mut Option<(TransactionHandle, Option<String>)>,
+        pending_refer: &mut Option<TransactionHandle>,
+    ) -> bool {
+        let id = self.id;
+        match action {
+            Action::Phase(phase) => self.emit(CallEvent::State { call: id, phase }),
+            Action::HoldChanged { local, remote } => {
+                self.emit(CallEvent::Hold { call: id, local, remote });
+            }
+            Action::SendCancel => {
+                let d = self.dialog.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = d.cancel().await {
+                        tracing::debug!("CANCEL failed: {e}");
+                    }
+                });
+            }
+            Action::SendBye => {
+                let d = self.dialog.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = d.bye().await {
+                        tracing::debug!("BYE failed: {e}");
+                    }
+                });
+            }
+            Action::AcceptInvite => {
+                let body = match self.remote_offer.as_deref() {
+                    Some(offer) if !offer.is_empty() => self.media.answer_offer(offer, false).ok(),
+                    _ => Some(self.media.create_offer(MediaDirection::SendRecv)),
+                };
+                let mut headers = vec![sdp_header()];
+                if let Some((secs, uas)) = self.incoming_session {
+                    let refresher = if uas { "uas" } else { "uac" };
+                    headers.push(Header::Other(
+                        "Session-Expires".into(),
+                        format!("{secs};refresher={refresher}"),
+                    ));
+                    headers.push(Header::Other("Require".into(), "timer".into()));
+                }
+                if let Err(e) = self.dialog.accept(Some(headers), body.map(String::into_bytes)) {
+                    tracing::warn!(call = id.0, "could not answer: {e}");
+                }
+            }
+            Action::Reply { code } => {
+                // rsipstack answers a CANCELled INVITE with 487 itself.
+                if code != 487
+                    && let Err(e) = self
+                        .dialog
+                        .reject(Some(StatusCode::from(code)), None)
+                {
+                    tracing::debug!(call = id.0, "could not reject: {e}");
+                }
+            }
+            Action::SendReinvite { direction } => {
+                let offer = self.media.create_offer(direction);
+                let d = self.dialog.clone();
+                let done = done.clone();
+                tokio::spawn(async move {
+                    let r = d
+                        .reinvite(Some(vec![sdp_header()]), Some(offer.into_bytes()))
+                        .await
+                        .map_err(|e| e.to_string());
+                    let _ = done.send(Done::Reinvite(r));
+                });
+            }
+            Action::AnswerReinvite { code, direction } => {
+                if let Some((handle, offer)) = pending_reinvite.take() {
+                    if code == 200 {
+                        let local_hold = self.call.is_on_hold();
+                        let body = match offer {
+                            Some(o) => self.media.answer_offer(&o, local_hold).ok(),
+                            None => Some(self.media.create_offer(
+                                direction.unwrap_or(MediaDirection::SendRecv),
+                            )),
+                        };
+                        let status = if body.is_some() {
+                            StatusCode::OK
+                        } else {
+                            StatusCode::NotAcceptableHere
+                        };
+                        let _ = handle
+                            .respond(status, Some(vec![sdp_header()]), body.map(String::into_bytes))
+                            .await;
+                    } else {
+                        let _ = handle.reply(StatusCode::from(code)).await;
+                    }
+                }
+            }
+            Action::SetMediaDirection(direction) => self.media.set_direction(direction),
+            Action::SendInfoDtmf(digit) => {
+                let d = self.dialog.clone();
+                tokio::spawn(async move {
+                    let body = format!("Signal={digit}\r\nDuration=160\r\n");
+                    let headers = vec![Header::ContentType("application/dtmf-relay".into())];
+                    if let Err(e) = d.info(Some(headers), Some(body.into_bytes())).await {
+                        tracing::debug!("INFO failed: {e}");
+                    }
+                });
+            }
+            Action::Dtmf(digit) => self.emit(CallEvent::Dtmf { call: id, digit }),
+            Action::SendRefer { target } => {
+                let d = self.dialog.clone();
+                let done = done.clone();
+                tokio::spawn(async move {
+                    let r = match rsipstack::sip::Uri::try_from(target.as_str()) {
+                        Ok(uri) => d.refer(uri, None, None).await.map_err(|e| e.to_string()),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    let _ = done.send(Done::Refer(r));
+                });
+            }
+            Action::AcceptRefer => {
+                if let Some(handle) = pending_refer.take() {
+                    let _ = handle.reply(StatusCode::Accepted).await;
+                }
+            }
+            Action::PlaceTransferCall { target } => {
+                self.emit(CallEvent::TransferRequested { call: id, target });
+            }
+            Action::NotifyTransfer { status } => {
+                let d = self.dialog.clone();
+                tokio::spawn(async move {
+                    let state = if status < 200 {
+                        "active;expires=60"
+                    } else {
+                        "terminated;reason=noresource"
+                    };
+                    if let Err(e) = d.notify_refer(StatusCode::from(status), state).await {
+                        tracing::debug!("NOTIFY failed: {e}");
+                    }
+                });
+            }
+            Action::TransferProgress { status } => {
+                self.emit(CallEvent::Transfer { call: id, status });
+            }
+            Action::ArmTimer { kind, after } => {
+                timers.insert(kind, tokio::time::Instant::now() + after);
+            }
+            Action::CancelTimer(kind) => {
+                timers.remove(&kind);
+            }
+            Action::Ended { cause, talk_time } => {
+                let media = self.media.stop();
+                self.emit(CallEvent::CallEnded {
+                    call: id,
+                    cause,
+                    talk_secs: talk_time.as_secs_f64(),
+                    media,
+                });
+                return true;
+            }
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_bodies_give_digits() {
+        assert_eq!(info_digit(b"Signal=5\r\nDuration=160\r\n"), Some('5'));
+        assert_eq!(info_digit(b"Signal= #\r\n"), Some('#'));
+        assert_eq!(info_digit(b"Signal=11\r\n"), Some('#'));
+        assert_eq!(info_digit(b"7"), Some('7'));
+        assert_eq!(info_digit(b"Signal=hello"), None);
+        assert_eq!(info_digit(b""), None);
+    }
+
+    #[test]
+    fn sipfrag_and_refer_to_are_read() {
+        assert_eq!(sipfrag_status(b"SIP/2.0 180 Ringing\r\n"), Some(180));
+        assert_eq!(sipfrag_status(b"garbage"), None);
+    }
+}

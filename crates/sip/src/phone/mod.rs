@@ -1,0 +1,525 @@
+//! A line: one account's SIP endpoint with its registration, its incoming calls (through the
+//! ghost-call filter) and its outgoing calls. Each call runs in its own task ([`call_task`]).
+
+mod call_task;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use rsipstack::dialog::authenticate::Credential;
+use rsipstack::dialog::dialog::Dialog;
+use rsipstack::dialog::dialog_layer::DialogLayer;
+use rsipstack::dialog::invitation::InviteOption;
+use rsipstack::sip::{Header, HeadersExt, Method, StatusCode, Uri};
+use rsipstack::transaction::TransactionReceiver;
+use rsipstack::transaction::transaction::Transaction;
+use serde::Serialize;
+use siperb_media::{MediaSession, MediaStats, RtpSession};
+use tokio::sync::mpsc;
+
+use crate::call::{
+    Call, CallConfig, CallDirection, CallPhase, EndCause, GhostFilter, GhostVerdict, Input,
+    InviteOrigin,
+};
+use call_task::{CallTask, Command};
+
+/// Our handle on one call, unique for the life of the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, specta::Type)]
+pub struct CallRef(pub u64);
+
+static NEXT_CALL: AtomicU64 = AtomicU64::new(1);
+
+/// What happens to calls, in the order it happens.
+#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum CallEvent {
+    /// A call rings here. `waiting` when another call is already up (ring softly).
+    IncomingCall {
+        call: CallRef,
+        from: String,
+        to: String,
+        waiting: bool,
+    },
+    /// An outgoing call was started.
+    OutgoingCall { call: CallRef, to: String },
+    #[serde(rename = "call_state")]
+    State { call: CallRef, phase: CallPhase },
+    #[serde(rename = "hold")]
+    Hold {
+        call: CallRef,
+        local: bool,
+        remote: bool,
+    },
+    Dtmf { call: CallRef, digit: char },
+    /// Transfer progress as a SIP status (100 trying … 200 done, ≥300 failed).
+    Transfer { call: CallRef, status: u16 },
+    /// The far end asked us to call `target` for it (blind or attended transfer).
+    TransferRequested { call: CallRef, target: String },
+    /// A scanner-style INVITE was refused without ringing.
+    GhostCallBlocked { from: String, reason: String },
+    CallEnded {
+        call: CallRef,
+        #[serde(flatten)]
+        cause: EndCause,
+        talk_secs: f64,
+        media: MediaStats,
+    },
+}
+
+impl CallEvent {
+    pub fn call(&self) -> Option<CallRef> {
+        match self {
+            Self::IncomingCall { call, .. }
+            | Self::OutgoingCall { call, .. }
+            | Self::State { call, .. }
+            | Self::Hold { call, .. }
+            | Self::Dtmf { call, .. }
+            | Self::Transfer { call, .. }
+            | Self::TransferRequested { call, .. }
+            | Self::CallEnded { call, .. } => Some(*call),
+            Self::GhostCallBlocked { .. } => None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PhoneError {
+    #[error("not a SIP address or number: {0}")]
+    BadTarget(String),
+    #[error("no such call")]
+    NoSuchCall,
+    #[error("cannot open the media port: {0}")]
+    Media(String),
+    #[error("cannot start the call: {0}")]
+    Sip(String),
+}
+
+/// Makes the media session of each call.
+pub trait MediaFactory: Send + Sync {
+    fn create(&self, local_ip: IpAddr) -> Result<Box<dyn MediaSession>, PhoneError>;
+}
+
+/// The minimal RTP backend, optionally playing a file and recording to another.
+#[derive(Debug, Clone, Default)]
+pub struct RtpFactory {
+    pub play: Option<siperb_media::wav::Pcm>,
+    pub record_to: Option<std::path::PathBuf>,
+}
+
+impl MediaFactory for RtpFactory {
+    fn create(&self, local_ip: IpAddr) -> Result<Box<dyn MediaSession>, PhoneError> {
+        RtpSession::start(local_ip, self.play.clone(), self.record_to.clone())
+            .map(|s| Box::new(s) as Box<dyn MediaSession>)
+            .map_err(|e| PhoneError::Media(e.to_string()))
+    }
+}
+
+/// What a line needs to take and place calls.
+pub struct LineConfig {
+    /// Our user (Contact user part, ghost filter).
+    pub user: String,
+    /// Our address of record, `sip:user@domain`.
+    pub aor: String,
+    pub display_name: Option<String>,
+    /// Where calls go and come from: the registrar/outbound proxy; `None` for a local account.
+    pub proxy: Option<SocketAddr>,
+    /// Digest credentials for INVITEs (407).
+    pub credential: Option<(String, String)>,
+    pub ghost_filter: bool,
+    pub do_not_disturb: bool,
+    pub media: Arc<dyn MediaFactory>,
+}
+
+struct Inner {
+    cfg: LineConfig,
+    layer: Arc<DialogLayer>,
+    local: SocketAddr,
+    calls: Mutex<HashMap<CallRef, mpsc::Sender<Command>>>,
+    /// New call → the call whose REFER it serves.
+    transfers: Mutex<HashMap<CallRef, CallRef>>,
+    events: mpsc::UnboundedSender<CallEvent>,
+    relay: mpsc::UnboundedSender<CallEvent>,
+}
+
+/// A line's calls. Cheap to clone.
+#[derive(Clone)]
+pub struct Line {
+    inner: Arc<Inner>,
+}
+
+impl Line {
+    /// Starts taking calls from `incoming` (the endpoint's new transactions); call events go
+    /// to `events`.
+    pub(crate) fn start(
+        cfg: LineConfig,
+        layer: Arc<DialogLayer>,
+        local: SocketAddr,
+        incoming: TransactionReceiver,
+        events: mpsc::UnboundedSender<CallEvent>,
+    ) -> Self {
+        let (relay, relay_rx) = mpsc::unbounded_channel();
+        let line = Line {
+            inner: Arc::new(Inner {
+                cfg,
+                layer,
+                local,
+                calls: Mutex::new(HashMap::new()),
+                transfers: Mutex::new(HashMap::new()),
+                events,
+                relay,
+            }),
+        };
+        tokio::spawn(line.clone().serve(incoming));
+        tokio::spawn(line.clone().relay_events(relay_rx));
+        line
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local
+    }
+
+    pub fn active_calls(&self) -> usize {
+        self.inner.calls.lock().map_or(0, |c| c.len())
+    }
+
+    /// Sends a user action to a call.
+    pub async fn command(&self, call: CallRef, input: Input) -> Result<(), PhoneError> {
+        let sender = self
+            .inner
+            .calls
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&call).cloned())
+            .ok_or(PhoneError::NoSuchCall)?;
+        sender
+            .send(Command::User(input))
+            .await
+            .map_err(|_| PhoneError::NoSuchCall)
+    }
+
+    fn contact(&self) -> Result<Uri, PhoneError> {
+        let text = format!("sip:{}@{}", self.inner.cfg.user, self.inner.local);
+        Uri::try_from(text.as_str()).map_err(|e| PhoneError::Sip(e.to_string()))
+    }
+
+    /// The full SIP URI for what the user typed: a SIP URI, `tel:` number, `user@host`, or a
+    /// bare number/user at our own domain.
+    pub fn target_uri(&self, target: &str) -> Result<String, PhoneError> {
+        let t = target.trim();
+        let domain = self
+            .inner
+            .cfg
+            .aor
+            .split_once('@')
+            .map(|(_, d)| d.to_owned())
+            .unwrap_or_default();
+        let uri = if t.starts_with("sip:") || t.starts_with("sips:") {
+            t.to_owned()
+        } else if let Some(number) = t.strip_prefix("tel:") {
+            let number: String = number
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .chars()
+                .filter(|c| !matches!(c, '-' | '.' | ' ' | '(' | ')'))
+                .collect();
+            format!("sip:{number}@{domain}")
+        } else if t.contains('@') {
+            format!("sip:{t}")
+        } else if !t.is_empty() && !domain.is_empty() {
+            format!("sip:{t}@{domain}")
+        } else {
+            return Err(PhoneError::BadTarget(target.to_owned()));
+        };
+        Uri::try_from(uri.as_str()).map_err(|_| PhoneError::BadTarget(target.to_owned()))?;
+        Ok(uri)
+    }
+
+    /// Places a call to `target`.
+    pub fn dial(&self, target: &str) -> Result<CallRef, PhoneError> {
+        let inner = &self.inner;
+        let uri = self.target_uri(target)?;
+        let callee = Uri::try_from(uri.as_str()).map_err(|e| PhoneError::BadTarget(e.to_string()))?;
+        let caller = Uri::try_from(inner.cfg.aor.as_str()).map_err(|e| PhoneError::Sip(e.to_string()))?;
+        let mut media = inner.cfg.media.create(inner.local.ip())?;
+        let offer = media.create_offer(siperb_media::Direction::SendRecv);
+        let (state_tx, state_rx) = inner.layer.new_dialog_state_channel();
+        let opt = InviteOption {
+            caller_display_name: inner.cfg.display_name.clone(),
+            caller,
+            callee,
+            destination: inner.cfg.proxy.map(|p| rsipstack::transport::SipAddr {
+                r#type: Some(rsipstack::sip::transport::Transport::Udp),
+                addr: p.into(),
+            }),
+            content_type: Some("application/sdp".into()),
+            offer: Some(offer.into_bytes()),
+            contact: self.contact()?,
+            credential: inner.cfg.credential.as_ref().map(|(user, password)| Credential {
+                username: user.clone(),
+                password: password.clone(),
+                realm: None,
+                auth_username: None,
+            }),
+            headers: Some(vec![
+                Header::Supported("replaces, timer".into()),
+                Header::Allow("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY".into()),
+            ]),
+            ..Default::default()
+        };
+        let (dialog, invite) = inner
+            .layer
+            .do_invite_async(opt, state_tx)
+            .map_err(|e| PhoneError::Sip(e.to_string()))?;
+        let call = CallRef(NEXT_CALL.fetch_add(1, Ordering::Relaxed));
+        let mut cfg = CallConfig::new(CallDirection::Outgoing);
+        cfg.seed = seed(call);
+        let (machine, first) = Call::outgoing(cfg);
+        let _ = inner.relay.send(CallEvent::OutgoingCall { call, to: uri });
+        self.spawn_call(call, machine, first, dialog, media, state_rx, Some(invite), None, None);
+        Ok(call)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn spawn_call(
+        &self,
+        id: CallRef,
+        call: Call,
+        first: Vec<crate::call::Action>,
+        dialog: rsipstack::dialog::invite_dialog::InviteDialog,
+        media: Box<dyn MediaSession>,
+        states: rsipstack::dialog::dialog::DialogStateReceiver,
+        invite: Option<rsipstack::platform::JoinHandle<rsipstack::dialog::invitation::InviteAsyncResult>>,
+        remote_offer: Option<String>,
+        incoming_session: Option<(u64, bool)>,
+    ) {
+        let (commands_tx, commands) = mpsc::channel(16);
+        if let Ok(mut calls) = self.inner.calls.lock() {
+            calls.insert(id, commands_tx);
+        }
+        let task = CallTask {
+            id,
+            call,
+            dialog,
+            layer: self.inner.layer.clone(),
+            media,
+            states,
+            commands,
+            events: self.inner.relay.clone(),
+            invite,
+            remote_offer,
+            incoming_session,
+        };
+        tokio::spawn(task.run(first));
+    }
+
+    async fn serve(self, mut incoming: TransactionReceiver) {
+        while let Some(mut tx) = incoming.recv().await {
+            let to_tag = tx
+                .original
+                .to_header()
+                .ok()
+                .and_then(|t| t.tag().ok().flatten())
+                .is_some();
+            match tx.original.method {
+                Method::Invite if !to_tag => self.incoming_call(tx).await,
+                Method::Options if !to_tag => {
+                    let allow = Header::Allow(
+                        "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY".into(),
+                    );
+                    let accept = Header::Accept("application/sdp".into());
+                    let _ = tx
+                        .reply_with(StatusCode::OK, vec![allow, accept], None)
+                        .await;
+                }
+                _ => match self.inner.layer.match_dialog(&tx) {
+                    Some(Dialog::Invite(mut d)) => {
+                        tokio::spawn(async move {
+                            if let Err(e) = d.handle(&mut tx).await {
+                                tracing::debug!("in-dialog request: {e}");
+                            }
+                        });
+                    }
+                    _ if tx.original.method == Method::Ack => {}
+                    _ => {
+                        let _ = tx.reply(StatusCode::CallTransactionDoesNotExist).await;
+                    }
+                },
+            }
+        }
+    }
+
+    async fn incoming_call(&self, mut tx: Transaction) {
+        let inner = &self.inner;
+        let source = tx
+            .connection
+            .as_ref()
+            .and_then(|c| c.get_remote_addr())
+            .and_then(|a| a.get_socketaddr().ok())
+            .unwrap_or_else(|| ([0, 0, 0, 0], 0).into());
+        let user = tx.original.uri.user().map(str::to_owned);
+        let filter = GhostFilter {
+            enabled: inner.cfg.ghost_filter,
+            trusted_sources: inner.cfg.proxy.into_iter().collect(),
+            contact_user: inner.cfg.user.clone(),
+        };
+        let from = tx
+            .original
+            .from_header()
+            .map(|f| f.value().to_string())
+            .unwrap_or_default();
+        if let GhostVerdict::Refuse { code, why } = filter.check(&InviteOrigin {
+            source,
+            request_user: user.as_deref(),
+        }) {
+            tracing::warn!(%source, "ghost call blocked: {why}");
+            let _ = inner.relay.send(CallEvent::GhostCallBlocked {
+                from: source.to_string(),
+                reason: why,
+            });
+            let _ = tx.reply(StatusCode::from(code)).await;
+            return;
+        }
+        let media = match inner.cfg.media.create(inner.local.ip()) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!("no media for an incoming call: {e}");
+                let _ = tx.reply(StatusCode::ServerInternalError).await;
+                return;
+            }
+        };
+        let (state_tx, state_rx) = inner.layer.new_dialog_state_channel();
+        let dialog = match inner.layer.get_or_create_server_invite(
+            &tx,
+            state_tx,
+            None,
+            self.contact().ok(),
+        ) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::info!("cannot take an incoming call: {e}");
+                let _ = tx.reply(StatusCode::ServerInternalError).await;
+                return;
+            }
+        };
+        let remote_offer =
+            (!tx.original.body.is_empty()).then(|| String::from_utf8_lossy(&tx.original.body).into_owned());
+        let incoming_session = call_task::session_expires(&tx.original.headers)
+            .map(|(secs, uas)| (secs, uas == Some(true)));
+        let to = tx.original.uri.to_string();
+        let call = CallRef(NEXT_CALL.fetch_add(1, Ordering::Relaxed));
+        let waiting = self.active_calls() > 0;
+        let mut cfg = CallConfig::new(CallDirection::Incoming);
+        cfg.seed = seed(call);
+        cfg.do_not_disturb = inner.cfg.do_not_disturb;
+        let (machine, first) = Call::incoming(cfg);
+        let mut handling = dialog.clone();
+        tokio::spawn(async move {
+            if let Err(e) = handling.handle(&mut tx).await {
+                tracing::debug!("incoming INVITE: {e}");
+            }
+        });
+        if !machine.is_ended() {
+            if let Err(e) = dialog.ringing(None, None) {
+                tracing::debug!("180 Ringing: {e}");
+            }
+            let _ = inner.relay.send(CallEvent::IncomingCall {
+                call,
+                from,
+                to,
+                waiting,
+            });
+        }
+        self.spawn_call(
+            call,
+            machine,
+            first,
+            dialog,
+            media,
+            state_rx,
+            None,
+            remote_offer,
+            incoming_session,
+        );
+    }
+
+    /// Passes call events on, and runs transfers: a call we place for a REFER reports its
+    /// progress to the call that received the REFER.
+    async fn relay_events(self, mut rx: mpsc::UnboundedReceiver<CallEvent>) {
+        while let Some(event) = rx.recv().await {
+            match &event {
+                CallEvent::TransferRequested { call, target } => {
+                    match self.dial(target) {
+                        Ok(new_call) => {
+                            if let Ok(mut t) = self.inner.transfers.lock() {
+                                t.insert(new_call, *call);
+                            }
+                        }
+                        Err(e) => {
+                            tracing::info!("cannot place the transfer call: {e}");
+                            self.transfer_progress(*call, 400).await;
+                        }
+                    }
+                }
+                CallEvent::State { call, phase } => {
+                    let status = match phase {
+                        CallPhase::Ringing => Some(180),
+                        CallPhase::EarlyMedia => Some(183),
+                        CallPhase::Established => Some(200),
+                        _ => None,
+                    };
+                    if let Some(status) = status
+                        && let Some(original) = self.transfer_of(*call, status >= 200)
+                    {
+                        self.transfer_progress(original, status).await;
+                    }
+                }
+                CallEvent::CallEnded { call, cause, .. } => {
+                    if let Ok(mut calls) = self.inner.calls.lock() {
+                        calls.remove(call);
+                    }
+                    if let Some(original) = self.transfer_of(*call, true) {
+                        let status = match cause {
+                            EndCause::Refused { code, .. } => *code,
+                            EndCause::NoAnswer => 408,
+                            _ => 487,
+                        };
+                        self.transfer_progress(original, status).await;
+                    }
+                }
+                _ => {}
+            }
+            let _ = self.inner.events.send(event);
+        }
+    }
+
+    fn transfer_of(&self, call: CallRef, finished: bool) -> Option<CallRef> {
+        let mut t = self.inner.transfers.lock().ok()?;
+        if finished {
+            t.remove(&call)
+        } else {
+            t.get(&call).copied()
+        }
+    }
+
+    async fn transfer_progress(&self, call: CallRef, status: u16) {
+        let sender = self
+            .inner
+            .calls
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&call).cloned());
+        if let Some(s) = sender {
+            let _ = s.send(Command::TransferCallProgress(status)).await;
+        }
+    }
+}
+
+fn seed(call: CallRef) -> u64 {
+    let t = Instant::now().elapsed().as_nanos() as u64;
+    call.0.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ t ^ u64::from(std::process::id())
+}

@@ -1,0 +1,130 @@
+//! Two of our lines call each other on loopback (local accounts, no server): the whole call
+//! path through rsipstack, the gate, the call machine and the RTP backend.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use siperb_sip::call::{CallPhase, EndCause, Input};
+use siperb_sip::phone::{CallEvent, CallRef, LineConfig, RtpFactory};
+use siperb_sip::ua::SipEndpoint;
+use tokio::sync::mpsc;
+
+async fn line(user: &str) -> (SipEndpoint, siperb_sip::phone::Line, mpsc::UnboundedReceiver<CallEvent>) {
+    let ep = SipEndpoint::bind_udp("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("bind");
+    let (tx, rx) = mpsc::unbounded_channel();
+    let cfg = LineConfig {
+        user: user.into(),
+        aor: format!("sip:{user}@{}", ep.local_addr()),
+        display_name: None,
+        proxy: None,
+        credential: None,
+        ghost_filter: true,
+        do_not_disturb: false,
+        media: Arc::new(RtpFactory::default()),
+    };
+    let l = ep.start_line(cfg, tx).expect("line");
+    (ep, l, rx)
+}
+
+async fn next(rx: &mut mpsc::UnboundedReceiver<CallEvent>, want: impl Fn(&CallEvent) -> bool) -> CallEvent {
+    tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let e = rx.recv().await.expect("events");
+            if want(&e) {
+                return e;
+            }
+        }
+    })
+    .await
+    .expect("event in time")
+}
+
+fn phase(call: CallRef, p: CallPhase) -> impl Fn(&CallEvent) -> bool {
+    move |e| matches!(e, CallEvent::State { call: c, phase } if *c == call && *phase == p)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_lines_call_hold_send_digits_and_hang_up() {
+    let (_ea, a, mut a_rx) = line("alice").await;
+    let (eb, b, mut b_rx) = line("bob").await;
+    let call = a.dial(&format!("sip:bob@{}", eb.local_addr())).expect("dial");
+    let incoming = next(&mut b_rx, |e| matches!(e, CallEvent::IncomingCall { .. })).await;
+    let CallEvent::IncomingCall { call: b_call, waiting, .. } = incoming else { unreachable!() };
+    assert!(!waiting);
+    next(&mut a_rx, phase(call, CallPhase::Ringing)).await;
+    b.command(b_call, Input::Answer).await.expect("answer");
+    next(&mut a_rx, phase(call, CallPhase::Established)).await;
+    next(&mut b_rx, phase(b_call, CallPhase::Established)).await;
+
+    a.command(call, Input::SendDtmf('7')).await.expect("dtmf");
+    let d = next(&mut b_rx, |e| matches!(e, CallEvent::Dtmf { .. })).await;
+    assert_eq!(d, CallEvent::Dtmf { call: b_call, digit: '7' });
+
+    a.command(call, Input::Hold).await.expect("hold");
+    let h = next(&mut b_rx, |e| matches!(e, CallEvent::Hold { .. })).await;
+    assert_eq!(h, CallEvent::Hold { call: b_call, local: false, remote: true });
+    next(&mut a_rx, |e| matches!(e, CallEvent::Hold { local: true, .. })).await;
+    a.command(call, Input::Resume).await.expect("resume");
+    next(&mut b_rx, |e| matches!(e, CallEvent::Hold { remote: false, .. })).await;
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    b.command(b_call, Input::Hangup).await.expect("hangup");
+    let ended = next(&mut a_rx, |e| matches!(e, CallEvent::CallEnded { .. })).await;
+    let CallEvent::CallEnded { cause, media, talk_secs, .. } = ended else { unreachable!() };
+    assert_eq!(cause, EndCause::RemoteHangup);
+    assert!(talk_secs > 0.2, "{talk_secs}");
+    assert!(media.packets_received > 5 && media.packets_sent > 5, "{media:?}");
+    let ended = next(&mut b_rx, |e| matches!(e, CallEvent::CallEnded { .. })).await;
+    assert!(matches!(ended, CallEvent::CallEnded { cause: EndCause::LocalHangup, .. }));
+    assert_eq!(a.active_calls(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_call_and_a_cancelled_call_end_with_their_causes() {
+    let (_ea, a, mut a_rx) = line("alice").await;
+    let (eb, b, mut b_rx) = line("bob").await;
+    let call = a.dial(&format!("sip:bob@{}", eb.local_addr())).expect("dial");
+    let CallEvent::IncomingCall { call: b_call, .. } =
+        next(&mut b_rx, |e| matches!(e, CallEvent::IncomingCall { .. })).await
+    else {
+        unreachable!()
+    };
+    b.command(b_call, Input::Reject { code: 486 }).await.expect("reject");
+    let e = next(&mut a_rx, |e| matches!(e, CallEvent::CallEnded { .. })).await;
+    assert!(
+        matches!(e, CallEvent::CallEnded { cause: EndCause::Refused { code: 486, .. }, .. }),
+        "{e:?}"
+    );
+
+    let call = a.dial(&format!("sip:bob@{}", eb.local_addr())).expect("dial");
+    let CallEvent::IncomingCall { call: b_call, .. } =
+        next(&mut b_rx, |e| matches!(e, CallEvent::IncomingCall { .. })).await
+    else {
+        unreachable!()
+    };
+    next(&mut a_rx, phase(call, CallPhase::Ringing)).await;
+    a.command(call, Input::Hangup).await.expect("cancel");
+    let e = next(&mut b_rx, |e| matches!(e, CallEvent::CallEnded { .. })).await;
+    assert!(
+        matches!(e, CallEvent::CallEnded { call, cause: EndCause::CallerCancelled, .. } if call == b_call),
+        "{e:?}"
+    );
+    let e = next(&mut a_rx, |e| matches!(e, CallEvent::CallEnded { .. })).await;
+    assert!(matches!(e, CallEvent::CallEnded { cause: EndCause::LocalHangup, .. }), "{e:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_to_another_user_is_refused_as_a_ghost_and_never_rings() {
+    let (_ea, a, mut a_rx) = line("alice").await;
+    let (eb, _b, mut b_rx) = line("bob").await;
+    a.dial(&format!("sip:100@{}", eb.local_addr())).expect("dial");
+    let e = next(&mut b_rx, |_| true).await;
+    assert!(matches!(e, CallEvent::GhostCallBlocked { .. }), "{e:?}");
+    let e = next(&mut a_rx, |e| matches!(e, CallEvent::CallEnded { .. })).await;
+    assert!(
+        matches!(e, CallEvent::CallEnded { cause: EndCause::Refused { code: 403, .. }, .. }),
+        "{e:?}"
+    );
+}
