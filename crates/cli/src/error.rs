@@ -13,6 +13,10 @@ pub(crate) enum CliError {
     MissingPassword(String),
     #[error("registration failed: {0}")]
     Failed(String),
+    #[error("call failed: {0}")]
+    CallFailed(String),
+    #[error("audio file: {0}")]
+    Audio(String),
 }
 
 impl CliError {
@@ -23,6 +27,8 @@ impl CliError {
             Self::Ambiguous => "account_ambiguous",
             Self::MissingPassword(_) => "password_missing",
             Self::Failed(_) => "registration_failed",
+            Self::CallFailed(_) => "call_failed",
+            Self::Audio(_) => "audio_file",
         }
     }
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod account;
+mod calls;
 mod error;
 mod register;
 
@@ -52,9 +53,85 @@ enum Command {
         #[arg(long, value_name = "VAR")]
         password_env: Option<String>,
     },
+    /// Place a call; ends after --duration or when the far end hangs up.
+    Call {
+        /// Whom to call: sip:bob@host[:port], tel:+15551234, bob@host, or a number at the
+        /// account's domain.
+        target: String,
+        #[command(flatten)]
+        line: LineArgs,
+        /// Hang up this many seconds after the answer.
+        #[arg(long, value_name = "SECS")]
+        duration: Option<u64>,
+        /// Send these digits (SIP INFO) once answered, a quarter second apart.
+        #[arg(long, value_name = "DIGITS")]
+        dtmf: Option<String>,
+        #[command(flatten)]
+        audio: AudioArgs,
+    },
+    /// Wait for calls (and answer them with --auto-answer) until interrupted.
+    Listen {
+        #[command(flatten)]
+        line: LineArgs,
+        /// Answer every incoming call.
+        #[arg(long)]
+        auto_answer: bool,
+        #[command(flatten)]
+        audio: AudioArgs,
+    },
     /// Show or change settings.
     #[command(subcommand)]
     Settings(SettingsCommand),
+}
+
+#[derive(Debug, clap::Args)]
+struct LineArgs {
+    /// The account to use; without any account the local line (no server) is used.
+    #[arg(long)]
+    account: Option<String>,
+    /// Read the password from this environment variable, for this run only
+    /// (default SIPERB_PASSWORD).
+    #[arg(long, value_name = "VAR")]
+    password_env: Option<String>,
+    /// The local line's address (no account): default the machine's address, port 5060
+    /// for listen and any free port for call.
+    #[arg(long, value_name = "IP:PORT")]
+    bind: Option<std::net::SocketAddr>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+struct AudioArgs {
+    /// Send this 16-bit PCM WAV file (then silence) instead of silence.
+    #[arg(long, value_name = "FILE.wav")]
+    audio_in: Option<PathBuf>,
+    /// Write what the far end sent to this WAV file (8 kHz mono) when the call ends.
+    #[arg(long, value_name = "FILE.wav")]
+    audio_out: Option<PathBuf>,
+}
+
+impl AudioArgs {
+    fn media(&self) -> Result<siperb_engine::RtpFactory, CliError> {
+        let play = match &self.audio_in {
+            Some(p) => {
+                Some(siperb_media::wav::read(p).map_err(|e| CliError::Audio(e.to_string()))?)
+            }
+            None => None,
+        };
+        Ok(siperb_engine::RtpFactory {
+            play,
+            record_to: self.audio_out.clone(),
+        })
+    }
+}
+
+impl From<LineArgs> for calls::LineChoice {
+    fn from(a: LineArgs) -> Self {
+        calls::LineChoice {
+            account: a.account,
+            password_env: a.password_env,
+            bind: a.bind,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -113,7 +190,11 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<(), CliError> {
     let profile =
         Profile::from_env_or(cli.profile.as_deref()).map_err(siperb_engine::EngineError::from)?;
-    let (engine, task) = Engine::start(profile)?;
+    let media = match &cli.command {
+        Command::Call { audio, .. } | Command::Listen { audio, .. } => audio.media()?,
+        _ => siperb_engine::RtpFactory::default(),
+    };
+    let (engine, task) = Engine::start_with(profile, std::sync::Arc::new(media))?;
     let result = async {
         match cli.command {
             Command::Status => {
@@ -135,6 +216,18 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 account,
                 password_env,
             } => register::run(&engine, account, password_env, cli.json).await?,
+            Command::Call {
+                target,
+                line,
+                duration,
+                dtmf,
+                audio: _,
+            } => calls::call(&engine, target, line.into(), duration, dtmf, cli.json).await?,
+            Command::Listen {
+                line,
+                auto_answer,
+                audio: _,
+            } => calls::listen(&engine, line.into(), auto_answer, cli.json).await?,
         }
         Ok(())
     }

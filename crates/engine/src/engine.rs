@@ -1,3 +1,10 @@
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use siperb_sip::call::Input as CallInput;
+use siperb_sip::phone::{CallEvent, CallRef, Line, LineConfig, MediaFactory, RtpFactory};
+use siperb_sip::ua::SipEndpoint;
 use siperb_sip::{AccountConfig, AccountId, RegistrationState};
 use siperb_store::{Accounts, Profile, Settings, StoreError, ThemePreference};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -35,8 +42,36 @@ pub(crate) enum Request {
         id: AccountId,
         state: RegistrationState,
     },
+    /// From a registration task: the account's line can take and place calls.
+    LineReady {
+        id: AccountId,
+        line: Line,
+    },
+    /// From a line.
+    CallEvent {
+        id: AccountId,
+        event: CallEvent,
+    },
+    Dial {
+        account: Option<AccountId>,
+        target: String,
+        reply: oneshot::Sender<Result<CallRef, EngineError>>,
+    },
+    CallCommand {
+        call: CallRef,
+        input: CallInput,
+        reply: oneshot::Sender<Result<(), EngineError>>,
+    },
+    StartLocalLine {
+        bind: SocketAddr,
+        user: String,
+        reply: oneshot::Sender<Result<SocketAddr, EngineError>>,
+    },
     Shutdown(oneshot::Sender<()>),
 }
+
+/// The account id of the local line (no server: direct `sip:user@ip:port` calls).
+pub const LOCAL_ACCOUNT: &str = "local";
 
 /// The engine task's state. Only the task touches it.
 #[derive(Debug)]
@@ -46,6 +81,10 @@ pub struct Engine {
     accounts: Accounts,
     states: std::collections::HashMap<AccountId, RegistrationState>,
     registrations: Registrations,
+    lines: HashMap<AccountId, Line>,
+    calls: HashMap<CallRef, AccountId>,
+    local_endpoint: Option<SipEndpoint>,
+    media: Arc<dyn MediaFactory>,
     inbox: mpsc::Sender<Request>,
     events: broadcast::Sender<EngineEvent>,
 }
@@ -56,6 +95,14 @@ impl Engine {
     /// A damaged settings or accounts file does not stop the phone: the store sets it aside
     /// (`*.json.damaged`, nothing deleted), the defaults apply and a warning is logged.
     pub fn start(profile: Profile) -> Result<(EngineHandle, JoinHandle<()>), EngineError> {
+        Self::start_with(profile, Arc::new(RtpFactory::default()))
+    }
+
+    /// Like [`start`](Self::start), with the media backend calls use.
+    pub fn start_with(
+        profile: Profile,
+        media: Arc<dyn MediaFactory>,
+    ) -> Result<(EngineHandle, JoinHandle<()>), EngineError> {
         profile.ensure()?;
         let settings = set_aside_if_damaged(Settings::load(&profile.settings_file()))?;
         let accounts = set_aside_if_damaged(Accounts::load(&profile.accounts_file()))?;
@@ -67,6 +114,10 @@ impl Engine {
             accounts,
             states: Default::default(),
             registrations: Registrations::default(),
+            lines: HashMap::new(),
+            calls: HashMap::new(),
+            local_endpoint: None,
+            media,
             inbox: requests.clone(),
             events: events.clone(),
         };
@@ -103,8 +154,12 @@ impl Engine {
                 } => {
                     let result = match self.accounts.get(&id) {
                         Some(account) => {
-                            self.registrations
-                                .start(account.clone(), password, self.inbox.clone());
+                            self.registrations.start(
+                                account.clone(),
+                                password,
+                                self.media.clone(),
+                                self.inbox.clone(),
+                            );
                             Ok(())
                         }
                         None => Err(EngineError::NoSuchAccount(id.0)),
@@ -118,6 +173,50 @@ impl Engine {
                         self.announce_status();
                     }
                 }
+                Request::LineReady { id, line } => {
+                    self.lines.insert(id, line);
+                }
+                Request::CallEvent { id, event } => {
+                    if let Some(call) = event.call() {
+                        if matches!(event, CallEvent::CallEnded { .. }) {
+                            self.calls.remove(&call);
+                        } else {
+                            self.calls.insert(call, id.clone());
+                        }
+                    }
+                    let _ = self.events.send(EngineEvent::Call {
+                        account: id.0,
+                        event,
+                    });
+                }
+                Request::Dial {
+                    account,
+                    target,
+                    reply,
+                } => {
+                    let _ = reply.send(self.dial(account, &target));
+                }
+                Request::CallCommand { call, input, reply } => {
+                    let line = self
+                        .calls
+                        .get(&call)
+                        .and_then(|id| self.lines.get(id))
+                        .cloned();
+                    // Sent from a task so a busy call never blocks the engine.
+                    tokio::spawn(async move {
+                        let result = match line {
+                            Some(line) => line
+                                .command(call, input)
+                                .await
+                                .map_err(|_| EngineError::NoSuchCall),
+                            None => Err(EngineError::NoSuchCall),
+                        };
+                        let _ = reply.send(result);
+                    });
+                }
+                Request::StartLocalLine { bind, user, reply } => {
+                    let _ = reply.send(self.start_local_line(bind, user).await);
+                }
                 Request::Shutdown(reply) => {
                     tracing::info!("engine stopping");
                     self.registrations.stop_all().await;
@@ -127,6 +226,59 @@ impl Engine {
             }
         }
         tracing::info!("engine stopped");
+    }
+
+    fn dial(&mut self, account: Option<AccountId>, target: &str) -> Result<CallRef, EngineError> {
+        let id = match account {
+            Some(id) => id,
+            None => match self.lines.keys().collect::<Vec<_>>().as_slice() {
+                [only] => (*only).clone(),
+                [] => return Err(EngineError::NoLine),
+                _ => return Err(EngineError::NoLine),
+            },
+        };
+        let line = self.lines.get(&id).ok_or(EngineError::NoLine)?;
+        let call = line.dial(target).map_err(EngineError::Call)?;
+        self.calls.insert(call, id);
+        Ok(call)
+    }
+
+    /// Opens the local line: no server, calls straight to and from `sip:user@ip:port`.
+    async fn start_local_line(
+        &mut self,
+        bind: SocketAddr,
+        user: String,
+    ) -> Result<SocketAddr, EngineError> {
+        let endpoint = SipEndpoint::bind_udp(bind)
+            .await
+            .map_err(|e| EngineError::Network(e.to_string()))?;
+        let local = endpoint.local_addr();
+        let cfg = LineConfig {
+            aor: format!("sip:{user}@{local}"),
+            user,
+            display_name: None,
+            proxy: None,
+            credential: None,
+            ghost_filter: true,
+            do_not_disturb: false,
+            media: self.media.clone(),
+        };
+        let (call_tx, mut call_rx) = mpsc::unbounded_channel();
+        let line = endpoint
+            .start_line(cfg, call_tx)
+            .map_err(|e| EngineError::Network(e.to_string()))?;
+        let inbox = self.inbox.clone();
+        tokio::spawn(async move {
+            while let Some(event) = call_rx.recv().await {
+                let id = AccountId(LOCAL_ACCOUNT.into());
+                if inbox.send(Request::CallEvent { id, event }).await.is_err() {
+                    break;
+                }
+            }
+        });
+        self.lines.insert(AccountId(LOCAL_ACCOUNT.into()), line);
+        self.local_endpoint = Some(endpoint);
+        Ok(local)
     }
 
     fn status(&self) -> EngineStatus {

@@ -15,6 +15,14 @@ pub enum EngineError {
     AccountExists(String),
     #[error(transparent)]
     InvalidAccount(#[from] siperb_sip::AccountError),
+    #[error("no line can place the call: register an account first, or use the local line")]
+    NoLine,
+    #[error("there is no such call (it may have ended)")]
+    NoSuchCall,
+    #[error(transparent)]
+    Call(siperb_sip::phone::PhoneError),
+    #[error("network: {0}")]
+    Network(String),
 }
 
 impl EngineError {
@@ -28,6 +36,11 @@ impl EngineError {
             Self::NoSuchAccount(_) => "no_such_account",
             Self::AccountExists(_) => "account_exists",
             Self::InvalidAccount(_) => "invalid_account",
+            Self::NoLine => "no_line",
+            Self::NoSuchCall => "no_such_call",
+            Self::Call(siperb_sip::phone::PhoneError::BadTarget(_)) => "bad_target",
+            Self::Call(_) => "call_failed",
+            Self::Network(_) => "network",
         }
     }
 }

@@ -16,4 +16,9 @@ pub enum EngineEvent {
     SettingsChanged {
         settings: Settings,
     },
+    /// Something happened to a call on `account`.
+    Call {
+        account: String,
+        event: siperb_sip::phone::CallEvent,
+    },
 }

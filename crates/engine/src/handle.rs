@@ -1,3 +1,5 @@
+use siperb_sip::call::Input as CallInput;
+use siperb_sip::phone::CallRef;
 use siperb_sip::{AccountConfig, AccountId};
 use siperb_store::{Settings, ThemePreference};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -56,6 +58,36 @@ impl EngineHandle {
             reply,
         })
         .await?
+    }
+
+    /// Places a call on `account` (or the only line there is).
+    pub async fn dial(
+        &self,
+        account: Option<AccountId>,
+        target: String,
+    ) -> Result<CallRef, EngineError> {
+        self.ask(|reply| Request::Dial {
+            account,
+            target,
+            reply,
+        })
+        .await?
+    }
+
+    /// Answer, reject, hang up, hold, resume, send a digit, transfer.
+    pub async fn call_command(&self, call: CallRef, input: CallInput) -> Result<(), EngineError> {
+        self.ask(|reply| Request::CallCommand { call, input, reply })
+            .await?
+    }
+
+    /// Opens the local line on `bind` (port 0 for any free port) and returns its address.
+    pub async fn start_local_line(
+        &self,
+        bind: std::net::SocketAddr,
+        user: String,
+    ) -> Result<std::net::SocketAddr, EngineError> {
+        self.ask(|reply| Request::StartLocalLine { bind, user, reply })
+            .await?
     }
 
     /// Stops the engine (un-registering accounts once they exist) and waits until it has.

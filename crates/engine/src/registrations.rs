@@ -3,6 +3,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use siperb_sip::phone::{LineConfig, MediaFactory};
 use siperb_sip::ua::{SipEndpoint, registrar_address};
 use siperb_sip::{AccountConfig, AccountId, RegistrationFailure, RegistrationState, Transport};
 use tokio::sync::mpsc;
@@ -35,6 +38,7 @@ impl Registrations {
         &mut self,
         account: AccountConfig,
         password: String,
+        media: Arc<dyn MediaFactory>,
         inbox: mpsc::Sender<Request>,
     ) {
         self.stop(&account.id);
@@ -55,8 +59,8 @@ impl Registrations {
                 .await;
                 return;
             }
-            let endpoint = match registrar_address(&account).await {
-                Ok(target) => SipEndpoint::bind_udp_towards(target).await,
+            let registrar = match registrar_address(&account).await {
+                Ok(target) => target,
                 Err(e) => {
                     let failure = RegistrationFailure::Dns {
                         detail: e.to_string(),
@@ -65,6 +69,7 @@ impl Registrations {
                     return;
                 }
             };
+            let endpoint = SipEndpoint::bind_udp_towards(registrar).await;
             let endpoint = match endpoint {
                 Ok(e) => e,
                 Err(e) => {
@@ -75,6 +80,41 @@ impl Registrations {
                     return;
                 }
             };
+            // The line takes and places this account's calls on the same endpoint (the
+            // registrar's flow), so incoming calls are answered on the account they came in on.
+            let line_cfg = LineConfig {
+                user: account.address.user.clone(),
+                aor: format!("sip:{}@{}", account.address.user, account.address.host),
+                display_name: account.display_name.clone(),
+                proxy: Some(registrar),
+                credential: Some((account.auth_user().to_owned(), password.clone())),
+                ghost_filter: true,
+                do_not_disturb: false,
+                media,
+            };
+            let (call_tx, mut call_rx) = mpsc::unbounded_channel();
+            match endpoint.start_line(line_cfg, call_tx) {
+                Ok(line) => {
+                    let _ = inbox
+                        .send(Request::LineReady {
+                            id: account.id.clone(),
+                            line,
+                        })
+                        .await;
+                }
+                Err(e) => tracing::warn!(account = %account.id.0, "calls unavailable: {e}"),
+            }
+            let (call_inbox, call_id) = (inbox.clone(), account.id.clone());
+            tokio::spawn(async move {
+                while let Some(event) = call_rx.recv().await {
+                    let _ = call_inbox
+                        .send(Request::CallEvent {
+                            id: call_id.clone(),
+                            event,
+                        })
+                        .await;
+                }
+            });
             let (states, mut state_rx) = mpsc::channel(16);
             let (forward_inbox, forward_id) = (inbox.clone(), account.id.clone());
             let forward = tokio::spawn(async move {

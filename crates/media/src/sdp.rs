@@ -360,8 +360,7 @@ pub fn read_answer(answer: &str) -> Result<RemoteAudio, SdpError> {
 pub fn offered_direction(sdp: &str) -> Result<Direction, SdpError> {
     let parsed = parse(sdp)?;
     // RFC 3264 §8.4 (old style): c=0.0.0.0 means hold.
-    if parsed.addr.is_some_and(|a| a.is_unspecified()) && parsed.direction == Direction::SendRecv
-    {
+    if parsed.addr.is_some_and(|a| a.is_unspecified()) && parsed.direction == Direction::SendRecv {
         return Ok(Direction::SendOnly);
     }
     Ok(parsed.direction)
@@ -389,7 +388,10 @@ mod tests {
         assert_eq!(remote.payload_type, 8);
         assert_eq!(remote.dtmf_payload_type, Some(101));
         assert_eq!(remote.rtp, Some("127.0.0.1:10000".parse().expect("addr")));
-        assert!(answer.contains("m=audio 20000 RTP/AVP 8 101\r\n"), "{answer}");
+        assert!(
+            answer.contains("m=audio 20000 RTP/AVP 8 101\r\n"),
+            "{answer}"
+        );
         assert!(answer.contains("a=sendrecv"));
         // The answer is itself readable, and the version moves on.
         assert_eq!(read_answer(&answer).expect("read").codec, CodecKind::Pcma);

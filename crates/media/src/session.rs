@@ -142,15 +142,14 @@ impl MediaSession for RtpSession {
     fn stop(&mut self) -> MediaStats {
         self.stop.cancel();
         if let Some(path) = self.record_to.take() {
-            let samples = self
-                .recording
-                .lock()
-                .map(|r| r.clone())
-                .unwrap_or_default();
-            if let Err(e) = crate::wav::write(&path, &Pcm {
-                rate: 8000,
-                samples,
-            }) {
+            let samples = self.recording.lock().map(|r| r.clone()).unwrap_or_default();
+            if let Err(e) = crate::wav::write(
+                &path,
+                &Pcm {
+                    rate: 8000,
+                    samples,
+                },
+            ) {
                 tracing::warn!("could not save the call's audio: {e}");
             }
         }

@@ -40,7 +40,8 @@ impl Pcm {
                 let j = (pos as usize).min(last);
                 let k = (j + 1).min(last);
                 let frac = pos - j as f64;
-                let v = f64::from(self.samples[j]) * (1.0 - frac) + f64::from(self.samples[k]) * frac;
+                let v =
+                    f64::from(self.samples[j]) * (1.0 - frac) + f64::from(self.samples[k]) * frac;
                 v.round() as i16
             })
             .collect();

@@ -83,6 +83,14 @@ pub struct SipEndpoint {
     gate_counters: Arc<GateCounters>,
 }
 
+impl std::fmt::Debug for SipEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SipEndpoint")
+            .field("local", &self.local)
+            .finish()
+    }
+}
+
 fn user_agent() -> String {
     format!("Siperb/{}", env!("CARGO_PKG_VERSION"))
 }
@@ -96,7 +104,9 @@ impl SipEndpoint {
             detail: e.to_string(),
         };
         let std_socket = std::net::UdpSocket::bind(addr).map_err(|e| bind_error(&e))?;
-        std_socket.set_nonblocking(true).map_err(|e| bind_error(&e))?;
+        std_socket
+            .set_nonblocking(true)
+            .map_err(|e| bind_error(&e))?;
         let socket = tokio::net::UdpSocket::from_std(std_socket).map_err(|e| bind_error(&e))?;
         let gate_counters = Arc::new(GateCounters::default());
         let gated = GatedUdpSocket::new(socket, user_agent(), gate_counters.clone());

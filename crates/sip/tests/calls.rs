@@ -9,7 +9,13 @@ use siperb_sip::phone::{CallEvent, CallRef, LineConfig, RtpFactory};
 use siperb_sip::ua::SipEndpoint;
 use tokio::sync::mpsc;
 
-async fn line(user: &str) -> (SipEndpoint, siperb_sip::phone::Line, mpsc::UnboundedReceiver<CallEvent>) {
+async fn line(
+    user: &str,
+) -> (
+    SipEndpoint,
+    siperb_sip::phone::Line,
+    mpsc::UnboundedReceiver<CallEvent>,
+) {
     let ep = SipEndpoint::bind_udp("127.0.0.1:0".parse().expect("addr"))
         .await
         .expect("bind");
@@ -28,7 +34,10 @@ async fn line(user: &str) -> (SipEndpoint, siperb_sip::phone::Line, mpsc::Unboun
     (ep, l, rx)
 }
 
-async fn next(rx: &mut mpsc::UnboundedReceiver<CallEvent>, want: impl Fn(&CallEvent) -> bool) -> CallEvent {
+async fn next(
+    rx: &mut mpsc::UnboundedReceiver<CallEvent>,
+    want: impl Fn(&CallEvent) -> bool,
+) -> CallEvent {
     tokio::time::timeout(Duration::from_secs(5), async {
         loop {
             let e = rx.recv().await.expect("events");
@@ -49,9 +58,18 @@ fn phase(call: CallRef, p: CallPhase) -> impl Fn(&CallEvent) -> bool {
 async fn two_lines_call_hold_send_digits_and_hang_up() {
     let (_ea, a, mut a_rx) = line("alice").await;
     let (eb, b, mut b_rx) = line("bob").await;
-    let call = a.dial(&format!("sip:bob@{}", eb.local_addr())).expect("dial");
+    let call = a
+        .dial(&format!("sip:bob@{}", eb.local_addr()))
+        .expect("dial");
     let incoming = next(&mut b_rx, |e| matches!(e, CallEvent::IncomingCall { .. })).await;
-    let CallEvent::IncomingCall { call: b_call, waiting, .. } = incoming else { unreachable!() };
+    let CallEvent::IncomingCall {
+        call: b_call,
+        waiting,
+        ..
+    } = incoming
+    else {
+        unreachable!()
+    };
     assert!(!waiting);
     next(&mut a_rx, phase(call, CallPhase::Ringing)).await;
     b.command(b_call, Input::Answer).await.expect("answer");
@@ -60,24 +78,60 @@ async fn two_lines_call_hold_send_digits_and_hang_up() {
 
     a.command(call, Input::SendDtmf('7')).await.expect("dtmf");
     let d = next(&mut b_rx, |e| matches!(e, CallEvent::Dtmf { .. })).await;
-    assert_eq!(d, CallEvent::Dtmf { call: b_call, digit: '7' });
+    assert_eq!(
+        d,
+        CallEvent::Dtmf {
+            call: b_call,
+            digit: '7'
+        }
+    );
 
     a.command(call, Input::Hold).await.expect("hold");
     let h = next(&mut b_rx, |e| matches!(e, CallEvent::Hold { .. })).await;
-    assert_eq!(h, CallEvent::Hold { call: b_call, local: false, remote: true });
-    next(&mut a_rx, |e| matches!(e, CallEvent::Hold { local: true, .. })).await;
+    assert_eq!(
+        h,
+        CallEvent::Hold {
+            call: b_call,
+            local: false,
+            remote: true
+        }
+    );
+    next(&mut a_rx, |e| {
+        matches!(e, CallEvent::Hold { local: true, .. })
+    })
+    .await;
     a.command(call, Input::Resume).await.expect("resume");
-    next(&mut b_rx, |e| matches!(e, CallEvent::Hold { remote: false, .. })).await;
+    next(&mut b_rx, |e| {
+        matches!(e, CallEvent::Hold { remote: false, .. })
+    })
+    .await;
 
     tokio::time::sleep(Duration::from_millis(300)).await;
     b.command(b_call, Input::Hangup).await.expect("hangup");
     let ended = next(&mut a_rx, |e| matches!(e, CallEvent::CallEnded { .. })).await;
-    let CallEvent::CallEnded { cause, media, talk_secs, .. } = ended else { unreachable!() };
+    let CallEvent::CallEnded {
+        cause,
+        media,
+        talk_secs,
+        ..
+    } = ended
+    else {
+        unreachable!()
+    };
     assert_eq!(cause, EndCause::RemoteHangup);
     assert!(talk_secs > 0.2, "{talk_secs}");
-    assert!(media.packets_received > 5 && media.packets_sent > 5, "{media:?}");
+    assert!(
+        media.packets_received > 5 && media.packets_sent > 5,
+        "{media:?}"
+    );
     let ended = next(&mut b_rx, |e| matches!(e, CallEvent::CallEnded { .. })).await;
-    assert!(matches!(ended, CallEvent::CallEnded { cause: EndCause::LocalHangup, .. }));
+    assert!(matches!(
+        ended,
+        CallEvent::CallEnded {
+            cause: EndCause::LocalHangup,
+            ..
+        }
+    ));
     assert_eq!(a.active_calls(), 0);
 }
 
@@ -85,20 +139,32 @@ async fn two_lines_call_hold_send_digits_and_hang_up() {
 async fn a_rejected_call_and_a_cancelled_call_end_with_their_causes() {
     let (_ea, a, mut a_rx) = line("alice").await;
     let (eb, b, mut b_rx) = line("bob").await;
-    let call = a.dial(&format!("sip:bob@{}", eb.local_addr())).expect("dial");
+    let call = a
+        .dial(&format!("sip:bob@{}", eb.local_addr()))
+        .expect("dial");
     let CallEvent::IncomingCall { call: b_call, .. } =
         next(&mut b_rx, |e| matches!(e, CallEvent::IncomingCall { .. })).await
     else {
         unreachable!()
     };
-    b.command(b_call, Input::Reject { code: 486 }).await.expect("reject");
+    b.command(b_call, Input::Reject { code: 486 })
+        .await
+        .expect("reject");
     let e = next(&mut a_rx, |e| matches!(e, CallEvent::CallEnded { .. })).await;
     assert!(
-        matches!(e, CallEvent::CallEnded { cause: EndCause::Refused { code: 486, .. }, .. }),
+        matches!(
+            e,
+            CallEvent::CallEnded {
+                cause: EndCause::Refused { code: 486, .. },
+                ..
+            }
+        ),
         "{e:?}"
     );
 
-    let call = a.dial(&format!("sip:bob@{}", eb.local_addr())).expect("dial");
+    let call = a
+        .dial(&format!("sip:bob@{}", eb.local_addr()))
+        .expect("dial");
     let CallEvent::IncomingCall { call: b_call, .. } =
         next(&mut b_rx, |e| matches!(e, CallEvent::IncomingCall { .. })).await
     else {
@@ -112,19 +178,35 @@ async fn a_rejected_call_and_a_cancelled_call_end_with_their_causes() {
         "{e:?}"
     );
     let e = next(&mut a_rx, |e| matches!(e, CallEvent::CallEnded { .. })).await;
-    assert!(matches!(e, CallEvent::CallEnded { cause: EndCause::LocalHangup, .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            CallEvent::CallEnded {
+                cause: EndCause::LocalHangup,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_to_another_user_is_refused_as_a_ghost_and_never_rings() {
     let (_ea, a, mut a_rx) = line("alice").await;
     let (eb, _b, mut b_rx) = line("bob").await;
-    a.dial(&format!("sip:100@{}", eb.local_addr())).expect("dial");
+    a.dial(&format!("sip:100@{}", eb.local_addr()))
+        .expect("dial");
     let e = next(&mut b_rx, |_| true).await;
     assert!(matches!(e, CallEvent::GhostCallBlocked { .. }), "{e:?}");
     let e = next(&mut a_rx, |e| matches!(e, CallEvent::CallEnded { .. })).await;
     assert!(
-        matches!(e, CallEvent::CallEnded { cause: EndCause::Refused { code: 403, .. }, .. }),
+        matches!(
+            e,
+            CallEvent::CallEnded {
+                cause: EndCause::Refused { code: 403, .. },
+                ..
+            }
+        ),
         "{e:?}"
     );
 }

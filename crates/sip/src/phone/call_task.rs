@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver, TerminatedReason, TransactionHandle};
+use rsipstack::dialog::dialog::{
+    DialogState, DialogStateReceiver, TerminatedReason, TransactionHandle,
+};
 use rsipstack::dialog::dialog_layer::DialogLayer;
 use rsipstack::dialog::invitation::InviteAsyncResult;
 use rsipstack::dialog::invite_dialog::InviteDialog;
@@ -14,7 +16,9 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::{CallEvent, CallRef};
-use crate::call::{Action, Call, CallDirection, CallPhase, Input, MediaDirection, SessionTimer, TimerKind};
+use crate::call::{
+    Action, Call, CallDirection, CallPhase, Input, MediaDirection, SessionTimer, TimerKind,
+};
 
 /// What the call task is told from outside its dialog.
 #[derive(Debug)]
@@ -86,7 +90,9 @@ fn info_digit(body: &[u8]) -> Option<char> {
         .lines()
         .find_map(|l| {
             let (k, v) = l.split_once('=')?;
-            k.trim().eq_ignore_ascii_case("signal").then(|| v.trim().to_owned())
+            k.trim()
+                .eq_ignore_ascii_case("signal")
+                .then(|| v.trim().to_owned())
         })
         .unwrap_or_else(|| text.trim().to_owned());
     let mut chars = value.chars();
@@ -99,7 +105,8 @@ fn info_digit(body: &[u8]) -> Option<char> {
             _ => None,
         };
     }
-    (c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D' | 'a'..='d')).then(|| c.to_ascii_uppercase())
+    (c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D' | 'a'..='d'))
+        .then(|| c.to_ascii_uppercase())
 }
 
 /// The status line of a message/sipfrag body ("SIP/2.0 200 OK").
@@ -132,14 +139,23 @@ impl CallTask {
         loop {
             for action in std::mem::take(&mut actions) {
                 if self
-                    .act(action, &done_tx, &mut timers, &mut pending_reinvite, &mut pending_refer)
+                    .act(
+                        action,
+                        &done_tx,
+                        &mut timers,
+                        &mut pending_reinvite,
+                        &mut pending_refer,
+                    )
                     .await
                 {
                     self.layer.remove_dialog(&self.dialog.id());
                     return;
                 }
             }
-            let next_timer = timers.iter().min_by_key(|(_, at)| **at).map(|(k, at)| (*k, *at));
+            let next_timer = timers
+                .iter()
+                .min_by_key(|(_, at)| **at)
+                .map(|(k, at)| (*k, *at));
             let input = tokio::select! {
                 cmd = self.commands.recv() => match cmd {
                     Some(Command::User(input)) => self.prepare_user_input(input),
@@ -197,11 +213,12 @@ impl CallTask {
                     {
                         tracing::info!(call = self.id.0, "unusable SDP answer: {e}");
                     }
-                    let session_timer = session_expires(&resp.headers).map(|(secs, uas)| SessionTimer {
-                        interval: std::time::Duration::from_secs(secs),
-                        // We are the UAC: we refresh when the refresher is the UAC.
-                        we_refresh: uas == Some(false),
-                    });
+                    let session_timer =
+                        session_expires(&resp.headers).map(|(secs, uas)| SessionTimer {
+                            interval: std::time::Duration::from_secs(secs),
+                            // We are the UAC: we refresh when the refresher is the UAC.
+                            we_refresh: uas == Some(false),
+                        });
                     Input::Accepted { session_timer }
                 } else {
                     Input::Refused {
@@ -327,7 +344,9 @@ impl CallTask {
                 let _ = handle.reply(StatusCode::OK).await;
                 sipfrag_status(&req.body).map(|status| Input::TransferNotify { status })
             }
-            DialogState::Options(_, _, handle) | DialogState::Message(_, _, handle) | DialogState::Publish(_, _, handle) => {
+            DialogState::Options(_, _, handle)
+            | DialogState::Message(_, _, handle)
+            | DialogState::Publish(_, _, handle) => {
                 let _ = handle.reply(StatusCode::OK).await;
                 None
             }
@@ -371,7 +390,11 @@ impl CallTask {
         match action {
             Action::Phase(phase) => self.emit(CallEvent::State { call: id, phase }),
             Action::HoldChanged { local, remote } => {
-                self.emit(CallEvent::Hold { call: id, local, remote });
+                self.emit(CallEvent::Hold {
+                    call: id,
+                    local,
+                    remote,
+                });
             }
             Action::SendCancel => {
                 let d = self.dialog.clone();
@@ -403,16 +426,17 @@ impl CallTask {
                     ));
                     headers.push(Header::Other("Require".into(), "timer".into()));
                 }
-                if let Err(e) = self.dialog.accept(Some(headers), body.map(String::into_bytes)) {
+                if let Err(e) = self
+                    .dialog
+                    .accept(Some(headers), body.map(String::into_bytes))
+                {
                     tracing::warn!(call = id.0, "could not answer: {e}");
                 }
             }
             Action::Reply { code } => {
                 // rsipstack answers a CANCELled INVITE with 487 itself.
                 if code != 487
-                    && let Err(e) = self
-                        .dialog
-                        .reject(Some(StatusCode::from(code)), None)
+                    && let Err(e) = self.dialog.reject(Some(StatusCode::from(code)), None)
                 {
                     tracing::debug!(call = id.0, "could not reject: {e}");
                 }
@@ -435,9 +459,10 @@ impl CallTask {
                         let local_hold = self.call.is_on_hold();
                         let body = match offer {
                             Some(o) => self.media.answer_offer(&o, local_hold).ok(),
-                            None => Some(self.media.create_offer(
-                                direction.unwrap_or(MediaDirection::SendRecv),
-                            )),
+                            None => Some(
+                                self.media
+                                    .create_offer(direction.unwrap_or(MediaDirection::SendRecv)),
+                            ),
                         };
                         let status = if body.is_some() {
                             StatusCode::OK
@@ -445,7 +470,11 @@ impl CallTask {
                             StatusCode::NotAcceptableHere
                         };
                         let _ = handle
-                            .respond(status, Some(vec![sdp_header()]), body.map(String::into_bytes))
+                            .respond(
+                                status,
+                                Some(vec![sdp_header()]),
+                                body.map(String::into_bytes),
+                            )
                             .await;
                     } else {
                         let _ = handle.reply(StatusCode::from(code)).await;

@@ -44,22 +44,41 @@ pub enum CallEvent {
         waiting: bool,
     },
     /// An outgoing call was started.
-    OutgoingCall { call: CallRef, to: String },
+    OutgoingCall {
+        call: CallRef,
+        to: String,
+    },
     #[serde(rename = "call_state")]
-    State { call: CallRef, phase: CallPhase },
+    State {
+        call: CallRef,
+        #[serde(rename = "state")]
+        phase: CallPhase,
+    },
     #[serde(rename = "hold")]
     Hold {
         call: CallRef,
         local: bool,
         remote: bool,
     },
-    Dtmf { call: CallRef, digit: char },
+    Dtmf {
+        call: CallRef,
+        digit: char,
+    },
     /// Transfer progress as a SIP status (100 trying … 200 done, ≥300 failed).
-    Transfer { call: CallRef, status: u16 },
+    Transfer {
+        call: CallRef,
+        status: u16,
+    },
     /// The far end asked us to call `target` for it (blind or attended transfer).
-    TransferRequested { call: CallRef, target: String },
+    TransferRequested {
+        call: CallRef,
+        target: String,
+    },
     /// A scanner-style INVITE was refused without ringing.
-    GhostCallBlocked { from: String, reason: String },
+    GhostCallBlocked {
+        from: String,
+        reason: String,
+    },
     CallEnded {
         call: CallRef,
         #[serde(flatten)]
@@ -99,7 +118,7 @@ pub enum PhoneError {
 }
 
 /// Makes the media session of each call.
-pub trait MediaFactory: Send + Sync {
+pub trait MediaFactory: Send + Sync + std::fmt::Debug {
     fn create(&self, local_ip: IpAddr) -> Result<Box<dyn MediaSession>, PhoneError>;
 }
 
@@ -149,6 +168,15 @@ struct Inner {
 #[derive(Clone)]
 pub struct Line {
     inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Line {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Line")
+            .field("local", &self.inner.local)
+            .field("user", &self.inner.cfg.user)
+            .finish()
+    }
 }
 
 impl Line {
@@ -243,8 +271,10 @@ impl Line {
     pub fn dial(&self, target: &str) -> Result<CallRef, PhoneError> {
         let inner = &self.inner;
         let uri = self.target_uri(target)?;
-        let callee = Uri::try_from(uri.as_str()).map_err(|e| PhoneError::BadTarget(e.to_string()))?;
-        let caller = Uri::try_from(inner.cfg.aor.as_str()).map_err(|e| PhoneError::Sip(e.to_string()))?;
+        let callee =
+            Uri::try_from(uri.as_str()).map_err(|e| PhoneError::BadTarget(e.to_string()))?;
+        let caller =
+            Uri::try_from(inner.cfg.aor.as_str()).map_err(|e| PhoneError::Sip(e.to_string()))?;
         let mut media = inner.cfg.media.create(inner.local.ip())?;
         let offer = media.create_offer(siperb_media::Direction::SendRecv);
         let (state_tx, state_rx) = inner.layer.new_dialog_state_channel();
@@ -259,15 +289,21 @@ impl Line {
             content_type: Some("application/sdp".into()),
             offer: Some(offer.into_bytes()),
             contact: self.contact()?,
-            credential: inner.cfg.credential.as_ref().map(|(user, password)| Credential {
-                username: user.clone(),
-                password: password.clone(),
-                realm: None,
-                auth_username: None,
-            }),
+            credential: inner
+                .cfg
+                .credential
+                .as_ref()
+                .map(|(user, password)| Credential {
+                    username: user.clone(),
+                    password: password.clone(),
+                    realm: None,
+                    auth_username: None,
+                }),
             headers: Some(vec![
                 Header::Supported("replaces, timer".into()),
-                Header::Allow("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY".into()),
+                Header::Allow(
+                    "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY".into(),
+                ),
             ]),
             ..Default::default()
         };
@@ -280,7 +316,17 @@ impl Line {
         cfg.seed = seed(call);
         let (machine, first) = Call::outgoing(cfg);
         let _ = inner.relay.send(CallEvent::OutgoingCall { call, to: uri });
-        self.spawn_call(call, machine, first, dialog, media, state_rx, Some(invite), None, None);
+        self.spawn_call(
+            call,
+            machine,
+            first,
+            dialog,
+            media,
+            state_rx,
+            Some(invite),
+            None,
+            None,
+        );
         Ok(call)
     }
 
@@ -293,7 +339,9 @@ impl Line {
         dialog: rsipstack::dialog::invite_dialog::InviteDialog,
         media: Box<dyn MediaSession>,
         states: rsipstack::dialog::dialog::DialogStateReceiver,
-        invite: Option<rsipstack::platform::JoinHandle<rsipstack::dialog::invitation::InviteAsyncResult>>,
+        invite: Option<
+            rsipstack::platform::JoinHandle<rsipstack::dialog::invitation::InviteAsyncResult>,
+        >,
         remote_offer: Option<String>,
         incoming_session: Option<(u64, bool)>,
     ) {
@@ -393,21 +441,20 @@ impl Line {
             }
         };
         let (state_tx, state_rx) = inner.layer.new_dialog_state_channel();
-        let dialog = match inner.layer.get_or_create_server_invite(
-            &tx,
-            state_tx,
-            None,
-            self.contact().ok(),
-        ) {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::info!("cannot take an incoming call: {e}");
-                let _ = tx.reply(StatusCode::ServerInternalError).await;
-                return;
-            }
-        };
-        let remote_offer =
-            (!tx.original.body.is_empty()).then(|| String::from_utf8_lossy(&tx.original.body).into_owned());
+        let dialog =
+            match inner
+                .layer
+                .get_or_create_server_invite(&tx, state_tx, None, self.contact().ok())
+            {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::info!("cannot take an incoming call: {e}");
+                    let _ = tx.reply(StatusCode::ServerInternalError).await;
+                    return;
+                }
+            };
+        let remote_offer = (!tx.original.body.is_empty())
+            .then(|| String::from_utf8_lossy(&tx.original.body).into_owned());
         let incoming_session = call_task::session_expires(&tx.original.headers)
             .map(|(secs, uas)| (secs, uas == Some(true)));
         let to = tx.original.uri.to_string();
@@ -452,19 +499,17 @@ impl Line {
     async fn relay_events(self, mut rx: mpsc::UnboundedReceiver<CallEvent>) {
         while let Some(event) = rx.recv().await {
             match &event {
-                CallEvent::TransferRequested { call, target } => {
-                    match self.dial(target) {
-                        Ok(new_call) => {
-                            if let Ok(mut t) = self.inner.transfers.lock() {
-                                t.insert(new_call, *call);
-                            }
-                        }
-                        Err(e) => {
-                            tracing::info!("cannot place the transfer call: {e}");
-                            self.transfer_progress(*call, 400).await;
+                CallEvent::TransferRequested { call, target } => match self.dial(target) {
+                    Ok(new_call) => {
+                        if let Ok(mut t) = self.inner.transfers.lock() {
+                            t.insert(new_call, *call);
                         }
                     }
-                }
+                    Err(e) => {
+                        tracing::info!("cannot place the transfer call: {e}");
+                        self.transfer_progress(*call, 400).await;
+                    }
+                },
                 CallEvent::State { call, phase } => {
                     let status = match phase {
                         CallPhase::Ringing => Some(180),

@@ -1,0 +1,276 @@
+//! `siperb-cli call` and `siperb-cli listen`: place or take calls, printing every event.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use siperb_engine::{
+    AccountId, CallEvent, CallInput, CallPhase, CallRef, EndCause, EngineEvent, EngineHandle,
+    RegistrationFailure, RegistrationState,
+};
+
+use crate::error::CliError;
+
+/// Where calls go out and come in: a registered account, or the local line.
+pub(crate) struct LineChoice {
+    pub(crate) account: Option<String>,
+    pub(crate) password_env: Option<String>,
+    pub(crate) bind: Option<SocketAddr>,
+}
+
+/// Registers the chosen account (waiting until it is registered), or opens the local line
+/// when no account exists. Returns the account id calls use.
+async fn open_line(
+    engine: &EngineHandle,
+    choice: LineChoice,
+    json: bool,
+    towards: Option<SocketAddr>,
+) -> Result<Option<AccountId>, CliError> {
+    let accounts = engine.accounts().await?;
+    let id = match (choice.account, accounts.as_slice()) {
+        (Some(name), _) => AccountId(name),
+        (None, []) => {
+            let bind = choice.bind.unwrap_or_else(|| default_bind(towards));
+            let user = std::env::var("USER")
+                .ok()
+                .filter(|u| !u.is_empty())
+                .unwrap_or_else(|| "siperb".into());
+            let local = engine.start_local_line(bind, user.clone()).await?;
+            say(
+                json,
+                serde_json::json!({"event": "listening", "address": format!("sip:{user}@{local}")}),
+                &format!("listening on sip:{user}@{local}"),
+            );
+            return Ok(None);
+        }
+        (None, [only]) => only.id.clone(),
+        (None, _) => return Err(CliError::Ambiguous),
+    };
+    let var = choice
+        .password_env
+        .unwrap_or_else(|| "SIPERB_PASSWORD".to_owned());
+    let password = std::env::var(&var).map_err(|_| CliError::MissingPassword(var))?;
+    let mut events = engine.subscribe();
+    engine.register(id.clone(), password).await?;
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(40), events.recv())
+            .await
+            .map_err(|_| CliError::Failed("the registrar did not answer".into()))?;
+        let Ok(EngineEvent::StatusChanged { status }) = event else {
+            continue;
+        };
+        match status
+            .accounts
+            .iter()
+            .find(|a| a.id == id)
+            .map(|a| &a.registration)
+        {
+            Some(RegistrationState::Registered { .. }) => {
+                say(
+                    json,
+                    serde_json::json!({"event": "registered", "account": id.0}),
+                    &format!("{}: registered", id.0),
+                );
+                // The line arrives just before the first registration; give the engine a turn.
+                tokio::task::yield_now().await;
+                return Ok(Some(id));
+            }
+            Some(RegistrationState::Failed { failure })
+                if matches!(
+                    failure,
+                    RegistrationFailure::AuthenticationFailed
+                        | RegistrationFailure::Forbidden
+                        | RegistrationFailure::Dns { .. }
+                        | RegistrationFailure::Network { .. }
+                ) =>
+            {
+                return Err(CliError::Failed(failure.describe()));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The local address to listen on: the one the OS routes towards `towards` (or the default
+/// route), on port 5060 unless calling out.
+fn default_bind(towards: Option<SocketAddr>) -> SocketAddr {
+    let probe_target = towards.unwrap_or_else(|| ([192, 0, 2, 1], 9).into());
+    let ip = std::net::UdpSocket::bind(("0.0.0.0", 0))
+        .and_then(|s| s.connect(probe_target).and_then(|()| s.local_addr()))
+        .map(|a| a.ip())
+        .unwrap_or_else(|_| [127, 0, 0, 1].into());
+    let port = if towards.is_some() { 0 } else { 5060 };
+    SocketAddr::new(ip, port)
+}
+
+fn say(json: bool, obj: serde_json::Value, human: &str) {
+    if json {
+        println!("{obj}");
+    } else {
+        println!("{human}");
+    }
+}
+
+fn print_event(account: &str, event: &CallEvent, json: bool) {
+    if json {
+        let mut obj = serde_json::to_value(event).unwrap_or_default();
+        obj["account"] = serde_json::Value::from(account);
+        println!("{obj}");
+        return;
+    }
+    let text = match event {
+        CallEvent::IncomingCall {
+            call,
+            from,
+            waiting,
+            ..
+        } => {
+            let w = if *waiting { " (call waiting)" } else { "" };
+            format!("call {}: incoming from {from}{w}", call.0)
+        }
+        CallEvent::OutgoingCall { call, to } => format!("call {}: calling {to}", call.0),
+        CallEvent::State { call, phase } => format!("call {}: {}", call.0, phase.name()),
+        CallEvent::Hold {
+            call,
+            local,
+            remote,
+        } => {
+            format!(
+                "call {}: on hold here {local}, by the far end {remote}",
+                call.0
+            )
+        }
+        CallEvent::Dtmf { call, digit } => format!("call {}: digit {digit}", call.0),
+        CallEvent::Transfer { call, status } => format!("call {}: transfer {status}", call.0),
+        CallEvent::TransferRequested { call, target } => {
+            format!("call {}: transferred to {target}", call.0)
+        }
+        CallEvent::GhostCallBlocked { from, reason } => {
+            format!("blocked a call from {from}: {reason}")
+        }
+        CallEvent::CallEnded {
+            call,
+            cause,
+            talk_secs,
+            ..
+        } => {
+            format!(
+                "call {}: ended ({}) after {talk_secs:.1} s",
+                call.0,
+                describe(cause)
+            )
+        }
+    };
+    println!("{text}");
+}
+
+fn describe(cause: &EndCause) -> String {
+    match cause {
+        EndCause::LocalHangup => "we hung up".into(),
+        EndCause::RemoteHangup => "the far end hung up".into(),
+        EndCause::CallerCancelled => "the caller gave up".into(),
+        EndCause::Rejected { code } => format!("declined here ({code})"),
+        EndCause::Refused { code, reason } => format!("{reason} ({code})"),
+        EndCause::NoAnswer => "no answer".into(),
+        EndCause::SessionExpired => "the session expired".into(),
+        EndCause::Transferred => "transferred".into(),
+        EndCause::Network { detail } => format!("network: {detail}"),
+    }
+}
+
+fn target_addr(target: &str) -> Option<SocketAddr> {
+    let host = target.split('@').nth(1)?.split([';', '>']).next()?;
+    host.parse().ok()
+}
+
+pub(crate) async fn call(
+    engine: &EngineHandle,
+    target: String,
+    choice: LineChoice,
+    duration: Option<u64>,
+    dtmf: Option<String>,
+    json: bool,
+) -> Result<(), CliError> {
+    let account = open_line(engine, choice, json, target_addr(&target)).await?;
+    let mut events = engine.subscribe();
+    let call = engine.dial(account, target).await?;
+    let mut answered = false;
+    let mut hangup_at: Option<tokio::time::Instant> = None;
+    loop {
+        let deadline = hangup_at;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {
+                let _ = engine.call_command(call, CallInput::Hangup).await;
+                hangup_at = None;
+            }
+            () = async { match deadline { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => {
+                hangup_at = None;
+                let _ = engine.call_command(call, CallInput::Hangup).await;
+            }
+            event = events.recv() => {
+                let Ok(EngineEvent::Call { account, event }) = event else { continue };
+                if event.call() != Some(call) && !matches!(event, CallEvent::GhostCallBlocked { .. }) {
+                    continue;
+                }
+                print_event(&account, &event, json);
+                match &event {
+                    CallEvent::State { phase: CallPhase::Established, .. } if !answered => {
+                        answered = true;
+                        if let Some(digits) = dtmf.clone() {
+                            send_digits(engine.clone(), call, digits);
+                        }
+                        if let Some(secs) = duration {
+                            hangup_at = Some(tokio::time::Instant::now() + Duration::from_secs(secs));
+                        }
+                    }
+                    CallEvent::CallEnded { cause, .. } => {
+                        return if answered {
+                            Ok(())
+                        } else {
+                            Err(CliError::CallFailed(describe(cause)))
+                        };
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+fn send_digits(engine: EngineHandle, call: CallRef, digits: String) {
+    tokio::spawn(async move {
+        for d in digits.chars().filter(|c| !c.is_whitespace()) {
+            if engine
+                .call_command(call, CallInput::SendDtmf(d))
+                .await
+                .is_err()
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    });
+}
+
+pub(crate) async fn listen(
+    engine: &EngineHandle,
+    choice: LineChoice,
+    auto_answer: bool,
+    json: bool,
+) -> Result<(), CliError> {
+    let mut events = engine.subscribe();
+    open_line(engine, choice, json, None).await?;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+            event = events.recv() => {
+                let Ok(EngineEvent::Call { account, event }) = event else { continue };
+                print_event(&account, &event, json);
+                if let CallEvent::IncomingCall { call, .. } = event
+                    && auto_answer
+                {
+                    let _ = engine.call_command(call, CallInput::Answer).await;
+                }
+            }
+        }
+    }
+}
