@@ -1,0 +1,190 @@
+//! Calls with a real baresip on loopback: it calls us and we call it (answer, reject, hold and
+//! resume, BYE from each side).
+
+#[path = "support/baresip.rs"]
+mod baresip;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use baresip::Baresip;
+use siperb_sip::call::{CallPhase, EndCause, Input};
+use siperb_sip::phone::{CallEvent, Line, LineConfig, RtpFactory};
+use siperb_sip::ua::SipEndpoint;
+use tokio::sync::mpsc;
+
+async fn our_line() -> (SipEndpoint, Line, mpsc::UnboundedReceiver<CallEvent>) {
+    let ep = SipEndpoint::bind_udp("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("bind");
+    let (tx, rx) = mpsc::unbounded_channel();
+    let cfg = LineConfig {
+        user: "alice".into(),
+        aor: format!("sip:alice@{}", ep.local_addr()),
+        display_name: Some("Alice".into()),
+        proxy: None,
+        credential: None,
+        ghost_filter: true,
+        do_not_disturb: false,
+        media: Arc::new(RtpFactory::default()),
+    };
+    let line = ep.start_line(cfg, tx).expect("line");
+    (ep, line, rx)
+}
+
+async fn next(
+    rx: &mut mpsc::UnboundedReceiver<CallEvent>,
+    peer: &Baresip,
+    want: impl Fn(&CallEvent) -> bool,
+) -> CallEvent {
+    match tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let e = rx.recv().await.expect("events");
+            if want(&e) {
+                return e;
+            }
+        }
+    })
+    .await
+    {
+        Ok(e) => e,
+        Err(_) => panic!("no such event in 10 s; baresip log:\n{}", peer.log_text()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn we_call_baresip_hold_resume_and_hang_up() {
+    let peer = Baresip::start("bob", true);
+    let (_ep, line, mut rx) = our_line().await;
+    let call = line
+        .dial(&format!("sip:bob@127.0.0.1:{}", peer.sip_port))
+        .expect("dial");
+    next(&mut rx, &peer, |e| {
+        matches!(
+            e,
+            CallEvent::State {
+                phase: CallPhase::Established,
+                ..
+            }
+        )
+    })
+    .await;
+    line.command(call, Input::Hold).await.expect("hold");
+    let e = next(&mut rx, &peer, |e| matches!(e, CallEvent::Hold { .. })).await;
+    assert_eq!(
+        e,
+        CallEvent::Hold {
+            call,
+            local: true,
+            remote: false
+        }
+    );
+    line.command(call, Input::Resume).await.expect("resume");
+    let e = next(&mut rx, &peer, |e| matches!(e, CallEvent::Hold { .. })).await;
+    assert_eq!(
+        e,
+        CallEvent::Hold {
+            call,
+            local: false,
+            remote: false
+        }
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    line.command(call, Input::Hangup).await.expect("hangup");
+    let e = next(&mut rx, &peer, |e| matches!(e, CallEvent::CallEnded { .. })).await;
+    let CallEvent::CallEnded { cause, media, .. } = e else {
+        unreachable!()
+    };
+    assert_eq!(cause, EndCause::LocalHangup);
+    assert!(
+        media.packets_received > 10,
+        "baresip's audio did not arrive: {media:?}"
+    );
+    assert!(media.packets_sent > 10, "{media:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn baresip_calls_us_we_answer_and_it_hangs_up() {
+    let peer = Baresip::start("bob", false);
+    let (ep, line, mut rx) = our_line().await;
+    let reply = peer.command("dial", &format!("sip:alice@{}", ep.local_addr()));
+    assert!(reply.contains("\"response\":true"), "{reply}");
+    let e = next(&mut rx, &peer, |e| {
+        matches!(e, CallEvent::IncomingCall { .. })
+    })
+    .await;
+    let CallEvent::IncomingCall { call, from, .. } = e else {
+        unreachable!()
+    };
+    assert!(from.contains("sip:bob@127.0.0.1"), "{from}");
+    line.command(call, Input::Answer).await.expect("answer");
+    next(&mut rx, &peer, |e| {
+        matches!(
+            e,
+            CallEvent::State {
+                phase: CallPhase::Established,
+                ..
+            }
+        )
+    })
+    .await;
+    // baresip holds us: we see the remote hold.
+    peer.command("hold", "");
+    let e = next(&mut rx, &peer, |e| matches!(e, CallEvent::Hold { .. })).await;
+    assert_eq!(
+        e,
+        CallEvent::Hold {
+            call,
+            local: false,
+            remote: true
+        }
+    );
+    peer.command("resume", "");
+    next(&mut rx, &peer, |e| {
+        matches!(e, CallEvent::Hold { remote: false, .. })
+    })
+    .await;
+    peer.command("hangup", "");
+    let e = next(&mut rx, &peer, |e| matches!(e, CallEvent::CallEnded { .. })).await;
+    assert!(
+        matches!(
+            e,
+            CallEvent::CallEnded {
+                cause: EndCause::RemoteHangup,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn we_reject_baresips_call_busy() {
+    let peer = Baresip::start("bob", false);
+    let (ep, line, mut rx) = our_line().await;
+    peer.command("dial", &format!("sip:alice@{}", ep.local_addr()));
+    let e = next(&mut rx, &peer, |e| {
+        matches!(e, CallEvent::IncomingCall { .. })
+    })
+    .await;
+    let CallEvent::IncomingCall { call, .. } = e else {
+        unreachable!()
+    };
+    line.command(call, Input::Reject { code: 486 })
+        .await
+        .expect("reject");
+    let e = next(&mut rx, &peer, |e| matches!(e, CallEvent::CallEnded { .. })).await;
+    assert!(matches!(
+        e,
+        CallEvent::CallEnded {
+            cause: EndCause::Rejected { code: 486 },
+            ..
+        }
+    ));
+    // baresip saw the busy answer.
+    let start = std::time::Instant::now();
+    while !peer.log_text().contains("486") && start.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(peer.log_text().contains("486"), "{}", peer.log_text());
+}

@@ -1,0 +1,141 @@
+//! Starts a real baresip (a second softphone we did not write) on free loopback ports, drives
+//! it over its ctrl_tcp interface, and stops it by process group.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub(crate) struct Baresip {
+    child: Child,
+    pub(crate) sip_port: u16,
+    ctrl_port: u16,
+    pub(crate) log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("port")
+        .port()
+}
+
+fn free_tcp_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("port")
+        .port()
+}
+
+impl Baresip {
+    /// `user` answers automatically when `auto_answer`.
+    pub(crate) fn start(user: &str, auto_answer: bool) -> Self {
+        let dir = tempfile::tempdir().expect("dir");
+        let sip_port = free_udp_port();
+        let ctrl_port = free_tcp_port();
+        let rtp = 20000 + (sip_port % 2000) * 10;
+        // What baresip sends: 20 s of a 440 Hz tone (its sine source only runs at 48 kHz).
+        let tone = dir.path().join("tone.wav");
+        siperb_media::wav::write(
+            &tone,
+            &siperb_media::wav::Pcm {
+                rate: 8000,
+                samples: (0..8000 * 20)
+                    .map(|i| {
+                        ((f64::from(i) * 440.0 * std::f64::consts::TAU / 8000.0).sin() * 8000.0)
+                            as i16
+                    })
+                    .collect(),
+            },
+        )
+        .expect("tone");
+        std::fs::write(
+            dir.path().join("config"),
+            format!(
+                "sip_listen\t\t127.0.0.1:{sip_port}\nnet_interface\t\t127.0.0.1\n\
+                 rtp_ports\t\t{rtp}-{}\nmodule_path\t\t/usr/lib/baresip/modules\n\
+                 module\t\t\tg711.so\nmodule\t\t\taufile.so\n\
+                 module_app\t\taccount.so\nmodule_app\t\tmenu.so\nmodule_app\t\tctrl_tcp.so\nctrl_tcp_listen\t\t127.0.0.1:{ctrl_port}\n\
+                 audio_source\t\taufile,{}\n",
+                rtp + 19,
+                tone.display()
+            ),
+        )
+        .expect("config");
+        let answer = if auto_answer { ";answermode=auto" } else { "" };
+        std::fs::write(
+            dir.path().join("accounts"),
+            format!(
+                "<sip:{user}@127.0.0.1:{sip_port};transport=udp>;regint=0{answer};audio_codecs=pcmu,pcma\n"
+            ),
+        )
+        .expect("accounts");
+        let log = dir.path().join("baresip.log");
+        let out = std::fs::File::create(&log).expect("log");
+        let child = Command::new("baresip")
+            .arg("-f")
+            .arg(dir.path())
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().expect("log"))
+            .stderr(out)
+            .process_group(0)
+            .spawn()
+            .expect("start baresip (apt install baresip)");
+        let b = Baresip {
+            child,
+            sip_port,
+            ctrl_port,
+            log,
+            _dir: dir,
+        };
+        let start = Instant::now();
+        while TcpStream::connect(("127.0.0.1", ctrl_port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "baresip did not start: {}",
+                b.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        b
+    }
+
+    pub(crate) fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends one ctrl_tcp command (netstring JSON) and returns the raw reply.
+    pub(crate) fn command(&self, command: &str, params: &str) -> String {
+        let mut s = TcpStream::connect(("127.0.0.1", self.ctrl_port)).expect("ctrl_tcp");
+        s.set_read_timeout(Some(Duration::from_secs(3))).ok();
+        let json = format!(r#"{{"command":"{command}","params":"{params}","token":"t"}}"#);
+        let msg = format!("{}:{json},", json.len());
+        s.write_all(msg.as_bytes()).expect("send");
+        let mut buf = vec![0u8; 4096];
+        let n = s.read(&mut buf).unwrap_or(0);
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+}
+
+impl Drop for Baresip {
+    fn drop(&mut self) {
+        let pid = self.child.id() as i32;
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{pid}")])
+            .status();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(3) {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pid}")])
+            .status();
+        let _ = self.child.wait();
+    }
+}
