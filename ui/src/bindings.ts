@@ -63,13 +63,113 @@ export type AccountStatus = { id: AccountId;
  */
 address: string; displayName: string | null; registration: RegistrationState }
 /**
+ * What happens to calls, in the order it happens.
+ */
+export type CallEvent = 
+/**
+ * A call rings here. `waiting` when another call is already up (ring softly).
+ */
+{ event: "incoming_call"; call: CallRef; from: string; to: string; waiting: boolean } | 
+/**
+ * An outgoing call was started.
+ */
+{ event: "outgoing_call"; call: CallRef; to: string } | { event: "call_state"; call: CallRef; state: CallPhase } | { event: "hold"; call: CallRef; local: boolean; remote: boolean } | { event: "dtmf"; call: CallRef; digit: string } | 
+/**
+ * Transfer progress as a SIP status (100 trying … 200 done, ≥300 failed).
+ */
+{ event: "transfer"; call: CallRef; status: number } | 
+/**
+ * The far end asked us to call `target` for it (blind or attended transfer).
+ */
+{ event: "transfer_requested"; call: CallRef; target: string } | 
+/**
+ * A scanner-style INVITE was refused without ringing.
+ */
+{ event: "ghost_call_blocked"; from: string; reason: string } | { event: "call_ended"; call: CallRef; cause: EndCause; talk_secs: number; media: MediaStats }
+/**
+ * The state names scripts and the UI see (`call_state` events).
+ */
+export type CallPhase = 
+/**
+ * Outgoing: INVITE sent, nothing heard yet (or only 100 Trying).
+ */
+"dialing" | 
+/**
+ * Outgoing: the far end rings (180).
+ */
+"ringing" | 
+/**
+ * Outgoing: 183 with SDP: the network plays tones or announcements.
+ */
+"early_media" | 
+/**
+ * Incoming: ringing here, waiting for the user.
+ */
+"incoming" | 
+/**
+ * Incoming: answered, waiting for the ACK.
+ */
+"connecting" | "established" | 
+/**
+ * Hanging up: CANCEL or BYE sent.
+ */
+"ending" | "ended"
+/**
+ * Our handle on one call, unique for the life of the process.
+ */
+export type CallRef = number
+/**
+ * Why a call ended (`call_ended` events).
+ */
+export type EndCause = 
+/**
+ * We hung up (BYE, or CANCEL before an answer).
+ */
+{ cause: "local_hangup" } | 
+/**
+ * The far end hung up.
+ */
+{ cause: "remote_hangup" } | 
+/**
+ * The caller gave up before we answered (a missed call).
+ */
+{ cause: "caller_cancelled" } | 
+/**
+ * We declined an incoming call (486/603), or Do Not Disturb did.
+ */
+{ cause: "rejected"; code: number } | 
+/**
+ * The far end refused: busy, declined, not found…
+ */
+{ cause: "refused"; code: number; reason: string } | 
+/**
+ * No final answer in time (Timer B, or nobody answered the incoming call).
+ */
+{ cause: "no_answer" } | 
+/**
+ * The session timer expired without a refresh (RFC 4028).
+ */
+{ cause: "session_expired" } | 
+/**
+ * The call was handed over to someone else (REFER succeeded).
+ */
+{ cause: "transferred" } | 
+/**
+ * The network failed (no route, transport error).
+ */
+{ cause: "network"; detail: string }
+/**
  * Everything the engine tells its front ends. Front ends subscribe; they never poll.
  */
 export type EngineEvent = 
 /**
  * Accounts or their registration changed.
  */
-{ kind: "statusChanged"; status: EngineStatus } | { kind: "settingsChanged"; settings: Settings }
+{ kind: "statusChanged"; status: EngineStatus } | { kind: "settingsChanged"; settings: Settings } | 
+/**
+ * Something happened to a call on `account`.
+ */
+{ kind: "call"; account: string; event: CallEvent }
 /**
  * What the engine said, as the UI receives it.
  */
@@ -86,6 +186,14 @@ dataDir: string; accounts: AccountStatus[]; summary: RegistrationSummary }
  * An error as the UI receives it: a stable `code` to branch on and a `message` to show.
  */
 export type IpcError = { code: string; message: string }
+/**
+ * What a call did with its media, for `call_ended` and tests.
+ */
+export type MediaStats = { packets_sent: number; packets_received: number; 
+/**
+ * RTP packets that were not for us (wrong version, payload type, or too short).
+ */
+packets_ignored: number }
 /**
  * Why a registration is not in force, in terms a person can act on.
  */

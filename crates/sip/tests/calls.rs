@@ -139,8 +139,7 @@ async fn two_lines_call_hold_send_digits_and_hang_up() {
 async fn a_rejected_call_and_a_cancelled_call_end_with_their_causes() {
     let (_ea, a, mut a_rx) = line("alice").await;
     let (eb, b, mut b_rx) = line("bob").await;
-    let call = a
-        .dial(&format!("sip:bob@{}", eb.local_addr()))
+    a.dial(&format!("sip:bob@{}", eb.local_addr()))
         .expect("dial");
     let CallEvent::IncomingCall { call: b_call, .. } =
         next(&mut b_rx, |e| matches!(e, CallEvent::IncomingCall { .. })).await
