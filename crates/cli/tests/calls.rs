@@ -1,0 +1,138 @@
+//! `siperb-cli listen --auto-answer` and `siperb-cli call` on the local line, as scripts use them.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn cli(profile: &std::path::Path, user: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_siperb-cli"));
+    c.env_remove("SIPERB_PROFILE")
+        .env("USER", user)
+        .arg("--profile")
+        .arg(profile);
+    c
+}
+
+fn free_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("port")
+        .port()
+}
+
+fn events(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+#[test]
+fn a_call_between_two_clis_is_answered_carries_digits_and_ends_after_its_duration() {
+    let (p1, p2) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let port = free_port();
+    let dir = tempfile::tempdir().expect("dir");
+    let heard = dir.path().join("heard.wav");
+    let mut listener = cli(p1.path(), "bob")
+        .args(["--json", "listen", "--auto-answer", "--bind"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--audio-out")
+        .arg(&heard)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("listen");
+    let mut out = BufReader::new(listener.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    out.read_line(&mut first).expect("line");
+    assert!(first.contains("\"listening\""), "{first}");
+
+    let call = cli(p2.path(), "alice")
+        .args(["--json", "call", "--duration", "1", "--dtmf", "4#"])
+        .arg(format!("sip:bob@127.0.0.1:{port}"))
+        .output()
+        .expect("call");
+    let stdout = String::from_utf8_lossy(&call.stdout);
+    assert!(
+        call.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&call.stderr)
+    );
+    let ev = events(&stdout);
+    let states: Vec<&str> = ev
+        .iter()
+        .filter(|e| e["event"] == "call_state")
+        .filter_map(|e| e["state"].as_str())
+        .collect();
+    assert_eq!(
+        states,
+        ["dialing", "ringing", "established", "ended"],
+        "{stdout}"
+    );
+    let ended = ev
+        .iter()
+        .find(|e| e["event"] == "call_ended")
+        .expect("call_ended");
+    assert_eq!(ended["cause"], "local_hangup");
+    assert!(ended["talk_secs"].as_f64().unwrap_or(0.0) >= 1.0);
+
+    // The listener saw the call, both digits and the hang-up, and keeps listening.
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = Command::new("kill")
+        .args(["-INT", &listener.id().to_string()])
+        .status();
+    let mut rest = String::new();
+    for line in out.lines() {
+        rest.push_str(&line.expect("line"));
+        rest.push('\n');
+    }
+    assert!(listener.wait().expect("wait").success());
+    let ev = events(&rest);
+    assert!(ev.iter().any(|e| e["event"] == "incoming_call"), "{rest}");
+    let digits: String = ev
+        .iter()
+        .filter(|e| e["event"] == "dtmf")
+        .filter_map(|e| e["digit"].as_str())
+        .collect();
+    assert_eq!(digits, "4#", "{rest}");
+    assert!(
+        ev.iter()
+            .any(|e| e["event"] == "call_ended" && e["cause"] == "remote_hangup"),
+        "{rest}"
+    );
+    // What the caller sent (silence) was recorded: about a second of 8 kHz audio.
+    let size = std::fs::metadata(&heard).expect("recording").len();
+    assert!(size > 8000, "{size} bytes");
+}
+
+#[test]
+fn a_refused_call_exits_non_zero_with_one_line_saying_why() {
+    let (p1, p2) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let port = free_port();
+    let mut listener = cli(p1.path(), "bob")
+        .args(["--json", "listen", "--bind"])
+        .arg(format!("127.0.0.1:{port}"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("listen");
+    let mut out = BufReader::new(listener.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    out.read_line(&mut first).expect("line");
+    // Calling a user who is not there: the ghost filter refuses it (403).
+    let call = cli(p2.path(), "alice")
+        .args(["call", "--duration", "1"])
+        .arg(format!("sip:carol@127.0.0.1:{port}"))
+        .output()
+        .expect("call");
+    let _ = listener.kill();
+    let _ = listener.wait();
+    assert!(!call.status.success());
+    let err = String::from_utf8_lossy(&call.stderr);
+    assert!(err.trim().ends_with("[call_failed]"), "{err}");
+    assert!(err.contains("403"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
