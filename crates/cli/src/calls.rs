@@ -70,8 +70,8 @@ async fn open_line(
                     serde_json::json!({"event": "registered", "account": id.0}),
                     &format!("{}: registered", id.0),
                 );
-                // The line arrives just before the first registration; give the engine a turn.
-                tokio::task::yield_now().await;
+                // The engine hears of the account's line before its first registration
+                // state (one inbox, in order), so the line is there to dial on.
                 return Ok(Some(id));
             }
             Some(RegistrationState::Failed { failure })

@@ -231,11 +231,14 @@ impl Engine {
     fn dial(&mut self, account: Option<AccountId>, target: &str) -> Result<CallRef, EngineError> {
         let id = match account {
             Some(id) => id,
-            None => match self.lines.keys().collect::<Vec<_>>().as_slice() {
-                [only] => (*only).clone(),
-                [] => return Err(EngineError::NoLine),
-                _ => return Err(EngineError::NoLine),
-            },
+            None => {
+                let mut ids = self.lines.keys();
+                match (ids.next(), ids.next()) {
+                    (Some(only), None) => only.clone(),
+                    (None, _) => return Err(EngineError::NoLine),
+                    (Some(_), Some(_)) => return Err(EngineError::LineAmbiguous),
+                }
+            }
         };
         let line = self.lines.get(&id).ok_or(EngineError::NoLine)?;
         let call = line.dial(target).map_err(EngineError::Call)?;
@@ -337,6 +340,7 @@ impl Engine {
             return Err(EngineError::NoSuchAccount(id.0.clone()));
         }
         self.registrations.stop(id);
+        self.lines.remove(id);
         let mut next = self.accounts.clone();
         next.accounts.retain(|a| &a.id != id);
         self.accounts = self.save_accounts(next).await?;

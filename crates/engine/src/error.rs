@@ -17,6 +17,8 @@ pub enum EngineError {
     InvalidAccount(#[from] siperb_sip::AccountError),
     #[error("no line can place the call: register an account first, or use the local line")]
     NoLine,
+    #[error("several accounts can place the call: choose one")]
+    LineAmbiguous,
     #[error("there is no such call (it may have ended)")]
     NoSuchCall,
     #[error(transparent)]
@@ -37,6 +39,7 @@ impl EngineError {
             Self::AccountExists(_) => "account_exists",
             Self::InvalidAccount(_) => "invalid_account",
             Self::NoLine => "no_line",
+            Self::LineAmbiguous => "account_ambiguous",
             Self::NoSuchCall => "no_such_call",
             Self::Call(siperb_sip::phone::PhoneError::BadTarget(_)) => "bad_target",
             Self::Call(_) => "call_failed",

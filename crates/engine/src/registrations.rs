@@ -122,7 +122,7 @@ impl Registrations {
                     report(&forward_inbox, &forward_id, state).await;
                 }
             });
-            let seed = rand_seed();
+            let seed = siperb_sip::random_seed();
             if let Err(e) = endpoint
                 .run_registration(&account, password, seed, states, task_stop)
                 .await
@@ -164,16 +164,4 @@ async fn report(inbox: &mpsc::Sender<Request>, id: &AccountId, state: Registrati
             state,
         })
         .await;
-}
-
-/// A per-registration seed for the cnonce and retry jitter, from the OS's randomised hasher.
-fn rand_seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.finish()
 }

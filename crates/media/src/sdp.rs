@@ -305,20 +305,8 @@ impl LocalAudio {
         local_hold: bool,
     ) -> Result<(String, RemoteAudio), SdpError> {
         let parsed = parse(offer)?;
-        check_profile(&parsed.profile)?;
-        let (pt, codec) = parsed
-            .formats
-            .iter()
-            .find_map(|&pt| codec_of(pt, &parsed.rtpmaps).map(|c| (pt, c)))
-            .ok_or_else(|| SdpError::NoCommonCodec {
-                offered: parsed
-                    .formats
-                    .iter()
-                    .map(|f| f.to_string())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            })?;
-        let remote = remote_of(&parsed, codec, pt);
+        let remote = usable_audio(&parsed)?;
+        let (pt, codec) = (remote.payload_type, remote.codec);
         let direction = parsed.direction.answer_to(local_hold);
         let mut s = self.header();
         let mut formats = pt.to_string();
@@ -344,16 +332,25 @@ impl LocalAudio {
 
 /// Reads the far end's answer to our offer.
 pub fn read_answer(answer: &str) -> Result<RemoteAudio, SdpError> {
-    let parsed = parse(answer)?;
+    usable_audio(&parse(answer)?)
+}
+
+/// The far end's audio with the first of its codecs we support, or why there is none.
+fn usable_audio(parsed: &ParsedAudio) -> Result<RemoteAudio, SdpError> {
     check_profile(&parsed.profile)?;
     let (pt, codec) = parsed
         .formats
         .iter()
         .find_map(|&pt| codec_of(pt, &parsed.rtpmaps).map(|c| (pt, c)))
         .ok_or_else(|| SdpError::NoCommonCodec {
-            offered: format!("{:?}", parsed.formats),
+            offered: parsed
+                .formats
+                .iter()
+                .map(|f| f.to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
         })?;
-    Ok(remote_of(&parsed, codec, pt))
+    Ok(remote_of(parsed, codec, pt))
 }
 
 /// The direction an SDP declares for its audio stream (used on re-INVITE offers).

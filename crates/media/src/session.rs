@@ -174,6 +174,18 @@ fn codec_for(kind: CodecKind) -> Box<dyn AudioCodec> {
     }
 }
 
+/// The codec in `slot`, replaced first if the negotiated one is different.
+fn codec_slot(
+    slot: &mut Option<(CodecKind, Box<dyn AudioCodec>)>,
+    kind: CodecKind,
+) -> &mut Box<dyn AudioCodec> {
+    if slot.as_ref().is_none_or(|(k, _)| *k != kind) {
+        *slot = Some((kind, codec_for(kind)));
+    }
+    let (_, codec) = slot.get_or_insert_with(|| (kind, codec_for(kind)));
+    codec
+}
+
 async fn pace(
     socket: tokio::net::UdpSocket,
     flow: watch::Receiver<Flow>,
@@ -192,7 +204,9 @@ async fn pace(
     let mut packet = [0u8; 12 + 960];
     let mut incoming = [0u8; 1500];
     let mut pcm = [0i16; 960];
-    let mut codec: Option<(CodecKind, Box<dyn AudioCodec>)> = None;
+    // One encoder and one decoder, made again only when the negotiated codec changes.
+    let mut encoder: Option<(CodecKind, Box<dyn AudioCodec>)> = None;
+    let mut decoder: Option<(CodecKind, Box<dyn AudioCodec>)> = None;
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
@@ -202,10 +216,7 @@ async fn pace(
                 let frame = (8 * remote.ptime_ms as usize).min(960);
                 ts = ts.wrapping_add(frame as u32);
                 let (Some(to), true) = (remote.rtp, current.direction.sends()) else { continue };
-                if codec.as_ref().is_none_or(|(k, _)| *k != remote.codec) {
-                    codec = Some((remote.codec, codec_for(remote.codec)));
-                }
-                let Some((_, enc)) = codec.as_mut() else { continue };
+                let enc = codec_slot(&mut encoder, remote.codec);
                 for (i, s) in pcm[..frame].iter_mut().enumerate() {
                     *s = play.get(played + i).copied().unwrap_or(0);
                 }
@@ -237,7 +248,7 @@ async fn pace(
                 if !current.direction.receives() {
                     continue;
                 }
-                let mut dec = codec_for(remote.codec);
+                let dec = codec_slot(&mut decoder, remote.codec);
                 if let Ok(n) = dec.decode(payload, &mut pcm)
                     && let Ok(mut rec) = recording.lock()
                     && rec.len() + n <= MAX_RECORDED

@@ -13,6 +13,7 @@ mod gated;
 pub mod phone;
 mod registration;
 pub mod ua;
+mod util;
 pub mod wire;
 
 pub use account::{AccountConfig, AccountError, AccountId, TlsSettings, Transport};
@@ -23,3 +24,4 @@ pub use registration::{
     Action as RegistrationAction, Authorization, Input as RegistrationInput, RegisterResponse,
     Registration, RegistrationConfig, RegistrationFailure, RegistrationState, refresh_after,
 };
+pub use util::random_seed;

@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use crate::gated::{GateCounters, GatedUdpSocket};
 use crate::phone::{CallEvent, Line, LineConfig};
 use crate::registration::{Action, Input, RegisterResponse, Registration, RegistrationConfig};
+use crate::util::header_value;
 use crate::{AccountConfig, RegistrationFailure, RegistrationState};
 
 /// Where `account` registers, as `host[:port]`: the configured registrar without its scheme
@@ -319,16 +320,7 @@ impl SipEndpoint {
                 if status < 200 {
                     continue;
                 }
-                let header = |name: &str| {
-                    resp.headers
-                        .iter()
-                        .find(|h| h.name().eq_ignore_ascii_case(name))
-                        .map(|h| {
-                            let text = h.to_string();
-                            text.split_once(':')
-                                .map_or(String::new(), |(_, v)| v.trim().to_owned())
-                        })
-                };
+                let header = |name: &str| header_value(&resp.headers, name);
                 let contact_expires = header("Contact").and_then(|c| {
                     c.split(';').find_map(|p| {
                         p.trim()

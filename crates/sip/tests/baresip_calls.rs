@@ -4,52 +4,29 @@
 #[path = "support/baresip.rs"]
 mod baresip;
 
-use std::sync::Arc;
+#[path = "support/lines.rs"]
+mod lines;
+
 use std::time::Duration;
 
 use baresip::Baresip;
+use lines::{Events, next_event};
 use siperb_sip::call::{CallPhase, EndCause, Input};
-use siperb_sip::phone::{CallEvent, Line, LineConfig, RtpFactory};
+use siperb_sip::phone::{CallEvent, Line};
 use siperb_sip::ua::SipEndpoint;
-use tokio::sync::mpsc;
 
-async fn our_line() -> (SipEndpoint, Line, mpsc::UnboundedReceiver<CallEvent>) {
-    let ep = SipEndpoint::bind_udp("127.0.0.1:0".parse().expect("addr"))
-        .await
-        .expect("bind");
-    let (tx, rx) = mpsc::unbounded_channel();
-    let cfg = LineConfig {
-        user: "alice".into(),
-        aor: format!("sip:alice@{}", ep.local_addr()),
-        display_name: Some("Alice".into()),
-        proxy: None,
-        credential: None,
-        ghost_filter: true,
-        do_not_disturb: false,
-        media: Arc::new(RtpFactory::default()),
-    };
-    let line = ep.start_line(cfg, tx).expect("line");
-    (ep, line, rx)
+async fn our_line() -> (SipEndpoint, Line, Events) {
+    lines::local_line("alice").await
 }
 
-async fn next(
-    rx: &mut mpsc::UnboundedReceiver<CallEvent>,
-    peer: &Baresip,
-    want: impl Fn(&CallEvent) -> bool,
-) -> CallEvent {
-    match tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            let e = rx.recv().await.expect("events");
-            if want(&e) {
-                return e;
-            }
-        }
-    })
+async fn next(rx: &mut Events, peer: &Baresip, want: impl Fn(&CallEvent) -> bool) -> CallEvent {
+    next_event(
+        rx,
+        10,
+        || format!("baresip log:\n{}", peer.log_text()),
+        want,
+    )
     .await
-    {
-        Ok(e) => e,
-        Err(_) => panic!("no such event in 10 s; baresip log:\n{}", peer.log_text()),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,53 +1,17 @@
 //! Two of our lines call each other on loopback (local accounts, no server): the whole call
 //! path through rsipstack, the gate, the call machine and the RTP backend.
 
-use std::sync::Arc;
+#[path = "support/lines.rs"]
+mod lines;
+
 use std::time::Duration;
 
+use lines::{Events, local_line as line, next_event};
 use siperb_sip::call::{CallPhase, EndCause, Input};
-use siperb_sip::phone::{CallEvent, CallRef, LineConfig, RtpFactory};
-use siperb_sip::ua::SipEndpoint;
-use tokio::sync::mpsc;
+use siperb_sip::phone::{CallEvent, CallRef};
 
-async fn line(
-    user: &str,
-) -> (
-    SipEndpoint,
-    siperb_sip::phone::Line,
-    mpsc::UnboundedReceiver<CallEvent>,
-) {
-    let ep = SipEndpoint::bind_udp("127.0.0.1:0".parse().expect("addr"))
-        .await
-        .expect("bind");
-    let (tx, rx) = mpsc::unbounded_channel();
-    let cfg = LineConfig {
-        user: user.into(),
-        aor: format!("sip:{user}@{}", ep.local_addr()),
-        display_name: None,
-        proxy: None,
-        credential: None,
-        ghost_filter: true,
-        do_not_disturb: false,
-        media: Arc::new(RtpFactory::default()),
-    };
-    let l = ep.start_line(cfg, tx).expect("line");
-    (ep, l, rx)
-}
-
-async fn next(
-    rx: &mut mpsc::UnboundedReceiver<CallEvent>,
-    want: impl Fn(&CallEvent) -> bool,
-) -> CallEvent {
-    tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            let e = rx.recv().await.expect("events");
-            if want(&e) {
-                return e;
-            }
-        }
-    })
-    .await
-    .expect("event in time")
+async fn next(rx: &mut Events, want: impl Fn(&CallEvent) -> bool) -> CallEvent {
+    next_event(rx, 5, String::new, want).await
 }
 
 fn phase(call: CallRef, p: CallPhase) -> impl Fn(&CallEvent) -> bool {
@@ -208,4 +172,46 @@ async fn a_call_to_another_user_is_refused_as_a_ghost_and_never_rings() {
         ),
         "{e:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_requests_are_answered_on_the_wire_and_never_ring() {
+    use std::sync::atomic::Ordering;
+    let (eb, _b, mut b_rx) = line("bob").await;
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let me = sock.local_addr().expect("addr");
+    let request = |method: &str, extra: &str| {
+        format!(
+            "{method} sip:bob@{to} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK-{method}\r\n\
+             From: <sip:scan@{me}>;tag=1\r\nTo: <sip:bob@{to}>\r\nCall-ID: gate-{method}\r\n\
+             CSeq: 1 {method}\r\n{extra}Content-Length: 0\r\n\r\n",
+            to = eb.local_addr()
+        )
+    };
+    let mut buf = [0u8; 2048];
+    let mut ask = async |msg: String| {
+        sock.send_to(msg.as_bytes(), eb.local_addr())
+            .await
+            .expect("send");
+        let (n, _) = tokio::time::timeout(Duration::from_secs(3), sock.recv_from(&mut buf))
+            .await
+            .expect("an answer in time")
+            .expect("recv");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    // An unknown method: rsipstack alone would drop it; the gate answers 501.
+    let answer = ask(request("FOO", "Max-Forwards: 70\r\n")).await;
+    assert!(answer.starts_with("SIP/2.0 501 "), "{answer}");
+    assert!(answer.contains("CSeq: 1 FOO"), "{answer}");
+    // A malformed INVITE gets 400 and never becomes a call.
+    let answer = ask(request("INVITE", "Max-Forwards: lots\r\n")).await;
+    assert!(answer.starts_with("SIP/2.0 400 "), "{answer}");
+    assert_eq!(eb.gate_counters().answered.load(Ordering::Relaxed), 2);
+    // A well-formed OPTIONS passes the gate and the line answers it.
+    let answer = ask(request("OPTIONS", "Max-Forwards: 70\r\n")).await;
+    assert!(answer.starts_with("SIP/2.0 200 "), "{answer}");
+    assert!(answer.contains("INVITE, ACK, CANCEL"), "{answer}");
+    assert!(b_rx.try_recv().is_err(), "nothing may reach the user");
 }

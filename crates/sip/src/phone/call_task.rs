@@ -19,6 +19,7 @@ use super::{CallEvent, CallRef};
 use crate::call::{
     Action, Call, CallDirection, CallPhase, Input, MediaDirection, SessionTimer, TimerKind,
 };
+use crate::util::header_value;
 
 /// What the call task is told from outside its dialog.
 #[derive(Debug)]
@@ -48,6 +49,10 @@ pub(crate) struct CallTask {
     pub(crate) invite: Option<rsipstack::platform::JoinHandle<InviteAsyncResult>>,
     /// For an incoming call: the offer in the INVITE.
     pub(crate) remote_offer: Option<String>,
+    /// The SDP our 200 carries, made when the user answers.
+    pub(crate) answer_body: Option<String>,
+    /// The INVITE had no offer, so our 200 offered and the ACK carries the answer.
+    pub(crate) offered_in_200: bool,
     /// Session-Expires of the incoming INVITE (seconds, refresher is the UAC unless it says uas).
     pub(crate) incoming_session: Option<(u64, bool)>,
 }
@@ -58,17 +63,6 @@ fn sdp_header() -> Header {
 
 fn body_text(body: &[u8]) -> Option<String> {
     (!body.is_empty()).then(|| String::from_utf8_lossy(body).into_owned())
-}
-
-fn header_value(headers: &rsipstack::sip::Headers, name: &str) -> Option<String> {
-    headers
-        .iter()
-        .find(|h| h.name().eq_ignore_ascii_case(name))
-        .map(|h| {
-            let text = h.to_string();
-            text.split_once(':')
-                .map_or(String::new(), |(_, v)| v.trim().to_owned())
-        })
 }
 
 /// `Session-Expires: 1800;refresher=uac` → (1800, refresher is uas).
@@ -187,15 +181,21 @@ impl CallTask {
     /// Some user inputs need media work first: answering needs our SDP answer.
     fn prepare_user_input(&mut self, input: Input) -> Option<Input> {
         if input == Input::Answer && self.call.phase() == CallPhase::Incoming {
-            let offer = self.remote_offer.clone().unwrap_or_default();
-            if offer.is_empty() {
-                // An offerless INVITE: we offer in the 200 (RFC 3264 §2); the ACK carries the answer.
-                return Some(Input::Answer);
-            }
-            if let Err(e) = self.media.answer_offer(&offer, false) {
-                tracing::info!(call = self.id.0, "cannot answer the offer: {e}");
-                return Some(Input::Reject { code: 488 });
-            }
+            let body = match self.remote_offer.take().filter(|o| !o.is_empty()) {
+                Some(offer) => match self.media.answer_offer(&offer, false) {
+                    Ok(answer) => answer,
+                    Err(e) => {
+                        tracing::info!(call = self.id.0, "cannot answer the offer: {e}");
+                        return Some(Input::Reject { code: 488 });
+                    }
+                },
+                None => {
+                    // An offerless INVITE: we offer in the 200 (RFC 3264 §5); the ACK answers.
+                    self.offered_in_200 = true;
+                    self.media.create_offer(MediaDirection::SendRecv)
+                }
+            };
+            self.answer_body = Some(body);
         }
         Some(input)
     }
@@ -296,6 +296,13 @@ impl CallTask {
                 if self.call.direction() == CallDirection::Incoming
                     && self.call.phase() == CallPhase::Connecting
                 {
+                    if self.offered_in_200
+                        && let Some(ack) = self.dialog.last_remote_ack()
+                        && let Some(answer) = body_text(&ack.body)
+                        && let Err(e) = self.media.apply_answer(&answer)
+                    {
+                        tracing::info!(call = self.id.0, "unusable SDP answer in the ACK: {e}");
+                    }
                     let session_timer = self.incoming_session.map(|(secs, uas)| SessionTimer {
                         interval: std::time::Duration::from_secs(secs),
                         we_refresh: uas,
@@ -413,10 +420,7 @@ impl CallTask {
                 });
             }
             Action::AcceptInvite => {
-                let body = match self.remote_offer.as_deref() {
-                    Some(offer) if !offer.is_empty() => self.media.answer_offer(offer, false).ok(),
-                    _ => Some(self.media.create_offer(MediaDirection::SendRecv)),
-                };
+                let body = self.answer_body.take();
                 let mut headers = vec![sdp_header()];
                 if let Some((secs, uas)) = self.incoming_session {
                     let refresher = if uas { "uas" } else { "uac" };

@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use rsipstack::dialog::authenticate::Credential;
 use rsipstack::dialog::dialog::Dialog;
@@ -31,6 +30,9 @@ use call_task::{CallTask, Command};
 pub struct CallRef(pub u64);
 
 static NEXT_CALL: AtomicU64 = AtomicU64::new(1);
+
+/// The methods our calls handle (Allow on INVITEs and OPTIONS answers).
+const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY";
 
 /// What happens to calls, in the order it happens.
 #[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
@@ -301,9 +303,7 @@ impl Line {
                 }),
             headers: Some(vec![
                 Header::Supported("replaces, timer".into()),
-                Header::Allow(
-                    "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY".into(),
-                ),
+                Header::Allow(ALLOW.into()),
             ]),
             ..Default::default()
         };
@@ -360,6 +360,8 @@ impl Line {
             events: self.inner.relay.clone(),
             invite,
             remote_offer,
+            answer_body: None,
+            offered_in_200: false,
             incoming_session,
         };
         tokio::spawn(task.run(first));
@@ -376,9 +378,7 @@ impl Line {
             match tx.original.method {
                 Method::Invite if !to_tag => self.incoming_call(tx).await,
                 Method::Options if !to_tag => {
-                    let allow = Header::Allow(
-                        "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY".into(),
-                    );
+                    let allow = Header::Allow(ALLOW.into());
                     let accept = Header::Accept("application/sdp".into());
                     let _ = tx
                         .reply_with(StatusCode::OK, vec![allow, accept], None)
@@ -565,6 +565,5 @@ impl Line {
 }
 
 fn seed(call: CallRef) -> u64 {
-    let t = Instant::now().elapsed().as_nanos() as u64;
-    call.0.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ t ^ u64::from(std::process::id())
+    crate::random_seed() ^ call.0.wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
