@@ -20,6 +20,24 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// `siperb-cli listen` as bob on `port`, once it says it is listening.
+fn listen(
+    profile: &std::path::Path,
+    port: u16,
+    extra: impl FnOnce(&mut Command),
+) -> (std::process::Child, BufReader<std::process::ChildStdout>) {
+    let mut c = cli(profile, "bob");
+    c.args(["--json", "listen", "--bind"])
+        .arg(format!("127.0.0.1:{port}"));
+    extra(&mut c);
+    let mut listener = c.stdout(Stdio::piped()).spawn().expect("listen");
+    let mut out = BufReader::new(listener.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    out.read_line(&mut first).expect("line");
+    assert!(first.contains("\"listening\""), "{first}");
+    (listener, out)
+}
+
 fn events(text: &str) -> Vec<serde_json::Value> {
     text.lines()
         .filter_map(|l| serde_json::from_str(l).ok())
@@ -35,18 +53,9 @@ fn a_call_between_two_clis_is_answered_carries_digits_and_ends_after_its_duratio
     let port = free_port();
     let dir = tempfile::tempdir().expect("dir");
     let heard = dir.path().join("heard.wav");
-    let mut listener = cli(p1.path(), "bob")
-        .args(["--json", "listen", "--auto-answer", "--bind"])
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("--audio-out")
-        .arg(&heard)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("listen");
-    let mut out = BufReader::new(listener.stdout.take().expect("stdout"));
-    let mut first = String::new();
-    out.read_line(&mut first).expect("line");
-    assert!(first.contains("\"listening\""), "{first}");
+    let (mut listener, out) = listen(p1.path(), port, |c| {
+        c.arg("--auto-answer").arg("--audio-out").arg(&heard);
+    });
 
     let call = cli(p2.path(), "alice")
         .args(["--json", "call", "--duration", "1", "--dtmf", "4#"])
@@ -113,15 +122,7 @@ fn a_refused_call_exits_non_zero_with_one_line_saying_why() {
         tempfile::tempdir().expect("dir"),
     );
     let port = free_port();
-    let mut listener = cli(p1.path(), "bob")
-        .args(["--json", "listen", "--bind"])
-        .arg(format!("127.0.0.1:{port}"))
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("listen");
-    let mut out = BufReader::new(listener.stdout.take().expect("stdout"));
-    let mut first = String::new();
-    out.read_line(&mut first).expect("line");
+    let (mut listener, _out) = listen(p1.path(), port, |_| {});
     // Calling a user who is not there: the ghost filter refuses it (403).
     let call = cli(p2.path(), "alice")
         .args(["call", "--duration", "1"])

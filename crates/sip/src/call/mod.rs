@@ -6,6 +6,7 @@
 //! this machine takes what happened (`Input`) and the time, and says what to do (`Action`).
 
 mod filter;
+mod io;
 mod machine;
 #[cfg(test)]
 mod tests;
@@ -13,7 +14,8 @@ mod tests;
 use serde::Serialize;
 
 pub use filter::{GhostFilter, InviteOrigin, Verdict as GhostVerdict};
-pub use machine::{Action, Call, CallConfig, Input, SessionTimer, TimerKind};
+pub use io::{Action, CallConfig, Input, SessionTimer, TimerKind};
+pub use machine::Call;
 
 /// Who started the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
