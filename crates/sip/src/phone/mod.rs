@@ -218,6 +218,11 @@ impl Line {
 
     /// Sends a user action to a call.
     pub async fn command(&self, call: CallRef, input: Input) -> Result<(), PhoneError> {
+        self.send_to(call, Command::User(input)).await
+    }
+
+    /// Hands `command` to the task of `call`, if the call is still going.
+    async fn send_to(&self, call: CallRef, command: Command) -> Result<(), PhoneError> {
         let sender = self
             .inner
             .calls
@@ -226,7 +231,7 @@ impl Line {
             .and_then(|c| c.get(&call).cloned())
             .ok_or(PhoneError::NoSuchCall)?;
         sender
-            .send(Command::User(input))
+            .send(command)
             .await
             .map_err(|_| PhoneError::NoSuchCall)
     }
@@ -552,15 +557,10 @@ impl Line {
     }
 
     async fn transfer_progress(&self, call: CallRef, status: u16) {
-        let sender = self
-            .inner
-            .calls
-            .lock()
-            .ok()
-            .and_then(|c| c.get(&call).cloned());
-        if let Some(s) = sender {
-            let _ = s.send(Command::TransferCallProgress(status)).await;
-        }
+        // The transferred call may have ended meanwhile: then nobody needs to hear.
+        let _ = self
+            .send_to(call, Command::TransferCallProgress(status))
+            .await;
     }
 }
 
