@@ -215,3 +215,89 @@ async fn refused_requests_are_answered_on_the_wire_and_never_ring() {
     assert!(answer.contains("INVITE, ACK, CANCEL"), "{answer}");
     assert!(b_rx.try_recv().is_err(), "nothing may reach the user");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_digit_that_overtakes_the_ack_is_still_delivered() {
+    let (eb, b, mut b_rx) = line("bob").await;
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let me = sock.local_addr().expect("addr");
+    let to = eb.local_addr();
+    let sdp = format!(
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP 0\r\n",
+        me.port() + 2
+    );
+    let msg = |method: &str, cseq: u32, branch: &str, to_tag: &str, ct: &str, body: &str| {
+        format!(
+            "{method} sip:bob@{to} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK{branch}\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:raw@{me}>;tag=raw1\r\nTo: <sip:bob@{to}>{to_tag}\r\n\
+             Call-ID: overtake@raw\r\nCSeq: {cseq} {method}\r\nContact: <sip:raw@{me}>\r\n\
+             {ct}Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let send = async |text: String| {
+        sock.send_to(text.as_bytes(), to).await.expect("send");
+    };
+    let mut buf = [0u8; 4096];
+    let mut recv = async || -> String {
+        let (n, _) = tokio::time::timeout(Duration::from_secs(3), sock.recv_from(&mut buf))
+            .await
+            .expect("a response in time")
+            .expect("recv");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    send(msg(
+        "INVITE",
+        1,
+        "inv",
+        "",
+        "Content-Type: application/sdp\r\n",
+        &sdp,
+    ))
+    .await;
+    let CallEvent::IncomingCall { call, .. } =
+        next(&mut b_rx, |e| matches!(e, CallEvent::IncomingCall { .. })).await
+    else {
+        unreachable!()
+    };
+    b.command(call, Input::Answer).await.expect("answer");
+    let ok = loop {
+        let r = recv().await;
+        if r.starts_with("SIP/2.0 200 ") {
+            break r;
+        }
+    };
+    let tag = ok
+        .lines()
+        .find(|l| l.starts_with("To:"))
+        .and_then(|l| l.split(";tag=").nth(1))
+        .expect("To tag")
+        .trim()
+        .to_owned();
+    let to_tag = format!(";tag={tag}");
+    // The INFO goes out before the ACK.
+    let ct = "Content-Type: application/dtmf-relay\r\n";
+    send(msg(
+        "INFO",
+        2,
+        "info",
+        &to_tag,
+        ct,
+        "Signal=9\r\nDuration=160\r\n",
+    ))
+    .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    send(msg("ACK", 1, "ack", &to_tag, "", "")).await;
+    let answer = loop {
+        let r = recv().await;
+        if r.contains("CSeq: 2 INFO") {
+            break r;
+        }
+    };
+    assert!(answer.starts_with("SIP/2.0 200 "), "{answer}");
+    let d = next(&mut b_rx, |e| matches!(e, CallEvent::Dtmf { .. })).await;
+    assert_eq!(d, CallEvent::Dtmf { call, digit: '9' });
+    b.command(call, Input::Hangup).await.expect("hangup");
+}

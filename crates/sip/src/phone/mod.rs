@@ -392,6 +392,7 @@ impl Line {
                 _ => match self.inner.layer.match_dialog(&tx) {
                     Some(Dialog::Invite(mut d)) => {
                         tokio::spawn(async move {
+                            wait_for_ack(&d, &tx.original.method).await;
                             if let Err(e) = d.handle(&mut tx).await {
                                 tracing::debug!("in-dialog request: {e}");
                             }
@@ -561,6 +562,27 @@ impl Line {
         let _ = self
             .send_to(call, Command::TransferCallProgress(status))
             .await;
+    }
+}
+
+/// rsipstack silently ignores (never answers) an INFO, UPDATE, REFER… that reaches a dialog
+/// whose 2xx still waits for its ACK, although the dialog exists from that 2xx on (RFC 3261
+/// §12.1.1). A caller sending DTMF right after its ACK can overtake it, and the digit would be
+/// lost for good (retransmissions hit the same silent transaction). So such a request waits
+/// here until the ACK is in, at most 64×T1.
+async fn wait_for_ack(dialog: &rsipstack::dialog::invite_dialog::InviteDialog, method: &Method) {
+    use rsipstack::dialog::dialog::DialogState;
+    if matches!(
+        method,
+        Method::Ack | Method::Bye | Method::Cancel | Method::PRack
+    ) {
+        return;
+    }
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(32);
+    while matches!(dialog.state(), DialogState::WaitAck(..))
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
 }
 

@@ -107,16 +107,40 @@ impl Baresip {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// Sends one ctrl_tcp command (netstring JSON) and returns the raw reply.
+    /// Sends one ctrl_tcp command (netstring JSON) and returns its response. baresip also pushes
+    /// events on the same connection, so netstrings are read until the response comes.
     pub(crate) fn command(&self, command: &str, params: &str) -> String {
         let mut s = TcpStream::connect(("127.0.0.1", self.ctrl_port)).expect("ctrl_tcp");
         s.set_read_timeout(Some(Duration::from_secs(3))).ok();
         let json = format!(r#"{{"command":"{command}","params":"{params}","token":"t"}}"#);
         let msg = format!("{}:{json},", json.len());
         s.write_all(msg.as_bytes()).expect("send");
-        let mut buf = vec![0u8; 4096];
-        let n = s.read(&mut buf).unwrap_or(0);
-        String::from_utf8_lossy(&buf[..n]).into_owned()
+        let mut pending: Vec<u8> = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            // Take every complete netstring ("LEN:DATA,") already received.
+            while let Some(colon) = pending.iter().position(|&b| b == b':') {
+                let Some(len) = std::str::from_utf8(&pending[..colon])
+                    .ok()
+                    .and_then(|l| l.parse::<usize>().ok())
+                else {
+                    return String::from_utf8_lossy(&pending).into_owned();
+                };
+                if pending.len() < colon + 1 + len + 1 {
+                    break;
+                }
+                let item =
+                    String::from_utf8_lossy(&pending[colon + 1..colon + 1 + len]).into_owned();
+                pending.drain(..colon + 1 + len + 1);
+                if item.contains("\"response\"") {
+                    return item;
+                }
+            }
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => return String::from_utf8_lossy(&pending).into_owned(),
+                Ok(n) => pending.extend_from_slice(&buf[..n]),
+            }
+        }
     }
 }
 
