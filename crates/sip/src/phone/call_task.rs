@@ -130,6 +130,7 @@ impl CallTask {
         let mut pending_reinvite: Option<(TransactionHandle, Option<String>)> = None;
         let mut pending_refer: Option<TransactionHandle> = None;
         let mut actions = first;
+        let (mut states_open, mut commands_open) = (true, true);
         loop {
             for action in std::mem::take(&mut actions) {
                 if self
@@ -151,21 +152,30 @@ impl CallTask {
                 .min_by_key(|(_, at)| **at)
                 .map(|(k, at)| (*k, *at));
             let input = tokio::select! {
-                cmd = self.commands.recv() => match cmd {
-                    Some(Command::User(input)) => self.prepare_user_input(input),
-                    Some(Command::TransferCallProgress(status)) => Some(Input::TransferCallProgress { status }),
-                    // Nobody can control the call any more (the app is quitting): hang up.
-                    None => Some(Input::Hangup),
-                },
-                state = self.states.recv() => match state {
+                // Dialog states first: a 180 queued there must be seen before the 200 that
+                // completes the INVITE below, or the caller would never see "ringing".
+                biased;
+                state = self.states.recv(), if states_open => match state {
                     Some(state) => self.dialog_input(state, &mut pending_reinvite, &mut pending_refer).await,
-                    None => None,
+                    None => {
+                        states_open = false;
+                        None
+                    }
                 },
                 result = async { match self.invite.as_mut() { Some(h) => h.await, None => std::future::pending().await } } => {
                     self.invite = None;
                     Some(self.invite_outcome(result))
                 }
                 Some(done) = done_rx.recv() => Some(self.background_done(done)),
+                cmd = self.commands.recv(), if commands_open => match cmd {
+                    Some(Command::User(input)) => self.prepare_user_input(input),
+                    Some(Command::TransferCallProgress(status)) => Some(Input::TransferCallProgress { status }),
+                    // Nobody can control the call any more (the app is quitting): hang up.
+                    None => {
+                        commands_open = false;
+                        Some(Input::Hangup)
+                    }
+                },
                 () = async { match next_timer { Some((_, at)) => tokio::time::sleep_until(at).await, None => std::future::pending().await } } => {
                     let kind = next_timer.map(|(k, _)| k).unwrap_or(TimerKind::NoAnswer);
                     timers.remove(&kind);
