@@ -566,12 +566,13 @@ impl Line {
 }
 
 /// rsipstack silently ignores (never answers) an INFO, UPDATE, REFER… that reaches a dialog
-/// whose 2xx still waits for its ACK, although the dialog exists from that 2xx on (RFC 3261
-/// §12.1.1). A caller sending DTMF right after its ACK can overtake it, and the digit would be
-/// lost for good (retransmissions hit the same silent transaction). So such a request waits
-/// here until the ACK is in, at most 64×T1.
+/// which is not yet confirmed, although the dialog exists from the 2xx on (RFC 3261 §12.1.1).
+/// A caller sending DTMF right after its ACK can overtake it, and the digit would be lost for
+/// good (retransmissions hit the same silent transaction). Worse, rsipstack queues our 2xx for
+/// sending *before* it records that the dialog waits for the ACK, so under load a request can
+/// arrive while the dialog still looks unanswered. So such a request waits here until the
+/// dialog is confirmed (or gone), at most 64×T1.
 async fn wait_for_ack(dialog: &rsipstack::dialog::invite_dialog::InviteDialog, method: &Method) {
-    use rsipstack::dialog::dialog::DialogState;
     if matches!(
         method,
         Method::Ack | Method::Bye | Method::Cancel | Method::PRack
@@ -579,9 +580,12 @@ async fn wait_for_ack(dialog: &rsipstack::dialog::invite_dialog::InviteDialog, m
         return;
     }
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(32);
-    while matches!(dialog.state(), DialogState::WaitAck(..))
-        && tokio::time::Instant::now() < deadline
-    {
+    loop {
+        let state = dialog.state();
+        if state.is_confirmed() || state.is_terminated() || tokio::time::Instant::now() >= deadline
+        {
+            return;
+        }
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
 }
