@@ -1,7 +1,9 @@
 //! `siperb-cli account add|list|remove`.
 
 use clap::{Args, Subcommand, ValueEnum};
-use siperb_engine::{AccountConfig, AccountId, EngineError, EngineHandle, Transport};
+use siperb_engine::{AccountConfig, AccountId, EngineHandle, Transport};
+
+use crate::error::CliError;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum AccountCommand {
@@ -25,6 +27,10 @@ pub(crate) struct AddArgs {
     server: Option<String>,
     #[arg(long, value_enum, default_value_t = TransportArg::Udp)]
     transport: TransportArg,
+    /// A PEM file of CA certificates to trust for TLS instead of the system's (for a
+    /// private PBX certificate). The server certificate is always verified.
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<std::path::PathBuf>,
     /// The digest user name, when it differs from the user part of --uri.
     #[arg(long)]
     auth_user: Option<String>,
@@ -49,16 +55,24 @@ pub(crate) async fn run(
     engine: &EngineHandle,
     cmd: AccountCommand,
     json: bool,
-) -> Result<(), EngineError> {
+) -> Result<(), CliError> {
     match cmd {
         AccountCommand::Add(a) => {
-            let mut account = AccountConfig::new(AccountId(a.name.clone()), &a.uri)?;
+            let mut account = AccountConfig::new(AccountId(a.name.clone()), &a.uri)
+                .map_err(siperb_engine::EngineError::from)?;
             account.registrar = a.server.map(|s| s.trim_start_matches("sip:").to_owned());
             account.transport = match a.transport {
                 TransportArg::Udp => Transport::Udp,
                 TransportArg::Tcp => Transport::Tcp,
                 TransportArg::Tls => Transport::Tls,
             };
+            if let Some(ca) = a.ca_file {
+                // Stored absolute so `register` works from any directory; checked now so a
+                // typo fails here, not at the first TLS handshake.
+                let ca = std::fs::canonicalize(&ca)
+                    .map_err(|e| CliError::CaFile(format!("{}: {e}", ca.display())))?;
+                account.tls.ca_file = Some(ca);
+            }
             account.auth_user = a.auth_user;
             account.outbound_proxy = a.outbound_proxy;
             account.display_name = a.display_name;

@@ -17,6 +17,8 @@ pub(crate) enum CliError {
     CallFailed(String),
     #[error("audio file: {0}")]
     Audio(String),
+    #[error("cannot use the CA file {0}")]
+    CaFile(String),
 }
 
 impl CliError {
@@ -29,6 +31,7 @@ impl CliError {
             Self::Failed(_) => "registration_failed",
             Self::CallFailed(_) => "call_failed",
             Self::Audio(_) => "audio_file",
+            Self::CaFile(_) => "ca_file",
         }
     }
 }

@@ -17,6 +17,10 @@ fn cli(profile: &std::path::Path) -> Command {
 }
 
 fn add_account(profile: &std::path::Path, port: u16) {
+    add_account_with(profile, &format!("sip:127.0.0.1:{port}"), &[]);
+}
+
+fn add_account_with(profile: &std::path::Path, server: &str, extra: &[&str]) {
     let out = cli(profile)
         .args([
             "account",
@@ -25,7 +29,8 @@ fn add_account(profile: &std::path::Path, port: u16) {
             "--uri",
             &format!("sip:{USER}@127.0.0.1"),
         ])
-        .args(["--server", &format!("sip:127.0.0.1:{port}")])
+        .args(["--server", server])
+        .args(extra)
         .output()
         .expect("run");
     assert!(
@@ -137,4 +142,43 @@ fn register_without_the_password_variable_says_so() {
         .expect("run");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("NOT_SET_ANYWHERE is not set"));
+}
+
+#[test]
+fn registers_over_tls_trusting_the_given_ca_file() {
+    let kamailio = Kamailio::start("SHA-256");
+    let profile = tempfile::tempdir().expect("temp dir");
+    let ca = kamailio.ca_file.display().to_string();
+    add_account_with(
+        profile.path(),
+        &format!("sip:127.0.0.1:{}", kamailio.tls_port),
+        &["--transport", "tls", "--ca-file", &ca],
+    );
+    let (child, rx) = register(profile.path(), PASSWORD);
+    let registered = wait_for(&rx, "registered");
+    assert_eq!(registered["account"], "work");
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success(), "exit {:?}", out.status);
+    assert!(kamailio.log_text().contains("proto=tls"));
+}
+
+#[test]
+fn a_missing_ca_file_is_refused_when_the_account_is_added() {
+    let profile = tempfile::tempdir().expect("temp dir");
+    let out = cli(profile.path())
+        .args(["account", "add", "work", "--uri", "sip:a@127.0.0.1"])
+        .args(["--transport", "tls", "--ca-file", "/nonexistent/ca.pem"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot use the CA file /nonexistent/ca.pem")
+            && stderr.contains("[ca_file]"),
+        "{stderr}"
+    );
 }

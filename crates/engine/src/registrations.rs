@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use siperb_sip::phone::{LineConfig, MediaFactory};
 use siperb_sip::ua::{SipEndpoint, registrar_address};
-use siperb_sip::{AccountConfig, AccountId, RegistrationFailure, RegistrationState, Transport};
+use siperb_sip::{AccountConfig, AccountId, RegistrationFailure, RegistrationState};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -47,18 +47,6 @@ impl Registrations {
         let task_stop = stop.clone();
         let task = tokio::spawn(async move {
             let say = |state| report(&inbox, &account.id, state);
-            if account.transport != Transport::Udp {
-                // Said plainly rather than pretending: TCP and TLS land later in issue 3.
-                let detail = format!(
-                    "{:?} transport is not supported yet; use UDP",
-                    account.transport
-                );
-                say(RegistrationState::Failed {
-                    failure: RegistrationFailure::Network { detail },
-                })
-                .await;
-                return;
-            }
             let registrar = match registrar_address(&account).await {
                 Ok(target) => target,
                 Err(e) => {
@@ -124,7 +112,7 @@ impl Registrations {
             });
             let seed = siperb_sip::random_seed();
             if let Err(e) = endpoint
-                .run_registration(&account, password, seed, states, task_stop)
+                .run_registration(&account, registrar, password, seed, states, task_stop)
                 .await
             {
                 tracing::warn!(account = %account.id.0, "registration ended: {e}");

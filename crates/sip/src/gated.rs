@@ -39,6 +39,15 @@ impl GatedUdpSocket {
     }
 }
 
+impl GatedUdpSocket {
+    /// Sends a CRLF keep-alive datagram (keeps a NAT binding towards the registrar open).
+    pub(crate) async fn keepalive(&self, to: SocketAddr) {
+        if let Err(e) = self.socket.send_to(b"\r\n\r\n", to).await {
+            tracing::debug!(%to, "keep-alive not sent: {e}");
+        }
+    }
+}
+
 fn is_keepalive(packet: &[u8]) -> bool {
     packet.iter().all(u8::is_ascii_whitespace)
 }

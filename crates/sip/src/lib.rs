@@ -9,6 +9,7 @@ mod address;
 mod backoff;
 pub mod call;
 pub mod digest;
+pub mod flow;
 mod gated;
 pub mod phone;
 mod registration;

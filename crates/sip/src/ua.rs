@@ -19,11 +19,13 @@ use rsipstack::transport::udp::UdpConnection;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::flow::{Flow, FlowError, KEEPALIVE_INTERVAL};
 use crate::gated::{GateCounters, GatedUdpSocket};
 use crate::phone::{CallEvent, Line, LineConfig};
 use crate::registration::{Action, Input, RegisterResponse, Registration, RegistrationConfig};
 use crate::util::header_value;
-use crate::{AccountConfig, RegistrationFailure, RegistrationState};
+use crate::{AccountConfig, RegistrationFailure, RegistrationState, Transport};
+use rsipstack::transport::SipAddr;
 
 /// Where `account` registers, as `host[:port]`: the configured registrar without its scheme
 /// and parameters, or the host (and port) of the account's address. One answer for both the
@@ -82,6 +84,26 @@ pub struct SipEndpoint {
     cancel: CancellationToken,
     local: SocketAddr,
     gate_counters: Arc<GateCounters>,
+    udp: Arc<GatedUdpSocket>,
+    /// Where peers reach us: the UDP socket, or the account's TCP/TLS flow while it lives.
+    contact: Arc<std::sync::Mutex<ContactAddr>>,
+}
+
+/// The address (and transport, for stream flows) our Contact carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ContactAddr {
+    pub(crate) addr: SocketAddr,
+    /// `Some("tcp"|"tls")` while the account's calls run over a flow.
+    pub(crate) transport: Option<&'static str>,
+}
+
+impl ContactAddr {
+    pub(crate) fn uri(&self, user: &str) -> String {
+        match self.transport {
+            Some(t) => format!("sip:{user}@{};transport={t}", self.addr),
+            None => format!("sip:{user}@{}", self.addr),
+        }
+    }
 }
 
 impl std::fmt::Debug for SipEndpoint {
@@ -110,8 +132,13 @@ impl SipEndpoint {
             .map_err(|e| bind_error(&e))?;
         let socket = tokio::net::UdpSocket::from_std(std_socket).map_err(|e| bind_error(&e))?;
         let gate_counters = Arc::new(GateCounters::default());
-        let gated = GatedUdpSocket::new(socket, user_agent(), gate_counters.clone());
-        let udp = UdpConnection::from_socket(Arc::new(gated), None, Some(cancel.child_token()))
+        let gated = Arc::new(GatedUdpSocket::new(
+            socket,
+            user_agent(),
+            gate_counters.clone(),
+        ));
+        let udp_socket = gated.clone();
+        let udp = UdpConnection::from_socket(gated, None, Some(cancel.child_token()))
             .await
             .map_err(|e| bind_error(&e))?;
         let local = udp.get_addr().get_socketaddr().unwrap_or(addr);
@@ -132,6 +159,11 @@ impl SipEndpoint {
             cancel,
             local,
             gate_counters,
+            udp: udp_socket,
+            contact: Arc::new(std::sync::Mutex::new(ContactAddr {
+                addr: local,
+                transport: None,
+            })),
         })
     }
 
@@ -149,7 +181,14 @@ impl SipEndpoint {
                 detail: e.to_string(),
             })?;
         let layer = Arc::new(DialogLayer::new(self.endpoint.inner.clone()));
-        Ok(Line::start(cfg, layer, self.local, incoming, events))
+        Ok(Line::start(
+            cfg,
+            layer,
+            self.local,
+            self.contact.clone(),
+            incoming,
+            events,
+        ))
     }
 
     /// How many messages the gate answered or dropped instead of passing them on.
@@ -179,17 +218,32 @@ impl SipEndpoint {
         self.local
     }
 
-    /// Keeps `account` registered until `stop` is cancelled, then un-registers. Every state
-    /// change is sent on `states`.
+    /// Keeps `account` registered at `registrar` until `stop` is cancelled, then un-registers.
+    /// Every state change is sent on `states`. Over TCP/TLS the account's flow is dialled here,
+    /// pinged with CRLF and re-dialled (with a fresh REGISTER) as soon as it breaks.
     pub async fn run_registration(
         &self,
         account: &AccountConfig,
+        registrar: SocketAddr,
         password: String,
         seed: u64,
         states: mpsc::Sender<RegistrationState>,
         stop: CancellationToken,
     ) -> Result<(), UaError> {
-        let request_uri = format!("sip:{}", registrar_target(account));
+        let stream = account.transport != Transport::Udp;
+        let target = registrar_target(account);
+        let request_uri = match account.transport {
+            Transport::Udp => format!("sip:{target}"),
+            Transport::Tcp => format!("sip:{target};transport=tcp"),
+            Transport::Tls => format!("sip:{target};transport=tls"),
+        };
+        let server_name = target
+            .rsplit_once(':')
+            .filter(|(_, p)| p.parse::<u16>().is_ok())
+            .map_or(target.as_str(), |(h, _)| h)
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
         let parse = |uri: &str| {
             Uri::try_from(uri).map_err(|e| UaError::Uri {
                 uri: uri.to_owned(),
@@ -201,7 +255,7 @@ impl SipEndpoint {
             "sip:{}@{}",
             account.address.user, account.address.host
         ))?;
-        let contact = parse(&format!("sip:{}@{}", account.address.user, self.local))?;
+        let instance = instance_id(&account.id.0, &account.address.user);
         let mut machine = Registration::new(
             RegistrationConfig {
                 auth_user: account.auth_user().to_owned(),
@@ -215,6 +269,12 @@ impl SipEndpoint {
         let from_tag = format!("{:08x}", seed >> 32);
         let mut cseq = 0u32;
         let mut timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+        let mut flow: Option<Flow> = None;
+        let mut keepalive = tokio::time::interval_at(
+            tokio::time::Instant::now() + KEEPALIVE_INTERVAL,
+            KEEPALIVE_INTERVAL,
+        );
+        keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut pending: VecDeque<Action> = machine.handle(Instant::now(), Input::Start).into();
         loop {
             while let Some(action) = pending.pop_front() {
@@ -228,17 +288,59 @@ impl SipEndpoint {
                         expires,
                         authorization,
                     } => {
+                        if stream && flow.as_ref().is_none_or(Flow::is_broken) {
+                            if expires == 0 {
+                                // No flow left to un-register over: the binding simply expires.
+                                return Ok(());
+                            }
+                            match Flow::open(
+                                &self.endpoint.inner.transport_layer,
+                                account.transport,
+                                registrar,
+                                &server_name,
+                                &account.tls,
+                            )
+                            .await
+                            {
+                                Ok(f) => {
+                                    tracing::info!(local = %f.local, "flow to the registrar is up");
+                                    self.set_contact(ContactAddr {
+                                        addr: f.local,
+                                        transport: Some(f.transport_param()),
+                                    });
+                                    flow = Some(f);
+                                }
+                                Err(e) => {
+                                    let failure = match e {
+                                        FlowError::Tls(detail) => {
+                                            RegistrationFailure::Tls { detail }
+                                        }
+                                        FlowError::Network(detail) => {
+                                            RegistrationFailure::Network { detail }
+                                        }
+                                    };
+                                    pending.extend(
+                                        machine.handle(Instant::now(), Input::Failed(failure)),
+                                    );
+                                    continue;
+                                }
+                            }
+                        }
                         cseq += 1;
+                        let contact_addr = self.contact_addr();
+                        let via_addr = flow.as_ref().map(|f| SipAddr {
+                            r#type: f.remote.r#type,
+                            addr: f.local.into(),
+                        });
                         let mut request = self.endpoint.inner.make_request(
                             Method::Register,
                             ruri.clone(),
-                            self.endpoint
-                                .inner
-                                .get_via(None, None)
-                                .map_err(|e| UaError::Uri {
+                            self.endpoint.inner.get_via(via_addr, None).map_err(|e| {
+                                UaError::Uri {
                                     uri: "Via".into(),
                                     detail: e.to_string(),
-                                })?,
+                                }
+                            })?,
                             rsipstack::sip::typed::From {
                                 display_name: None,
                                 uri: aor.clone(),
@@ -253,22 +355,28 @@ impl SipEndpoint {
                             cseq,
                             Some(call_id.clone().into()),
                         );
-                        request.headers.push(Header::Contact(
-                            rsipstack::sip::typed::Contact {
-                                display_name: None,
-                                uri: contact.clone(),
-                                params: vec![],
-                            }
-                            .into(),
+                        // RFC 5626 outbound: a stable instance and one registration flow.
+                        request.headers.push(Header::Other(
+                            "Contact".into(),
+                            format!(
+                                "<{}>;+sip.instance=\"<urn:uuid:{instance}>\";reg-id=1",
+                                contact_addr.uri(&account.address.user)
+                            ),
                         ));
+                        request
+                            .headers
+                            .push(Header::Supported("outbound, path".into()));
                         request.headers.push(Header::Expires(expires.into()));
                         if let Some(auth) = authorization {
                             request
                                 .headers
                                 .push(Header::Other(auth.header.into(), auth.value));
                         }
-                        let input = self.transact(request).await;
+                        let input = self.transact(request, flow.as_ref()).await;
                         if expires == 0 {
+                            if let Some(f) = flow.take() {
+                                f.close().await;
+                            }
                             return Ok(());
                         }
                         pending.extend(machine.handle(Instant::now(), input));
@@ -287,6 +395,9 @@ impl SipEndpoint {
                         }
                     }
                     if pending.is_empty() {
+                        if let Some(f) = flow.take() {
+                            f.close().await;
+                        }
                         return Ok(());
                     }
                 }
@@ -294,12 +405,43 @@ impl SipEndpoint {
                     timer = None;
                     pending.extend(machine.handle(Instant::now(), Input::Timer));
                 }
+                () = async { match flow.as_ref() { Some(f) => f.broken().await, None => std::future::pending().await } } => {
+                    tracing::warn!("the flow to the registrar broke; registering again");
+                    flow = None;
+                    self.set_contact(ContactAddr { addr: self.local, transport: None });
+                    pending.extend(machine.handle(Instant::now(), Input::FlowBroken));
+                }
+                _ = keepalive.tick() => {
+                    match flow.as_ref() {
+                        Some(f) => {
+                            if let Err(e) = f.ping().await {
+                                tracing::debug!("keep-alive ping failed: {e}");
+                            }
+                        }
+                        // UDP: a CRLF datagram keeps the NAT binding to the registrar open.
+                        None if !stream => self.udp.keepalive(registrar).await,
+                        None => {}
+                    }
+                }
             }
         }
     }
 
+    fn contact_addr(&self) -> ContactAddr {
+        self.contact.lock().map(|c| *c).unwrap_or(ContactAddr {
+            addr: self.local,
+            transport: None,
+        })
+    }
+
+    fn set_contact(&self, contact: ContactAddr) {
+        if let Ok(mut c) = self.contact.lock() {
+            *c = contact;
+        }
+    }
+
     /// Sends one non-INVITE request and turns its final response (or its absence) into an input.
-    async fn transact(&self, request: rsipstack::sip::Request) -> Input {
+    async fn transact(&self, request: rsipstack::sip::Request, flow: Option<&Flow>) -> Input {
         let key = match TransactionKey::from_request(&request, TransactionRole::Client) {
             Ok(k) => k,
             Err(e) => {
@@ -309,6 +451,10 @@ impl SipEndpoint {
             }
         };
         let mut tx = Transaction::new_client(key, request, self.endpoint.inner.clone(), None);
+        if let Some(f) = flow {
+            tx.connection = Some(f.connection.clone());
+            tx.destination = Some(f.remote.clone());
+        }
         if let Err(e) = tx.send().await {
             return Input::Failed(RegistrationFailure::Network {
                 detail: e.to_string(),
@@ -350,6 +496,22 @@ impl Drop for SipEndpoint {
     fn drop(&mut self) {
         self.cancel.cancel();
     }
+}
+
+/// A stable RFC 5626 instance id (UUID-shaped) for an account on this profile, so the
+/// registrar replaces our old binding after a restart instead of adding a second one.
+fn instance_id(account: &str, user: &str) -> String {
+    use sha2::Digest;
+    let h = sha2::Sha256::digest(format!("siperb-instance\0{account}\0{user}").as_bytes());
+    let hex: String = h.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[13..16],
+        &hex[17..20],
+        &hex[20..32]
+    )
 }
 
 #[cfg(test)]

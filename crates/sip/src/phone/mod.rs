@@ -159,6 +159,7 @@ struct Inner {
     cfg: LineConfig,
     layer: Arc<DialogLayer>,
     local: SocketAddr,
+    contact: Arc<Mutex<crate::ua::ContactAddr>>,
     calls: Mutex<HashMap<CallRef, mpsc::Sender<Command>>>,
     /// New call → the call whose REFER it serves.
     transfers: Mutex<HashMap<CallRef, CallRef>>,
@@ -188,6 +189,7 @@ impl Line {
         cfg: LineConfig,
         layer: Arc<DialogLayer>,
         local: SocketAddr,
+        contact: Arc<Mutex<crate::ua::ContactAddr>>,
         incoming: TransactionReceiver,
         events: mpsc::UnboundedSender<CallEvent>,
     ) -> Self {
@@ -197,6 +199,7 @@ impl Line {
                 cfg,
                 layer,
                 local,
+                contact,
                 calls: Mutex::new(HashMap::new()),
                 transfers: Mutex::new(HashMap::new()),
                 events,
@@ -236,8 +239,20 @@ impl Line {
             .map_err(|_| PhoneError::NoSuchCall)
     }
 
+    /// Where peers reach us now: the UDP socket, or the account's TCP/TLS flow.
+    fn contact_addr(&self) -> crate::ua::ContactAddr {
+        self.inner
+            .contact
+            .lock()
+            .map(|c| *c)
+            .unwrap_or(crate::ua::ContactAddr {
+                addr: self.inner.local,
+                transport: None,
+            })
+    }
+
     fn contact(&self) -> Result<Uri, PhoneError> {
-        let text = format!("sip:{}@{}", self.inner.cfg.user, self.inner.local);
+        let text = self.contact_addr().uri(&self.inner.cfg.user);
         Uri::try_from(text.as_str()).map_err(|e| PhoneError::Sip(e.to_string()))
     }
 
@@ -290,7 +305,11 @@ impl Line {
             caller,
             callee,
             destination: inner.cfg.proxy.map(|p| rsipstack::transport::SipAddr {
-                r#type: Some(rsipstack::sip::transport::Transport::Udp),
+                r#type: Some(match self.contact_addr().transport {
+                    Some("tls") => rsipstack::sip::transport::Transport::Tls,
+                    Some(_) => rsipstack::sip::transport::Transport::Tcp,
+                    None => rsipstack::sip::transport::Transport::Udp,
+                }),
                 addr: p.into(),
             }),
             content_type: Some("application/sdp".into()),

@@ -152,10 +152,11 @@ impl Registration {
             Input::NoAnswer => self.retry_later(RegistrationFailure::Timeout, &mut out),
             Input::Failed(failure) => self.retry_later(failure, &mut out),
             Input::FlowBroken => {
-                // Re-register at once over a new flow, but never faster than every 3 s.
+                // Our binding now points at a dead flow: say so, and re-register at once over
+                // a new flow, but never faster than every 3 s.
                 let since = self.last_sent.map(|t| now.saturating_duration_since(t));
+                self.set_state(RegistrationState::Registering, &mut out);
                 if since.is_none_or(|d| d >= RetryBackoff::MIN) {
-                    self.set_state(RegistrationState::Registering, &mut out);
                     self.send(now, self.expires, &mut out);
                 } else {
                     let jitter = self.next_jitter();

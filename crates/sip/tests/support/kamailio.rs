@@ -1,4 +1,6 @@
 //! Starts a real Kamailio registrar on a free loopback port for a test, and stops it by PID.
+// Shared by several test crates; each uses a part.
+#![allow(dead_code)]
 
 use std::net::UdpSocket;
 use std::os::unix::process::CommandExt;
@@ -8,7 +10,11 @@ use std::time::{Duration, Instant};
 
 pub(crate) struct Kamailio {
     child: Child,
+    /// UDP and TCP.
     pub(crate) port: u16,
+    pub(crate) tls_port: u16,
+    /// The self-signed certificate Kamailio serves on TLS (CN and SAN 127.0.0.1): the CA file.
+    pub(crate) ca_file: PathBuf,
     pub(crate) log: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -16,10 +22,20 @@ pub(crate) struct Kamailio {
 pub(crate) const USER: &str = "alice";
 pub(crate) const PASSWORD: &str = "wonderland-7";
 
-fn free_udp_port() -> u16 {
-    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    s.local_addr().expect("addr").port()
+/// A port free for both UDP and TCP on loopback.
+fn free_port() -> u16 {
+    loop {
+        let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let port = s.local_addr().expect("addr").port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
+
+/// The second user Kamailio knows (for calls between two registered accounts).
+pub(crate) const USER2: &str = "bob";
+pub(crate) const PASSWORD2: &str = "builder-42";
 
 impl Kamailio {
     /// `algorithm` is the digest algorithm Kamailio challenges with ("MD5" or "SHA-256").
@@ -36,44 +52,102 @@ impl Kamailio {
             db.join("subscriber"),
             format!(
                 "id(int,auto) username(string) domain(string) password(string) ha1(string) ha1b(string)\n\
-                 1:{USER}:127.0.0.1:{PASSWORD}:x:x\n"
+                 1:{USER}:127.0.0.1:{PASSWORD}:x:x\n\
+                 2:{USER2}:127.0.0.1:{PASSWORD2}:x:x\n"
             ),
         )
         .expect("subscriber");
-        let port = free_udp_port();
+        let port = free_port();
+        let tls_port = loop {
+            let p = free_port();
+            if p != port {
+                break p;
+            }
+        };
+        // A private CA (what the user gives with --ca-file) and a server certificate it signed.
+        let ca = dir.path().join("ca.pem");
+        let cert = dir.path().join("cert.pem");
+        let key = dir.path().join("key.pem");
+        let d = dir.path().display().to_string();
+        let script = format!(
+            "set -e; cd '{d}'; \
+             openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+               -subj /CN=Siperb-Test-CA -keyout ca-key.pem -out ca.pem; \
+             openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+               -subj /CN=127.0.0.1 -keyout key.pem -out server.csr; \
+             printf 'subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\n' > ext.cnf; \
+             openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial \
+               -days 2 -extfile ext.cnf -out cert.pem"
+        );
+        let made = Command::new("sh")
+            .args(["-c", &script])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl (Debian package openssl)");
+        assert!(made.success(), "openssl could not make the certificates");
+        let tls_cfg = dir.path().join("tls.cfg");
+        std::fs::write(
+            &tls_cfg,
+            format!(
+                "[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\nrequire_certificate = no\n\
+                 private_key = {}\ncertificate = {}\n",
+                key.display(),
+                cert.display()
+            ),
+        )
+        .expect("tls.cfg");
         let template = std::fs::read_to_string(
             PathBuf::from(env!("CARGO_MANIFEST_DIR"))
                 .join("../../tests/peers/kamailio/kamailio.cfg"),
         )
         .expect("kamailio.cfg template");
         let cfg = template
-            .replace("%%LISTEN%%", &format!("listen=udp:127.0.0.1:{port}"))
+            .replace(
+                "%%LISTEN%%",
+                &format!(
+                    "listen=udp:127.0.0.1:{port}\nlisten=tcp:127.0.0.1:{port}\nlisten=tls:127.0.0.1:{tls_port}"
+                ),
+            )
+            .replace("%%TLSCFG%%", &tls_cfg.display().to_string())
             .replace("%%ALGORITHM%%", algorithm)
             .replace("%%DBDIR%%", &db.display().to_string());
         let cfg_path = dir.path().join("kamailio.cfg");
         std::fs::write(&cfg_path, cfg).expect("write cfg");
         let log = dir.path().join("kamailio.log");
-        let log_file = std::fs::File::create(&log).expect("log");
-        let child = Command::new("kamailio")
-            .args(["-DD", "-E", "-m", "64", "-M", "8", "-f"])
-            .arg(&cfg_path)
-            .arg("-Y")
-            .arg(dir.path())
-            .arg("-P")
-            .arg(dir.path().join("kamailio.pid"))
-            .stdout(Stdio::null())
-            .stderr(log_file)
-            .process_group(0)
-            .spawn()
-            .expect("start kamailio (Debian package kamailio)");
+        let child = spawn(dir.path(), &log);
         let k = Self {
             child,
             port,
+            tls_port,
+            ca_file: ca,
             log,
             _dir: dir,
         };
         k.wait_ready();
         k
+    }
+
+    /// Stops Kamailio (closing every connection) and starts it again on the same ports.
+    pub(crate) fn restart(&mut self) {
+        self.stop();
+        self.child = spawn(self._dir.path(), &self.log);
+        self.wait_ready();
+    }
+
+    fn stop(&mut self) {
+        // Kamailio forks workers into its process group: stop the whole group.
+        let pgid = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &pgid]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = Command::new("kill").args(["-KILL", "--", &pgid]).status();
+        let _ = self.child.wait();
     }
 
     fn wait_ready(&self) {
@@ -108,17 +182,26 @@ impl Kamailio {
 
 impl Drop for Kamailio {
     fn drop(&mut self) {
-        // Kamailio forks workers into its process group: stop the whole group.
-        let pgid = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &pgid]).status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = Command::new("kill").args(["-KILL", "--", &pgid]).status();
-        let _ = self.child.wait();
+        self.stop();
     }
+}
+
+fn spawn(dir: &std::path::Path, log: &std::path::Path) -> Child {
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("log");
+    Command::new("kamailio")
+        .args(["-DD", "-E", "-m", "64", "-M", "8", "-f"])
+        .arg(dir.join("kamailio.cfg"))
+        .arg("-Y")
+        .arg(dir)
+        .arg("-P")
+        .arg(dir.join("kamailio.pid"))
+        .stdout(Stdio::null())
+        .stderr(log_file)
+        .process_group(0)
+        .spawn()
+        .expect("start kamailio (Debian package kamailio)")
 }
