@@ -164,7 +164,8 @@ async fn call_through(k: &Kamailio, alice: &mut Registered, bob: &mut Registered
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registered_accounts_call_each_other_through_kamailio_over_udp_and_tls() {
-    let k = Kamailio::start("MD5");
+    // SHA-256 digest (RFC 8760) on REGISTER and INVITE alike.
+    let k = Kamailio::start("SHA-256");
     let mut alice = registered(&k, USER, PASSWORD, Transport::Udp).await;
     let mut bob = registered(&k, USER2, PASSWORD2, Transport::Udp).await;
     call_through(&k, &mut alice, &mut bob).await;

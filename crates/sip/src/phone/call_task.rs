@@ -55,6 +55,16 @@ pub(crate) struct CallTask {
     pub(crate) offered_in_200: bool,
     /// Session-Expires of the incoming INVITE (seconds, refresher is the UAC unless it says uas).
     pub(crate) incoming_session: Option<(u64, bool)>,
+    /// For an outgoing call with credentials: the INVITE to send again, once, with our answer
+    /// to a 401/407 challenge.
+    pub(crate) auth_retry: Option<InviteAuth>,
+}
+
+/// What answering a challenge to our INVITE needs.
+pub(crate) struct InviteAuth {
+    pub(crate) option: rsipstack::dialog::invitation::InviteOption,
+    pub(crate) user: String,
+    pub(crate) password: String,
 }
 
 fn sdp_header() -> Header {
@@ -164,7 +174,11 @@ impl CallTask {
                 },
                 result = async { match self.invite.as_mut() { Some(h) => h.await, None => std::future::pending().await } } => {
                     self.invite = None;
-                    Some(self.invite_outcome(result))
+                    if self.answer_challenge(&result) {
+                        None
+                    } else {
+                        Some(self.invite_outcome(result))
+                    }
                 }
                 Some(done) = done_rx.recv() => Some(self.background_done(done)),
                 cmd = self.commands.recv(), if commands_open => match cmd {
@@ -208,6 +222,62 @@ impl CallTask {
             self.answer_body = Some(body);
         }
         Some(input)
+    }
+
+    /// rsipstack 0.7.14 answers INVITE challenges itself only with MD5 and fails outright on the
+    /// `SHA-256` token (RFC 8760), so INVITEs go out without its credential and we answer a
+    /// 401/407 here with our own digest: the same INVITE (same Call-ID and offer) once more,
+    /// carrying (Proxy-)Authorization, on a new client dialog. True when it was sent.
+    fn answer_challenge(
+        &mut self,
+        result: &Result<InviteAsyncResult, tokio::task::JoinError>,
+    ) -> bool {
+        let Ok(Ok((_, Some(resp)))) = result else {
+            return false;
+        };
+        let code = resp.status_code.code();
+        if !matches!(code, 401 | 407) {
+            return false;
+        }
+        let Some(auth) = self.auth_retry.take() else {
+            return false;
+        };
+        let (challenge_header, answer_header) = if code == 407 {
+            ("Proxy-Authenticate", "Proxy-Authorization")
+        } else {
+            ("WWW-Authenticate", "Authorization")
+        };
+        let Some(challenge) = header_value(&resp.headers, challenge_header)
+            .and_then(|v| crate::digest::Challenge::parse(&v).ok())
+        else {
+            tracing::info!(call = self.id.0, "a {code} challenge we cannot answer");
+            return false;
+        };
+        let mut option = auth.option;
+        let uri = option.callee.to_string();
+        let cnonce = format!("{:016x}", crate::random_seed());
+        let value = challenge.authorize(&auth.user, &auth.password, "INVITE", &uri, &cnonce, 1);
+        let mut headers = option.headers.take().unwrap_or_default();
+        headers.push(Header::Other(answer_header.into(), value));
+        option.headers = Some(headers);
+        option.call_id = Some(self.dialog.id().call_id.clone());
+        let (state_tx, states) = self.layer.new_dialog_state_channel();
+        match self.layer.do_invite_async(option, state_tx) {
+            Ok((dialog, invite)) => {
+                self.layer.remove_dialog(&self.dialog.id());
+                self.dialog = dialog;
+                self.states = states;
+                self.invite = Some(invite);
+                true
+            }
+            Err(e) => {
+                tracing::info!(
+                    call = self.id.0,
+                    "cannot send the authenticated INVITE: {e}"
+                );
+                false
+            }
+        }
     }
 
     fn invite_outcome(
@@ -379,6 +449,8 @@ impl CallTask {
                     code: 603,
                     reason: "Decline".into(),
                 },
+                // A challenge we are about to answer (see `answer_challenge`) ends nothing.
+                TerminatedReason::ProxyAuthRequired if self.auth_retry.is_some() => return None,
                 TerminatedReason::ProxyAuthRequired => Input::Refused {
                     code: 407,
                     reason: "Proxy Authentication Required".into(),

@@ -8,7 +8,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use rsipstack::dialog::authenticate::Credential;
 use rsipstack::dialog::dialog::Dialog;
 use rsipstack::dialog::dialog_layer::DialogLayer;
 use rsipstack::dialog::invitation::InviteOption;
@@ -315,22 +314,24 @@ impl Line {
             content_type: Some("application/sdp".into()),
             offer: Some(offer.into_bytes()),
             contact: self.contact()?,
-            credential: inner
-                .cfg
-                .credential
-                .as_ref()
-                .map(|(user, password)| Credential {
-                    username: user.clone(),
-                    password: password.clone(),
-                    realm: None,
-                    auth_username: None,
-                }),
+            // Challenges are answered by the call task with our digest (MD5 and SHA-256).
+            credential: None,
             headers: Some(vec![
                 Header::Supported("replaces, timer".into()),
                 Header::Allow(ALLOW.into()),
             ]),
             ..Default::default()
         };
+        let auth_retry =
+            inner
+                .cfg
+                .credential
+                .as_ref()
+                .map(|(user, password)| call_task::InviteAuth {
+                    option: opt.clone(),
+                    user: user.clone(),
+                    password: password.clone(),
+                });
         let (dialog, invite) = inner
             .layer
             .do_invite_async(opt, state_tx)
@@ -350,6 +351,7 @@ impl Line {
             Some(invite),
             None,
             None,
+            auth_retry,
         );
         Ok(call)
     }
@@ -368,6 +370,7 @@ impl Line {
         >,
         remote_offer: Option<String>,
         incoming_session: Option<(u64, bool)>,
+        auth_retry: Option<call_task::InviteAuth>,
     ) {
         let (commands_tx, commands) = mpsc::channel(16);
         if let Ok(mut calls) = self.inner.calls.lock() {
@@ -387,6 +390,7 @@ impl Line {
             answer_body: None,
             offered_in_200: false,
             incoming_session,
+            auth_retry,
         };
         tokio::spawn(task.run(first));
     }
@@ -516,6 +520,7 @@ impl Line {
             None,
             remote_offer,
             incoming_session,
+            None,
         );
     }
 
