@@ -165,3 +165,180 @@ async fn we_reject_baresips_call_busy() {
     }
     assert!(peer.log_text().contains("486"), "{}", peer.log_text());
 }
+
+/// Blind transfer, we send the REFER: we call baresip, then hand it over to carol (our second
+/// line); baresip calls carol, and our call ends as transferred.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn we_transfer_baresip_to_a_third_party() {
+    let peer = Baresip::start("bob", true);
+    let (_ep, line, mut rx) = our_line().await;
+    let (carol_ep, carol, mut carol_rx) = lines::local_line("carol").await;
+    let call = line
+        .dial(&format!("sip:bob@127.0.0.1:{}", peer.sip_port))
+        .expect("dial");
+    next(&mut rx, &peer, |e| {
+        matches!(
+            e,
+            CallEvent::State {
+                phase: CallPhase::Established,
+                ..
+            }
+        )
+    })
+    .await;
+    line.command(
+        call,
+        Input::Transfer {
+            target: format!("sip:carol@{}", carol_ep.local_addr()),
+        },
+    )
+    .await
+    .expect("transfer");
+    // baresip follows the REFER: carol rings with bob calling.
+    let e = next(&mut carol_rx, &peer, |e| {
+        matches!(e, CallEvent::IncomingCall { .. })
+    })
+    .await;
+    let CallEvent::IncomingCall {
+        call: carol_call,
+        from,
+        ..
+    } = e
+    else {
+        unreachable!()
+    };
+    assert!(from.contains("bob"), "{from}");
+    carol
+        .command(carol_call, Input::Answer)
+        .await
+        .expect("answer");
+    // 202 (REFER accepted), then progress as NOTIFY sipfrag; done when it says 200.
+    let e = next(
+        &mut rx,
+        &peer,
+        |e| matches!(e, CallEvent::Transfer { status, .. } if *status == 200 || *status >= 300),
+    )
+    .await;
+    assert_eq!(e, CallEvent::Transfer { call, status: 200 });
+    let e = next(&mut rx, &peer, |e| matches!(e, CallEvent::CallEnded { .. })).await;
+    assert!(
+        matches!(
+            e,
+            CallEvent::CallEnded {
+                cause: EndCause::Transferred,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    next(&mut carol_rx, &peer, |e| {
+        matches!(
+            e,
+            CallEvent::State {
+                phase: CallPhase::Established,
+                ..
+            }
+        )
+    })
+    .await;
+    peer.command("hangup", "");
+    next(&mut carol_rx, &peer, |e| {
+        matches!(e, CallEvent::CallEnded { .. })
+    })
+    .await;
+}
+
+/// Blind transfer, we receive the REFER: baresip calls us, then transfers us to carol (our
+/// second line); we call carol and our first call ends as transferred.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn baresip_transfers_us_to_a_third_party() {
+    let peer = Baresip::start("bob", false);
+    let (ep, line, mut rx) = our_line().await;
+    let (carol_ep, carol, mut carol_rx) = lines::local_line("carol").await;
+    peer.command("dial", &format!("sip:alice@{}", ep.local_addr()));
+    let e = next(&mut rx, &peer, |e| {
+        matches!(e, CallEvent::IncomingCall { .. })
+    })
+    .await;
+    let CallEvent::IncomingCall { call, .. } = e else {
+        unreachable!()
+    };
+    line.command(call, Input::Answer).await.expect("answer");
+    next(&mut rx, &peer, |e| {
+        matches!(
+            e,
+            CallEvent::State {
+                phase: CallPhase::Established,
+                ..
+            }
+        )
+    })
+    .await;
+    let target = format!("sip:carol@{}", carol_ep.local_addr());
+    let reply = peer.command("transfer", &target);
+    assert!(reply.contains("\"response\":true"), "{reply}");
+    let e = next(&mut rx, &peer, |e| {
+        matches!(e, CallEvent::TransferRequested { .. })
+    })
+    .await;
+    assert_eq!(
+        e,
+        CallEvent::TransferRequested {
+            call,
+            target: target.clone()
+        }
+    );
+    let e = next(&mut carol_rx, &peer, |e| {
+        matches!(e, CallEvent::IncomingCall { .. })
+    })
+    .await;
+    let CallEvent::IncomingCall {
+        call: carol_call,
+        from,
+        ..
+    } = e
+    else {
+        unreachable!()
+    };
+    assert!(from.contains("alice"), "{from}");
+    carol
+        .command(carol_call, Input::Answer)
+        .await
+        .expect("answer");
+    let e = next(&mut rx, &peer, |e| {
+        matches!(
+            e,
+            CallEvent::CallEnded {
+                cause: EndCause::Transferred,
+                ..
+            }
+        )
+    })
+    .await;
+    assert!(matches!(e, CallEvent::CallEnded { call: c, .. } if c == call));
+    // The new call (alice → carol) is up on both sides.
+    next(&mut carol_rx, &peer, |e| {
+        matches!(
+            e,
+            CallEvent::State {
+                phase: CallPhase::Established,
+                ..
+            }
+        )
+    })
+    .await;
+    carol
+        .command(carol_call, Input::Hangup)
+        .await
+        .expect("hangup");
+    next(&mut rx, &peer, |e| {
+        matches!(
+            e,
+            CallEvent::CallEnded {
+                cause: EndCause::RemoteHangup,
+                ..
+            }
+        )
+    })
+    .await;
+}
