@@ -25,4 +25,4 @@ pub use registration::{
     Action as RegistrationAction, Authorization, Input as RegistrationInput, RegisterResponse,
     Registration, RegistrationConfig, RegistrationFailure, RegistrationState, refresh_after,
 };
-pub use util::random_seed;
+pub use util::{parse_uri, random_seed};

@@ -11,7 +11,7 @@ use std::time::Instant;
 use rsipstack::dialog::dialog_layer::DialogLayer;
 
 use rsipstack::EndpointBuilder;
-use rsipstack::sip::{Header, Method, SipMessage, Uri};
+use rsipstack::sip::{Header, Method, SipMessage};
 use rsipstack::transaction::key::{TransactionKey, TransactionRole};
 use rsipstack::transaction::transaction::Transaction;
 use rsipstack::transport::TransportLayer;
@@ -245,7 +245,7 @@ impl SipEndpoint {
             .trim_end_matches(']')
             .to_owned();
         let parse = |uri: &str| {
-            Uri::try_from(uri).map_err(|e| UaError::Uri {
+            crate::util::parse_uri(uri).map_err(|e| UaError::Uri {
                 uri: uri.to_owned(),
                 detail: e.to_string(),
             })

@@ -301,3 +301,24 @@ async fn a_digit_that_overtakes_the_ack_is_still_delivered() {
     assert_eq!(d, CallEvent::Dtmf { call, digit: '9' });
     b.command(call, Input::Hangup).await.expect("hangup");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_escaped_user_part_goes_out_as_typed() {
+    let (_ea, a, _a_rx) = line("alice").await;
+    let peer = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let to = peer.local_addr().expect("addr");
+    a.dial(&format!("sip:jane%40corp@{to}")).expect("dial");
+    let mut buf = [0u8; 4096];
+    let (n, _) = tokio::time::timeout(Duration::from_secs(3), peer.recv_from(&mut buf))
+        .await
+        .expect("an INVITE")
+        .expect("recv");
+    let invite = String::from_utf8_lossy(&buf[..n]);
+    assert!(
+        invite.starts_with(&format!("INVITE sip:jane%40corp@{to} SIP/2.0\r\n")),
+        "{invite}"
+    );
+    assert!(!invite.contains("%2540"), "{invite}");
+}

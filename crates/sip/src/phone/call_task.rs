@@ -583,7 +583,7 @@ impl CallTask {
                 let d = self.dialog.clone();
                 let done = done.clone();
                 tokio::spawn(async move {
-                    let r = match rsipstack::sip::Uri::try_from(target.as_str()) {
+                    let r = match crate::util::parse_uri(&target) {
                         Ok(uri) => d.refer(uri, None, None).await.map_err(|e| e.to_string()),
                         Err(e) => Err(e.to_string()),
                     };

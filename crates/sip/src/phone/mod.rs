@@ -252,7 +252,7 @@ impl Line {
 
     fn contact(&self) -> Result<Uri, PhoneError> {
         let text = self.contact_addr().uri(&self.inner.cfg.user);
-        Uri::try_from(text.as_str()).map_err(|e| PhoneError::Sip(e.to_string()))
+        crate::util::parse_uri(&text).map_err(|e| PhoneError::Sip(e.to_string()))
     }
 
     /// The full SIP URI for what the user typed: a SIP URI, `tel:` number, `user@host`, or a
@@ -284,7 +284,7 @@ impl Line {
         } else {
             return Err(PhoneError::BadTarget(target.to_owned()));
         };
-        Uri::try_from(uri.as_str()).map_err(|_| PhoneError::BadTarget(target.to_owned()))?;
+        crate::util::parse_uri(&uri).map_err(|_| PhoneError::BadTarget(target.to_owned()))?;
         Ok(uri)
     }
 
@@ -293,9 +293,9 @@ impl Line {
         let inner = &self.inner;
         let uri = self.target_uri(target)?;
         let callee =
-            Uri::try_from(uri.as_str()).map_err(|e| PhoneError::BadTarget(e.to_string()))?;
+            crate::util::parse_uri(&uri).map_err(|e| PhoneError::BadTarget(e.to_string()))?;
         let caller =
-            Uri::try_from(inner.cfg.aor.as_str()).map_err(|e| PhoneError::Sip(e.to_string()))?;
+            crate::util::parse_uri(&inner.cfg.aor).map_err(|e| PhoneError::Sip(e.to_string()))?;
         let mut media = inner.cfg.media.create(inner.local.ip())?;
         let offer = media.create_offer(siperb_media::Direction::SendRecv);
         let (state_tx, state_rx) = inner.layer.new_dialog_state_channel();
