@@ -466,6 +466,9 @@ impl SipEndpoint {
                 if status < 200 {
                     continue;
                 }
+                if is_local_timeout(&resp) {
+                    return Input::NoAnswer;
+                }
                 let header = |name: &str| header_value(&resp.headers, name);
                 let contact_expires = header("Contact").and_then(|c| {
                     c.split(';').find_map(|p| {
@@ -490,6 +493,16 @@ impl SipEndpoint {
         }
         Input::NoAnswer
     }
+}
+
+/// rsipstack reports its own Timer B/F expiry as a 408 it builds from our request, and it
+/// reaches us just like a server's answer would. A server's (or proxy's) 408 carries a To tag
+/// (RFC 3261 §8.2.6.2); the synthesized one is our request's headers copied back, so its To
+/// has none. Only that tells "nobody answered" apart from "the registrar said 408".
+fn is_local_timeout(resp: &rsipstack::sip::Response) -> bool {
+    resp.status_code.code() == 408
+        && header_value(&resp.headers, "To")
+            .is_some_and(|to| !to.to_ascii_lowercase().contains(";tag="))
 }
 
 impl Drop for SipEndpoint {

@@ -1,6 +1,6 @@
 //! Scenarios against the real SIPp (Debian package sip-tester) on loopback: SIPp answering
 //! our INVITE, SIPp calling us, SIPp challenging our INVITE with 407 (and checking our digest),
-//! a registrar that answers 403, and one that never answers (a plain UDP sink). Scenarios live
+//! a registrar that answers 403, and one that never answers. Scenarios live
 //! in `tests/peers/sipp/`; on failure the panic shows what SIPp saw (its error and message logs).
 
 #[path = "support/lines.rs"]
@@ -447,26 +447,37 @@ async fn next_state(
 /// `EndpointBuilder::with_option(EndpointOption { t1, t1x64, .. })` could shorten that, but
 /// `SipEndpoint::bind_udp` does not expose it, so this test takes about 32 s.
 ///
-/// Known defect: on Timer F rsipstack 0.7.14 hands the transaction user a locally made
-/// `408 Request Timeout` (transaction.rs, `make_response(.., RequestTimeout, ..)`), and
-/// `SipEndpoint::transact` takes it for the server's answer, so the state is
-/// `Failed { Rejected { code: 408, .. } }` and `RegistrationFailure::Timeout` never appears.
+/// On Timer F rsipstack hands us a 408 it made itself from our request; the registration must
+/// still say `Timeout` (nobody answered), not "the registrar refused with 408".
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "defect: an unanswered REGISTER ends as Rejected { code: 408 } (rsipstack's local 408 on Timer F), not Timeout"]
 async fn a_registrar_that_never_answers_is_a_timeout() {
-    let sink = tokio::net::UdpSocket::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = sink.local_addr().expect("addr");
-    let (seen_tx, mut seen_rx) = mpsc::unbounded_channel::<String>();
-    let swallow = tokio::spawn(async move {
-        let mut buf = [0u8; 4096];
-        while let Ok((n, _)) = sink.recv_from(&mut buf).await {
-            let _ = seen_tx.send(String::from_utf8_lossy(&buf[..n]).into_owned());
-        }
-    });
+    let port = free_udp_port();
+    let dir = tempfile::tempdir().expect("dir");
+    let messages = dir.path().join("messages.log");
+    let mut sipp = Command::new("sipp")
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-mi",
+            "127.0.0.1",
+            "-m",
+            "1",
+            "-nostdin",
+            "-p",
+        ])
+        .arg(port.to_string())
+        .arg("-sf")
+        .arg(scenario("register_silent.xml"))
+        .arg("-trace_msg")
+        .arg("-message_file")
+        .arg(&messages)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start sipp (Debian package sip-tester)");
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let began = Instant::now();
-    let (mut rx, stop, task) = start_registration(&addr.to_string()).await;
+    let (mut rx, stop, task) = start_registration(&format!("127.0.0.1:{port}")).await;
     let s = next_state(&mut rx, 5, String::new).await;
     assert_eq!(s, RegistrationState::Registering);
     let s = next_state(&mut rx, 40, String::new).await;
@@ -476,18 +487,21 @@ async fn a_registrar_that_never_answers_is_a_timeout() {
         "Timer F is 32 s: {took:?}"
     );
     stop.cancel();
-    swallow.abort();
-    let mut registers = Vec::new();
-    while let Ok(text) = seen_rx.try_recv() {
-        if text.starts_with("REGISTER ") {
-            registers.push(text);
-        }
-    }
+    let _ = sipp.kill();
+    let _ = sipp.wait();
+    // SIPp's message log has every datagram it received, retransmissions included.
+    let log = std::fs::read_to_string(&messages).unwrap_or_default();
+    let registers: Vec<String> = log
+        .split("UDP message received")
+        .skip(1)
+        .filter(|m| m.contains("REGISTER sip:"))
+        .map(|m| m.to_owned())
+        .collect();
     // One REGISTER, retransmitted over UDP (Timer E) with the same branch.
     assert!(registers.len() >= 5, "{registers:#?}");
     let branch = |t: &str| {
         t.lines()
-            .find(|l| l.starts_with("Via:"))
+            .find(|l| l.trim_start().starts_with("Via:"))
             .and_then(|v| v.split("branch=").nth(1))
             .map(|b| b.split(';').next().unwrap_or(b).trim().to_owned())
     };
