@@ -144,6 +144,14 @@ fn print_event(account: &str, event: &CallEvent, json: bool) {
         CallEvent::TransferRequested { call, target } => {
             format!("call {}: transferred to {target}", call.0)
         }
+        CallEvent::CallReplaced {
+            call,
+            replaced,
+            from,
+        } => format!(
+            "call {}: {from} took over call {} (attended transfer)",
+            call.0, replaced.0
+        ),
         CallEvent::GhostCallBlocked { from, reason } => {
             format!("blocked a call from {from}: {reason}")
         }
@@ -173,6 +181,7 @@ fn describe(cause: &EndCause) -> String {
         EndCause::NoAnswer => "no answer".into(),
         EndCause::SessionExpired => "the session expired".into(),
         EndCause::Transferred => "transferred".into(),
+        EndCause::Replaced => "replaced by a transferred call".into(),
         EndCause::Network { detail } => format!("network: {detail}"),
     }
 }

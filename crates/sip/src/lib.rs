@@ -13,6 +13,7 @@ pub mod flow;
 mod gated;
 pub mod phone;
 mod registration;
+pub mod replaces;
 pub mod ua;
 mod util;
 pub mod wire;

@@ -4,112 +4,13 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
+use siperb_sip::Transport;
 use siperb_sip::call::{CallPhase, EndCause, Input};
-use siperb_sip::phone::{CallEvent, CallRef, Line, LineConfig, RtpFactory};
-use siperb_sip::ua::{SipEndpoint, registrar_address};
-use siperb_sip::{AccountConfig, AccountId, RegistrationState, Transport};
+use siperb_sip::phone::CallEvent;
 use support::kamailio::{Kamailio, PASSWORD, PASSWORD2, USER, USER2};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
-
-type Events = mpsc::UnboundedReceiver<CallEvent>;
-
-/// An account registered at `k` with its line, as the engine runs one.
-struct Registered {
-    endpoint: Arc<SipEndpoint>,
-    line: Line,
-    events: Events,
-    stop: CancellationToken,
-    task: tokio::task::JoinHandle<()>,
-}
-
-async fn registered(k: &Kamailio, user: &str, password: &str, transport: Transport) -> Registered {
-    let mut account = AccountConfig::new(AccountId(user.into()), &format!("sip:{user}@127.0.0.1"))
-        .expect("account");
-    account.transport = transport;
-    account.registrar = Some(match transport {
-        Transport::Tls => format!("127.0.0.1:{}", k.tls_port),
-        _ => format!("127.0.0.1:{}", k.port),
-    });
-    account.tls.ca_file = Some(k.ca_file.clone());
-    let registrar = registrar_address(&account).await.expect("registrar");
-    let endpoint = Arc::new(
-        SipEndpoint::bind_udp_towards(registrar)
-            .await
-            .expect("bind"),
-    );
-    let (tx, events) = mpsc::unbounded_channel();
-    let line = endpoint
-        .start_line(
-            LineConfig {
-                user: user.into(),
-                aor: format!("sip:{user}@127.0.0.1"),
-                display_name: None,
-                proxy: Some(registrar),
-                credential: Some((user.into(), password.into())),
-                ghost_filter: true,
-                do_not_disturb: false,
-                media: Arc::new(RtpFactory::default()),
-            },
-            tx,
-        )
-        .expect("line");
-    let (states, mut state_rx) = mpsc::channel(16);
-    let stop = CancellationToken::new();
-    let (ep, stop2, password) = (endpoint.clone(), stop.clone(), password.to_owned());
-    let task = tokio::spawn(async move {
-        ep.run_registration(&account, registrar, password, 7, states, stop2)
-            .await
-            .expect("registration");
-    });
-    loop {
-        let s = tokio::time::timeout(Duration::from_secs(10), state_rx.recv())
-            .await
-            .expect("registers in time")
-            .expect("open");
-        match s {
-            RegistrationState::Registered { .. } => break,
-            RegistrationState::Registering => {}
-            other => panic!("{user}: {other:?}\n{}", k.log_text()),
-        }
-    }
-    // Keep draining states so the registration task never blocks on a full channel.
-    tokio::spawn(async move { while state_rx.recv().await.is_some() {} });
-    Registered {
-        endpoint,
-        line,
-        events,
-        stop,
-        task,
-    }
-}
-
-impl Registered {
-    async fn unregister(self) {
-        self.stop.cancel();
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.task).await;
-    }
-}
-
-async fn next(rx: &mut Events, k: &Kamailio, want: impl Fn(&CallEvent) -> bool) -> CallEvent {
-    let found = tokio::time::timeout(Duration::from_secs(8), async {
-        loop {
-            let e = rx.recv().await.expect("events");
-            if want(&e) {
-                return e;
-            }
-        }
-    })
-    .await;
-    found.unwrap_or_else(|_| panic!("no such event\n{}", k.log_text()))
-}
-
-fn phase(call: CallRef, p: CallPhase) -> impl Fn(&CallEvent) -> bool {
-    move |e| matches!(e, CallEvent::State { call: c, phase } if *c == call && *phase == p)
-}
+use support::registered::{Registered, next, phase, registered};
 
 /// alice calls bob by his user name through Kamailio; bob answers; alice hangs up.
 async fn call_through(k: &Kamailio, alice: &mut Registered, bob: &mut Registered) {

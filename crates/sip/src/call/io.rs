@@ -21,6 +21,8 @@ pub enum TimerKind {
     SessionRefresh,
     /// The far end did not refresh in time.
     SessionExpiry,
+    /// A transfer we carried out succeeded but the transferor has not hung up yet.
+    TransferredHangup,
 }
 
 #[derive(Debug, Clone)]
@@ -59,6 +61,10 @@ pub enum Input {
     Transfer {
         target: String,
     },
+    /// An incoming INVITE with Replaces names this call: hang it up, the new call takes over.
+    Replaced,
+    /// This was the consultation call of an attended transfer that succeeded: hang it up.
+    HandedOver,
     // Our INVITE's responses.
     Provisional {
         code: u16,

@@ -3,13 +3,17 @@ use std::time::{Duration, Instant};
 use super::io::{Action, CallConfig, Input, SessionTimer, TimerKind};
 use super::{CallDirection, CallPhase, EndCause, MediaDirection};
 
-/// RFC 4028 session timer agreed for the dialog.
+/// How long the transferor has to hang up once the call we placed for its REFER is up.
+pub const TRANSFERRED_GRACE: Duration = Duration::from_secs(2);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Transfer {
     /// We sent a REFER and wait for its outcome.
     Sending,
     /// We accepted a REFER and are placing the new call.
     Receiving,
+    /// The call we placed for the REFER is up: the transferor may leave.
+    Done,
 }
 
 /// One call's decisions. Feed it [`Input`]s with the time; carry out the [`Action`]s.
@@ -28,6 +32,9 @@ pub struct Call {
     wanted_hold: Option<bool>,
     session_timer: Option<SessionTimer>,
     transfer: Option<Transfer>,
+    /// Why the call ends once the CANCEL/BYE we sent completes (the user hung up, unless a
+    /// transfer or a replacement did).
+    ending_as: Option<EndCause>,
     answered_at: Option<Instant>,
     rng: u64,
 }
@@ -72,6 +79,7 @@ impl Call {
             wanted_hold: None,
             session_timer: None,
             transfer: None,
+            ending_as: None,
             answered_at: None,
             rng,
         }
@@ -131,7 +139,9 @@ impl Call {
                     self.end(now, EndCause::Rejected { code }, &mut out);
                 }
             }
-            Input::Hangup => self.hangup(now, &mut out),
+            Input::Hangup => self.hangup(now, EndCause::LocalHangup, &mut out),
+            Input::Replaced => self.hangup(now, EndCause::Replaced, &mut out),
+            Input::HandedOver => self.hangup(now, EndCause::Transferred, &mut out),
             Input::Hold => self.want_hold(true, &mut out),
             Input::Resume => self.want_hold(false, &mut out),
             Input::SendDtmf(d) => {
@@ -152,7 +162,8 @@ impl Call {
                 if self.cancel_pending || self.phase == CallPhase::Ending {
                     // Our CANCEL crossed the 200: the dialog exists, end it (RFC 3261 §15).
                     out.push(Action::SendBye);
-                    self.end(now, EndCause::LocalHangup, &mut out);
+                    let cause = self.ending_cause();
+                    self.end(now, cause, &mut out);
                 } else if matches!(
                     self.phase,
                     CallPhase::Dialing | CallPhase::Ringing | CallPhase::EarlyMedia
@@ -162,7 +173,8 @@ impl Call {
             }
             Input::Refused { code, reason } => {
                 if self.phase == CallPhase::Ending {
-                    self.end(now, EndCause::LocalHangup, &mut out);
+                    let cause = self.ending_cause();
+                    self.end(now, cause, &mut out);
                 } else if self.cfg.direction == CallDirection::Outgoing
                     && self.answered_at.is_none()
                 {
@@ -172,7 +184,7 @@ impl Call {
             Input::NoResponse => {
                 if self.answered_at.is_none() {
                     let cause = if self.phase == CallPhase::Ending {
-                        EndCause::LocalHangup
+                        self.ending_cause()
                     } else {
                         EndCause::NoAnswer
                     };
@@ -195,7 +207,7 @@ impl Call {
                 }
             }
             Input::RemoteBye => {
-                let cause = if self.transfer == Some(Transfer::Receiving) {
+                let cause = if self.transfer == Some(Transfer::Done) {
                     // The transferor hangs up once our new call is up: that is the transfer.
                     EndCause::Transferred
                 } else {
@@ -237,7 +249,16 @@ impl Call {
                 if self.transfer == Some(Transfer::Receiving) {
                     out.push(Action::NotifyTransfer { status });
                     out.push(Action::TransferProgress { status });
-                    if status >= 300 {
+                    if (200..300).contains(&status) {
+                        self.transfer = Some(Transfer::Done);
+                        // The transferor should hang up now (RFC 5589 §6); some (liblinphone)
+                        // never do, and the user must not keep a dead call: we do it if it
+                        // has not within a grace period.
+                        out.push(Action::ArmTimer {
+                            kind: TimerKind::TransferredHangup,
+                            after: TRANSFERRED_GRACE,
+                        });
+                    } else if status >= 300 {
                         self.transfer = None;
                     }
                 }
@@ -255,7 +276,13 @@ impl Call {
         out
     }
 
-    fn hangup(&mut self, now: Instant, out: &mut Vec<Action>) {
+    fn hangup(&mut self, now: Instant, cause: EndCause, out: &mut Vec<Action>) {
+        if matches!(
+            self.phase,
+            CallPhase::Dialing | CallPhase::Ringing | CallPhase::EarlyMedia
+        ) {
+            self.ending_as = Some(cause.clone());
+        }
         match self.phase {
             CallPhase::Dialing if !self.heard_provisional => {
                 // A CANCEL before any provisional may overtake the INVITE: wait for one.
@@ -273,7 +300,7 @@ impl Call {
             }
             CallPhase::Connecting | CallPhase::Established => {
                 out.push(Action::SendBye);
-                self.end(now, EndCause::LocalHangup, out);
+                self.end(now, cause, out);
             }
             CallPhase::Ending | CallPhase::Ended => {}
         }
@@ -475,6 +502,11 @@ impl Call {
                     self.end(now, EndCause::SessionExpired, out);
                 }
             }
+            TimerKind::TransferredHangup => {
+                if self.transfer == Some(Transfer::Done) {
+                    self.hangup(now, EndCause::Transferred, out);
+                }
+            }
         }
     }
 
@@ -490,6 +522,10 @@ impl Call {
             self.phase = phase;
             out.push(Action::Phase(phase));
         }
+    }
+
+    fn ending_cause(&self) -> EndCause {
+        self.ending_as.clone().unwrap_or(EndCause::LocalHangup)
     }
 
     fn end(&mut self, now: Instant, cause: EndCause, out: &mut Vec<Action>) {

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 pub use filter::{GhostFilter, InviteOrigin, Verdict as GhostVerdict};
 pub use io::{Action, CallConfig, Input, SessionTimer, TimerKind};
-pub use machine::Call;
+pub use machine::{Call, TRANSFERRED_GRACE};
 
 /// Who started the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
@@ -83,6 +83,8 @@ pub enum EndCause {
     SessionExpired,
     /// The call was handed over to someone else (REFER succeeded).
     Transferred,
+    /// Another call took this one's place (an INVITE with Replaces: attended transfer to us).
+    Replaced,
     /// The network failed (no route, transport error).
     Network { detail: String },
 }

@@ -41,6 +41,8 @@ pub(crate) struct CallTask {
     pub(crate) call: Call,
     pub(crate) dialog: InviteDialog,
     pub(crate) layer: Arc<DialogLayer>,
+    /// The line's table of call dialogs: ours is kept current there.
+    pub(crate) dialogs: Arc<std::sync::Mutex<HashMap<CallRef, InviteDialog>>>,
     pub(crate) media: Box<dyn MediaSession>,
     pub(crate) states: DialogStateReceiver,
     pub(crate) commands: mpsc::Receiver<Command>,
@@ -154,6 +156,9 @@ impl CallTask {
                     .await
                 {
                     self.layer.remove_dialog(&self.dialog.id());
+                    if let Ok(mut d) = self.dialogs.lock() {
+                        d.remove(&self.id);
+                    }
                     return;
                 }
             }
@@ -265,6 +270,9 @@ impl CallTask {
         match self.layer.do_invite_async(option, state_tx) {
             Ok((dialog, invite)) => {
                 self.layer.remove_dialog(&self.dialog.id());
+                if let Ok(mut d) = self.dialogs.lock() {
+                    d.insert(self.id, dialog.clone());
+                }
                 self.dialog = dialog;
                 self.states = states;
                 self.invite = Some(invite);
@@ -583,9 +591,17 @@ impl CallTask {
                 let d = self.dialog.clone();
                 let done = done.clone();
                 tokio::spawn(async move {
-                    let r = match crate::util::parse_uri(&target) {
-                        Ok(uri) => d.refer(uri, None, None).await.map_err(|e| e.to_string()),
-                        Err(e) => Err(e.to_string()),
+                    let r = if target.contains('?') {
+                        // An attended transfer's target carries `?Replaces=…`, escaped by us:
+                        // sent as written.
+                        d.refer(format!("<{target}>"), None, None)
+                            .await
+                            .map_err(|e| e.to_string())
+                    } else {
+                        match crate::util::parse_uri(&target) {
+                            Ok(uri) => d.refer(uri, None, None).await.map_err(|e| e.to_string()),
+                            Err(e) => Err(e.to_string()),
+                        }
                     };
                     let _ = done.send(Done::Refer(r));
                 });

@@ -6,11 +6,12 @@ mod call_task;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use rsipstack::dialog::dialog::Dialog;
 use rsipstack::dialog::dialog_layer::DialogLayer;
 use rsipstack::dialog::invitation::InviteOption;
+use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::sip::{Header, HeadersExt, Method, StatusCode, Uri};
 use rsipstack::transaction::TransactionReceiver;
 use rsipstack::transaction::transaction::Transaction;
@@ -75,6 +76,13 @@ pub enum CallEvent {
         call: CallRef,
         target: String,
     },
+    /// An INVITE with Replaces took over `replaced` (attended transfer to us): `call` is the
+    /// new call, answered at once without ringing; `replaced` ends with cause `replaced`.
+    CallReplaced {
+        call: CallRef,
+        replaced: CallRef,
+        from: String,
+    },
     /// A scanner-style INVITE was refused without ringing.
     GhostCallBlocked {
         from: String,
@@ -99,6 +107,7 @@ impl CallEvent {
             | Self::Dtmf { call, .. }
             | Self::Transfer { call, .. }
             | Self::TransferRequested { call, .. }
+            | Self::CallReplaced { call, .. }
             | Self::CallEnded { call, .. } => Some(*call),
             Self::GhostCallBlocked { .. } => None,
         }
@@ -112,6 +121,8 @@ pub enum PhoneError {
     BadTarget(String),
     #[error("no such call")]
     NoSuchCall,
+    #[error("{0}")]
+    NotNow(&'static str),
     #[error("cannot open the media port: {0}")]
     Media(String),
     #[error("cannot start the call: {0}")]
@@ -154,6 +165,15 @@ pub struct LineConfig {
     pub media: Arc<dyn MediaFactory>,
 }
 
+/// What the line knows of one of its calls, from the call's own events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
+pub struct CallStatus {
+    pub direction: CallDirection,
+    pub phase: CallPhase,
+    /// We put it on hold.
+    pub on_hold: bool,
+}
+
 struct Inner {
     cfg: LineConfig,
     layer: Arc<DialogLayer>,
@@ -162,6 +182,12 @@ struct Inner {
     calls: Mutex<HashMap<CallRef, mpsc::Sender<Command>>>,
     /// New call → the call whose REFER it serves.
     transfers: Mutex<HashMap<CallRef, CallRef>>,
+    /// Each call's dialog (kept current by its task), to find the one a Replaces names and to
+    /// name ours in an attended transfer.
+    dialogs: Arc<Mutex<HashMap<CallRef, InviteDialog>>>,
+    status: Mutex<HashMap<CallRef, CallStatus>>,
+    /// Call we attended-transferred → the consultation call to hang up once it succeeded.
+    consultations: Mutex<HashMap<CallRef, (Weak<Inner>, CallRef)>>,
     events: mpsc::UnboundedSender<CallEvent>,
     relay: mpsc::UnboundedSender<CallEvent>,
 }
@@ -201,6 +227,9 @@ impl Line {
                 contact,
                 calls: Mutex::new(HashMap::new()),
                 transfers: Mutex::new(HashMap::new()),
+                dialogs: Arc::new(Mutex::new(HashMap::new())),
+                status: Mutex::new(HashMap::new()),
+                consultations: Mutex::new(HashMap::new()),
                 events,
                 relay,
             }),
@@ -221,6 +250,95 @@ impl Line {
     /// Sends a user action to a call.
     pub async fn command(&self, call: CallRef, input: Input) -> Result<(), PhoneError> {
         self.send_to(call, Command::User(input)).await
+    }
+
+    /// The line's calls and what they are doing.
+    pub fn calls(&self) -> Vec<(CallRef, CallStatus)> {
+        let mut calls: Vec<_> = self
+            .inner
+            .status
+            .lock()
+            .map(|s| s.iter().map(|(c, st)| (*c, *st)).collect())
+            .unwrap_or_default();
+        calls.sort_by_key(|(c, _)| c.0);
+        calls
+    }
+
+    pub fn status_of(&self, call: CallRef) -> Option<CallStatus> {
+        self.inner.status.lock().ok()?.get(&call).copied()
+    }
+
+    /// Puts every established call of this line but `except` on hold (answering or placing
+    /// another call, swapping).
+    pub async fn hold_others(&self, except: Option<CallRef>) {
+        for (call, status) in self.calls() {
+            if Some(call) != except && status.phase == CallPhase::Established && !status.on_hold {
+                let _ = self.command(call, Input::Hold).await;
+            }
+        }
+    }
+
+    /// The Refer-To that asks a transferee to call this call's far end, replacing our dialog
+    /// with it (RFC 5589 §7): its address of record when calls go through a server (so the
+    /// request is routed and passes the far end's ghost-call filter), its contact otherwise.
+    pub fn refer_to_replacing(&self, call: CallRef) -> Result<String, PhoneError> {
+        let status = self.status_of(call).ok_or(PhoneError::NoSuchCall)?;
+        if status.phase != CallPhase::Established {
+            return Err(PhoneError::NotNow(
+                "the call to transfer to must be answered first",
+            ));
+        }
+        let dialog = self
+            .inner
+            .dialogs
+            .lock()
+            .ok()
+            .and_then(|d| d.get(&call).cloned())
+            .ok_or(PhoneError::NoSuchCall)?;
+        let id = dialog.id();
+        let dialog = Dialog::Invite(dialog);
+        let aor = match status.direction {
+            CallDirection::Outgoing => dialog.to().uri.to_string(),
+            CallDirection::Incoming => dialog.from().uri.to_string(),
+        };
+        let target = match (self.inner.cfg.proxy, dialog.remote_contact()) {
+            (None, Some(contact)) => contact.to_string(),
+            _ => aor,
+        };
+        let replaces = crate::replaces::Replaces {
+            call_id: id.call_id,
+            to_tag: id.remote_tag,
+            from_tag: id.local_tag,
+            early_only: false,
+        };
+        Ok(replaces.refer_to(&target))
+    }
+
+    /// Attended transfer: asks the far end of `call` to call the far end of `consultation`
+    /// (on `consultation_line`, which may be this line), replacing our consultation call. On
+    /// success `call` ends `transferred` and so does the consultation call.
+    pub async fn attended_transfer(
+        &self,
+        call: CallRef,
+        consultation_line: &Line,
+        consultation: CallRef,
+    ) -> Result<(), PhoneError> {
+        if call == consultation {
+            return Err(PhoneError::NotNow("a call cannot be transferred to itself"));
+        }
+        match self.status_of(call) {
+            Some(s) if s.phase == CallPhase::Established => {}
+            Some(_) => return Err(PhoneError::NotNow("the call to transfer is not answered")),
+            None => return Err(PhoneError::NoSuchCall),
+        }
+        let target = consultation_line.refer_to_replacing(consultation)?;
+        if let Ok(mut c) = self.inner.consultations.lock() {
+            c.insert(
+                call,
+                (Arc::downgrade(&consultation_line.inner), consultation),
+            );
+        }
+        self.command(call, Input::Transfer { target }).await
     }
 
     /// Hands `command` to the task of `call`, if the call is still going.
@@ -291,7 +409,14 @@ impl Line {
     /// Places a call to `target`.
     pub fn dial(&self, target: &str) -> Result<CallRef, PhoneError> {
         let inner = &self.inner;
-        let uri = self.target_uri(target)?;
+        // A REFER's target may carry headers for the new INVITE: we honour Replaces (attended
+        // transfer, RFC 5589) and nothing else.
+        let (target, uri_headers) = crate::replaces::split_uri_headers(target);
+        let replaces = uri_headers
+            .into_iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("Replaces"))
+            .map(|(_, value)| value);
+        let uri = self.target_uri(&target)?;
         let callee =
             crate::util::parse_uri(&uri).map_err(|e| PhoneError::BadTarget(e.to_string()))?;
         let caller =
@@ -316,10 +441,15 @@ impl Line {
             contact: self.contact()?,
             // Challenges are answered by the call task with our digest (MD5 and SHA-256).
             credential: None,
-            headers: Some(vec![
-                Header::Supported("replaces, timer".into()),
-                Header::Allow(ALLOW.into()),
-            ]),
+            headers: Some(
+                [
+                    Header::Supported("replaces, timer".into()),
+                    Header::Allow(ALLOW.into()),
+                ]
+                .into_iter()
+                .chain(replaces.map(|r| Header::Replaces(r.into())))
+                .collect(),
+            ),
             ..Default::default()
         };
         let auth_retry =
@@ -376,11 +506,25 @@ impl Line {
         if let Ok(mut calls) = self.inner.calls.lock() {
             calls.insert(id, commands_tx);
         }
+        if let Ok(mut dialogs) = self.inner.dialogs.lock() {
+            dialogs.insert(id, dialog.clone());
+        }
+        if let Ok(mut status) = self.inner.status.lock() {
+            status.insert(
+                id,
+                CallStatus {
+                    direction: call.direction(),
+                    phase: call.phase(),
+                    on_hold: false,
+                },
+            );
+        }
         let task = CallTask {
             id,
             call,
             dialog,
             layer: self.inner.layer.clone(),
+            dialogs: self.inner.dialogs.clone(),
             media,
             states,
             commands,
@@ -461,6 +605,20 @@ impl Line {
             let _ = tx.reply(StatusCode::from(code)).await;
             return;
         }
+        let replacing = match crate::util::header_value(&tx.original.headers, "Replaces") {
+            None => None,
+            Some(value) => match crate::replaces::Replaces::parse(&value)
+                .ok_or(400)
+                .and_then(|r| self.replaced_call(&r))
+            {
+                Ok(call) => Some(call),
+                Err(code) => {
+                    tracing::info!("INVITE with Replaces: {value} refused {code}");
+                    let _ = tx.reply(StatusCode::from(code)).await;
+                    return;
+                }
+            },
+        };
         let media = match inner.cfg.media.create(inner.local.ip()) {
             Ok(m) => m,
             Err(e) => {
@@ -499,7 +657,15 @@ impl Line {
                 tracing::debug!("incoming INVITE: {e}");
             }
         });
-        if !machine.is_ended() {
+        if let Some(replaced) = replacing {
+            // Attended transfer to us: the user already talks to this party's transferor, so
+            // the new call is answered at once (no ringing) and the old one hung up.
+            let _ = inner.relay.send(CallEvent::CallReplaced {
+                call,
+                replaced,
+                from,
+            });
+        } else if !machine.is_ended() {
             if let Err(e) = dialog.ringing(None, None) {
                 tracing::debug!("180 Ringing: {e}");
             }
@@ -522,6 +688,36 @@ impl Line {
             incoming_session,
             None,
         );
+        if let Some(replaced) = replacing {
+            let _ = self.command(call, Input::Answer).await;
+            let _ = self.command(replaced, Input::Replaced).await;
+        }
+    }
+
+    /// The call a Replaces header names (RFC 3891 §3), or the status to refuse it with: 481
+    /// when there is no such dialog or it is an early one we did not start, 486 when it is
+    /// confirmed but `early-only` was asked, 603 when it is already ending.
+    fn replaced_call(&self, r: &crate::replaces::Replaces) -> Result<CallRef, u16> {
+        let call = self
+            .inner
+            .dialogs
+            .lock()
+            .map_err(|_| 500u16)?
+            .iter()
+            .find(|(_, d)| {
+                let id = d.id();
+                id.call_id == r.call_id && id.local_tag == r.to_tag && id.remote_tag == r.from_tag
+            })
+            .map(|(c, _)| *c)
+            .ok_or(481u16)?;
+        let status = self.status_of(call).ok_or(481u16)?;
+        match status.phase {
+            CallPhase::Established | CallPhase::Connecting if r.early_only => Err(486),
+            CallPhase::Established | CallPhase::Connecting => Ok(call),
+            CallPhase::Dialing | CallPhase::Ringing | CallPhase::EarlyMedia => Ok(call),
+            CallPhase::Incoming => Err(481),
+            CallPhase::Ending | CallPhase::Ended => Err(603),
+        }
     }
 
     /// Passes call events on, and runs transfers: a call we place for a REFER reports its
@@ -541,6 +737,11 @@ impl Line {
                     }
                 },
                 CallEvent::State { call, phase } => {
+                    if let Ok(mut s) = self.inner.status.lock()
+                        && let Some(st) = s.get_mut(call)
+                    {
+                        st.phase = *phase;
+                    }
                     let status = match phase {
                         CallPhase::Ringing => Some(180),
                         CallPhase::EarlyMedia => Some(183),
@@ -553,9 +754,40 @@ impl Line {
                         self.transfer_progress(original, status).await;
                     }
                 }
+                CallEvent::Hold { call, local, .. } => {
+                    if let Ok(mut s) = self.inner.status.lock()
+                        && let Some(st) = s.get_mut(call)
+                    {
+                        st.on_hold = *local;
+                    }
+                }
+                CallEvent::Transfer { call, status } if *status >= 300 => {
+                    // A failed attended transfer leaves both calls as they were.
+                    if let Ok(mut c) = self.inner.consultations.lock() {
+                        c.remove(call);
+                    }
+                }
                 CallEvent::CallEnded { call, cause, .. } => {
                     if let Ok(mut calls) = self.inner.calls.lock() {
                         calls.remove(call);
+                    }
+                    if let Ok(mut s) = self.inner.status.lock() {
+                        s.remove(call);
+                    }
+                    let consultation = self
+                        .inner
+                        .consultations
+                        .lock()
+                        .ok()
+                        .and_then(|mut c| c.remove(call));
+                    if let Some((line, consultation)) = consultation
+                        && *cause == EndCause::Transferred
+                        && let Some(inner) = line.upgrade()
+                    {
+                        // The target took our consultation call over (it may already have
+                        // sent its BYE): end it as transferred too.
+                        let line = Line { inner };
+                        let _ = line.command(consultation, Input::HandedOver).await;
                     }
                     if let Some(original) = self.transfer_of(*call, true) {
                         let status = match cause {

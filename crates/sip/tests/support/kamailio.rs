@@ -36,6 +36,9 @@ fn free_port() -> u16 {
 /// The second user Kamailio knows (for calls between two registered accounts).
 pub(crate) const USER2: &str = "bob";
 pub(crate) const PASSWORD2: &str = "builder-42";
+/// A third user, for the peer phone (linphonec) in transfer tests.
+pub(crate) const USER3: &str = "carol";
+pub(crate) const PASSWORD3: &str = "singer-93";
 
 impl Kamailio {
     /// `algorithm` is the digest algorithm Kamailio challenges with ("MD5" or "SHA-256").
@@ -53,7 +56,8 @@ impl Kamailio {
             format!(
                 "id(int,auto) username(string) domain(string) password(string) ha1(string) ha1b(string)\n\
                  1:{USER}:127.0.0.1:{PASSWORD}:x:x\n\
-                 2:{USER2}:127.0.0.1:{PASSWORD2}:x:x\n"
+                 2:{USER2}:127.0.0.1:{PASSWORD2}:x:x\n\
+                 3:{USER3}:127.0.0.1:{PASSWORD3}:x:x\n"
             ),
         )
         .expect("subscriber");

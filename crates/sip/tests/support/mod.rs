@@ -1,1 +1,3 @@
 pub(crate) mod kamailio;
+pub(crate) mod linphone;
+pub(crate) mod registered;

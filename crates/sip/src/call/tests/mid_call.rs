@@ -400,3 +400,116 @@ fn the_ghost_filter_only_rings_for_our_registrar_and_our_user() {
     };
     assert_eq!(off.check(&from(scanner, Some("100"))), GhostVerdict::Ring);
 }
+
+#[test]
+fn a_replaced_call_says_so_whether_it_was_up_or_still_ringing_out() {
+    // Established: BYE at once, ended `replaced` with its talk time.
+    let (mut call, t0) = established_incoming();
+    let a = call.handle(t0 + Duration::from_secs(7), Input::Replaced);
+    assert_eq!(
+        a,
+        vec![
+            Action::SendBye,
+            Action::Phase(CallPhase::Ended),
+            Action::Ended {
+                cause: EndCause::Replaced,
+                talk_time: Duration::from_secs(7),
+            },
+        ]
+    );
+    // Our own call still ringing out: CANCEL, and the 487 ends it as replaced, not hung up.
+    let (mut call, t0) = outgoing();
+    call.handle(
+        t0,
+        Input::Provisional {
+            code: 180,
+            early_media: false,
+        },
+    );
+    let a = call.handle(t0, Input::Replaced);
+    assert_eq!(
+        a,
+        vec![Action::SendCancel, Action::Phase(CallPhase::Ending)]
+    );
+    let a = call.handle(
+        t0,
+        Input::Refused {
+            code: 487,
+            reason: "Request Terminated".into(),
+        },
+    );
+    assert!(a.contains(&Action::Ended {
+        cause: EndCause::Replaced,
+        talk_time: Duration::ZERO,
+    }));
+    // A plain hang-up is still a hang-up.
+    let (mut call, t0) = outgoing();
+    call.handle(
+        t0,
+        Input::Provisional {
+            code: 180,
+            early_media: false,
+        },
+    );
+    call.handle(t0, Input::Hangup);
+    let a = call.handle(
+        t0,
+        Input::Refused {
+            code: 487,
+            reason: "Request Terminated".into(),
+        },
+    );
+    assert!(a.contains(&Action::Ended {
+        cause: EndCause::LocalHangup,
+        talk_time: Duration::ZERO,
+    }));
+}
+
+#[test]
+fn the_consultation_call_of_a_done_attended_transfer_ends_as_transferred() {
+    let (mut call, t0) = established_outgoing(None);
+    let a = call.handle(t0, Input::HandedOver);
+    assert_eq!(a[0], Action::SendBye);
+    assert!(a.contains(&Action::Ended {
+        cause: EndCause::Transferred,
+        talk_time: Duration::ZERO,
+    }));
+    // Once ended, nothing more happens.
+    assert!(call.handle(t0, Input::Replaced).is_empty());
+}
+
+#[test]
+fn a_transferor_leaving_before_the_new_call_is_up_is_a_plain_hang_up() {
+    let (mut call, t0) = established_incoming();
+    call.handle(
+        t0,
+        Input::ReferRequested {
+            target: "sip:carol@example.org".into(),
+        },
+    );
+    call.handle(t0, Input::TransferCallProgress { status: 180 });
+    let a = call.handle(t0, Input::RemoteBye);
+    assert_eq!(ended_with(&a), Some(EndCause::RemoteHangup));
+}
+
+#[test]
+fn a_transferor_that_never_hangs_up_is_hung_up_on_after_the_grace_period() {
+    let (mut call, t0) = established_incoming();
+    call.handle(
+        t0,
+        Input::ReferRequested {
+            target: "sip:carol@example.org".into(),
+        },
+    );
+    let a = call.handle(t0, Input::TransferCallProgress { status: 200 });
+    assert!(a.contains(&Action::ArmTimer {
+        kind: TimerKind::TransferredHangup,
+        after: machine::TRANSFERRED_GRACE,
+    }));
+    let a = call.handle(
+        t0 + machine::TRANSFERRED_GRACE,
+        Input::Timer(TimerKind::TransferredHangup),
+    );
+    assert_eq!(a[0], Action::SendBye);
+    assert_eq!(ended_with(&a), Some(EndCause::Transferred));
+}
