@@ -83,6 +83,11 @@ export type CallEvent =
  */
 { event: "transfer_requested"; call: CallRef; target: string } | 
 /**
+ * An INVITE with Replaces took over `replaced` (attended transfer to us): `call` is the
+ * new call, answered at once without ringing; `replaced` ends with cause `replaced`.
+ */
+{ event: "call_replaced"; call: CallRef; replaced: CallRef; from: string } | 
+/**
  * A scanner-style INVITE was refused without ringing.
  */
 { event: "ghost_call_blocked"; from: string; reason: string } | { event: "call_ended"; call: CallRef; cause: EndCause; talk_secs: number; media: MediaStats }
@@ -154,6 +159,10 @@ export type EndCause =
  * The call was handed over to someone else (REFER succeeded).
  */
 { cause: "transferred" } | 
+/**
+ * Another call took this one's place (an INVITE with Replaces: attended transfer to us).
+ */
+{ cause: "replaced" } | 
 /**
  * The network failed (no route, transport error).
  */

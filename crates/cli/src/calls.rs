@@ -8,6 +8,7 @@ use siperb_engine::{
     RegistrationFailure, RegistrationState,
 };
 
+use crate::control::{self, LiveCalls};
 use crate::error::CliError;
 
 /// Where calls go out and come in: a registered account, or the local line.
@@ -191,25 +192,52 @@ fn target_addr(target: &str) -> Option<SocketAddr> {
     host.parse().ok()
 }
 
+/// Keeps `live` in step with the calls the events mention.
+fn track(live: &LiveCalls, event: &CallEvent) {
+    match event {
+        CallEvent::IncomingCall { call, .. }
+        | CallEvent::OutgoingCall { call, .. }
+        | CallEvent::CallReplaced { call, .. } => live.add(*call),
+        CallEvent::CallEnded { call, .. } => live.remove(*call),
+        _ => {}
+    }
+}
+
+async fn hang_up_all(engine: &EngineHandle, live: &LiveCalls) {
+    for call in live.list() {
+        let _ = engine.call_command(call, CallInput::Hangup).await;
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn call(
     engine: &EngineHandle,
     target: String,
     choice: LineChoice,
     duration: Option<u64>,
     dtmf: Option<String>,
+    control: bool,
     json: bool,
 ) -> Result<(), CliError> {
     let account = open_line(engine, choice, json, target_addr(&target)).await?;
     let mut events = engine.subscribe();
-    let call = engine.dial(account, target).await?;
+    let live = LiveCalls::default();
+    let call = engine.dial(account.clone(), target).await?;
+    live.add(call);
+    // With --control the run lasts while any call does; a script's `quit` hangs them all up.
+    let mut quit = control.then(|| control::spawn(engine.clone(), account, live.clone(), json));
     let mut answered = false;
     let mut hangup_at: Option<tokio::time::Instant> = None;
     loop {
         let deadline = hangup_at;
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {
-                let _ = engine.call_command(call, CallInput::Hangup).await;
+                hang_up_all(engine, &live).await;
                 hangup_at = None;
+            }
+            Some(()) = async { match quit.as_mut() { Some(q) => q.recv().await, None => std::future::pending().await } } => {
+                quit = None;
+                hang_up_all(engine, &live).await;
             }
             () = async { match deadline { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => {
                 hangup_at = None;
@@ -217,12 +245,13 @@ pub(crate) async fn call(
             }
             event = events.recv() => {
                 let Ok(EngineEvent::Call { account, event }) = event else { continue };
-                if event.call() != Some(call) && !matches!(event, CallEvent::GhostCallBlocked { .. }) {
+                if !control && event.call() != Some(call) && !matches!(event, CallEvent::GhostCallBlocked { .. }) {
                     continue;
                 }
+                track(&live, &event);
                 print_event(&account, &event, json);
                 match &event {
-                    CallEvent::State { phase: CallPhase::Established, .. } if !answered => {
+                    CallEvent::State { call: c, phase: CallPhase::Established } if *c == call && !answered => {
                         answered = true;
                         if let Some(digits) = dtmf.clone() {
                             send_digits(engine.clone(), call, digits);
@@ -231,7 +260,10 @@ pub(crate) async fn call(
                             hangup_at = Some(tokio::time::Instant::now() + Duration::from_secs(secs));
                         }
                     }
-                    CallEvent::CallEnded { cause, .. } => {
+                    CallEvent::CallEnded { call: c, cause, .. } if *c == call || control => {
+                        if control && !live.list().is_empty() {
+                            continue;
+                        }
                         return if answered {
                             Ok(())
                         } else {
@@ -264,15 +296,23 @@ pub(crate) async fn listen(
     engine: &EngineHandle,
     choice: LineChoice,
     auto_answer: bool,
+    control: bool,
     json: bool,
 ) -> Result<(), CliError> {
     let mut events = engine.subscribe();
-    open_line(engine, choice, json, None).await?;
+    let account = open_line(engine, choice, json, None).await?;
+    let live = LiveCalls::default();
+    let mut quit = control.then(|| control::spawn(engine.clone(), account, live.clone(), json));
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => return Ok(()),
+            Some(()) = async { match quit.as_mut() { Some(q) => q.recv().await, None => std::future::pending().await } } => {
+                hang_up_all(engine, &live).await;
+                return Ok(());
+            }
             event = events.recv() => {
                 let Ok(EngineEvent::Call { account, event }) = event else { continue };
+                track(&live, &event);
                 print_event(&account, &event, json);
                 if let CallEvent::IncomingCall { call, .. } = event
                     && auto_answer

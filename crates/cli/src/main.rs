@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 mod account;
 mod calls;
+mod control;
 mod error;
 mod register;
 
@@ -66,6 +67,10 @@ enum Command {
         /// Send these digits (SIP INFO) once answered, a quarter second apart.
         #[arg(long, value_name = "DIGITS")]
         dtmf: Option<String>,
+        /// Take commands from stdin, one per line (answer, hold, transfer, attended, swap,
+        /// call… see `help`); the run lasts while any call does.
+        #[arg(long)]
+        control: bool,
         #[command(flatten)]
         audio: AudioArgs,
     },
@@ -76,6 +81,10 @@ enum Command {
         /// Answer every incoming call.
         #[arg(long)]
         auto_answer: bool,
+        /// Take commands from stdin, one per line (answer, reject, hold, transfer, attended,
+        /// swap, call… ); `quit` hangs up and stops.
+        #[arg(long)]
+        control: bool,
         #[command(flatten)]
         audio: AudioArgs,
     },
@@ -178,7 +187,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let result = runtime.block_on(run(cli));
+    // A `--control` reader may still be blocked on stdin: do not wait for it.
+    runtime.shutdown_background();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("siperb-cli: {e} [{}]", e.code());
@@ -221,13 +233,26 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 line,
                 duration,
                 dtmf,
+                control,
                 audio: _,
-            } => calls::call(&engine, target, line.into(), duration, dtmf, cli.json).await?,
+            } => {
+                calls::call(
+                    &engine,
+                    target,
+                    line.into(),
+                    duration,
+                    dtmf,
+                    control,
+                    cli.json,
+                )
+                .await?
+            }
             Command::Listen {
                 line,
                 auto_answer,
+                control,
                 audio: _,
-            } => calls::listen(&engine, line.into(), auto_answer, cli.json).await?,
+            } => calls::listen(&engine, line.into(), auto_answer, control, cli.json).await?,
         }
         Ok(())
     }

@@ -62,6 +62,15 @@ pub(crate) enum Request {
         input: CallInput,
         reply: oneshot::Sender<Result<(), EngineError>>,
     },
+    AttendedTransfer {
+        call: CallRef,
+        to: CallRef,
+        reply: oneshot::Sender<Result<(), EngineError>>,
+    },
+    Swap {
+        call: CallRef,
+        reply: oneshot::Sender<Result<(), EngineError>>,
+    },
     StartLocalLine {
         bind: SocketAddr,
         user: String,
@@ -194,16 +203,53 @@ impl Engine {
                     target,
                     reply,
                 } => {
-                    let _ = reply.send(self.dial(account, &target));
+                    // A new call puts the one the user is talking in on hold, as every
+                    // desk phone does.
+                    let lines = self.all_lines();
+                    let result = self.dial(account, &target);
+                    if let Ok(call) = result {
+                        tokio::spawn(hold_all_but(lines, call));
+                    }
+                    let _ = reply.send(result);
+                }
+                Request::AttendedTransfer { call, to, reply } => {
+                    let (line, to_line) = (self.line_of(call), self.line_of(to));
+                    tokio::spawn(async move {
+                        let result = match (line, to_line) {
+                            (Some(line), Some(to_line)) => line
+                                .attended_transfer(call, &to_line, to)
+                                .await
+                                .map_err(EngineError::Call),
+                            _ => Err(EngineError::NoSuchCall),
+                        };
+                        let _ = reply.send(result);
+                    });
+                }
+                Request::Swap { call, reply } => {
+                    let line = self.line_of(call);
+                    let lines = self.all_lines();
+                    tokio::spawn(async move {
+                        let result = match line {
+                            Some(line) => {
+                                hold_all_but(lines, call).await;
+                                line.command(call, CallInput::Resume)
+                                    .await
+                                    .map_err(|_| EngineError::NoSuchCall)
+                            }
+                            None => Err(EngineError::NoSuchCall),
+                        };
+                        let _ = reply.send(result);
+                    });
                 }
                 Request::CallCommand { call, input, reply } => {
-                    let line = self
-                        .calls
-                        .get(&call)
-                        .and_then(|id| self.lines.get(id))
-                        .cloned();
+                    let line = self.line_of(call);
+                    let lines = self.all_lines();
                     // Sent from a task so a busy call never blocks the engine.
                     tokio::spawn(async move {
+                        if input == CallInput::Answer {
+                            // Answering a waiting call holds the one in progress.
+                            hold_all_but(lines, call).await;
+                        }
                         let result = match line {
                             Some(line) => line
                                 .command(call, input)
@@ -226,6 +272,17 @@ impl Engine {
             }
         }
         tracing::info!("engine stopped");
+    }
+
+    fn line_of(&self, call: CallRef) -> Option<Line> {
+        self.calls
+            .get(&call)
+            .and_then(|id| self.lines.get(id))
+            .cloned()
+    }
+
+    fn all_lines(&self) -> Vec<Line> {
+        self.lines.values().cloned().collect()
     }
 
     fn dial(&mut self, account: Option<AccountId>, target: &str) -> Result<CallRef, EngineError> {
@@ -377,6 +434,13 @@ fn set_aside_if_damaged<T: Default>(loaded: Result<T, StoreError>) -> Result<T, 
             Ok(T::default())
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Puts every established call on every line on hold, except `keep`.
+async fn hold_all_but(lines: Vec<Line>, keep: CallRef) {
+    for line in lines {
+        line.hold_others(Some(keep)).await;
     }
 }
 

@@ -80,6 +80,18 @@ impl EngineHandle {
             .await?
     }
 
+    /// Attended transfer: asks the far end of `call` to take over `to` (our consultation
+    /// call with the transfer target); both calls end `transferred` when it succeeds.
+    pub async fn attended_transfer(&self, call: CallRef, to: CallRef) -> Result<(), EngineError> {
+        self.ask(|reply| Request::AttendedTransfer { call, to, reply })
+            .await?
+    }
+
+    /// Talks on `call`: every other call goes on hold, `call` is resumed.
+    pub async fn swap_to(&self, call: CallRef) -> Result<(), EngineError> {
+        self.ask(|reply| Request::Swap { call, reply }).await?
+    }
+
     /// Opens the local line on `bind` (port 0 for any free port) and returns its address.
     pub async fn start_local_line(
         &self,
