@@ -47,9 +47,25 @@ fn registrar_target(account: &AccountConfig) -> String {
     }
 }
 
-/// The registrar of `account`, resolved (A/AAAA; NAPTR/SRV come with issue 3).
+/// Where everything of `account` is sent first: its outbound proxy when it has one (RFC 3261
+/// §8.1.2: the REGISTER still names the registrar in its Request-URI), else the registrar.
+fn next_hop_target(account: &AccountConfig) -> String {
+    match account.outbound_proxy.as_deref().map(str::trim) {
+        Some(p) if !p.is_empty() => {
+            let p = p
+                .strip_prefix("sips:")
+                .or_else(|| p.strip_prefix("sip:"))
+                .unwrap_or(p);
+            p.split(';').next().unwrap_or_default().to_owned()
+        }
+        _ => registrar_target(account),
+    }
+}
+
+/// The first hop of `account` (its outbound proxy, else its registrar), resolved (A/AAAA).
+/// REGISTERs and calls go there, and incoming calls are trusted from there.
 pub async fn registrar_address(account: &AccountConfig) -> Result<SocketAddr, UaError> {
-    let target = registrar_target(account);
+    let target = next_hop_target(account);
     let with_port = match target.rsplit_once(':') {
         Some((_, p)) if p.parse::<u16>().is_ok() && !target.ends_with(']') => target.clone(),
         _ => format!("{target}:{}", account.transport.default_port()),
@@ -372,7 +388,7 @@ impl SipEndpoint {
                                 .headers
                                 .push(Header::Other(auth.header.into(), auth.value));
                         }
-                        let input = self.transact(request, flow.as_ref()).await;
+                        let input = self.transact(request, flow.as_ref(), registrar).await;
                         if expires == 0 {
                             if let Some(f) = flow.take() {
                                 f.close().await;
@@ -441,7 +457,14 @@ impl SipEndpoint {
     }
 
     /// Sends one non-INVITE request and turns its final response (or its absence) into an input.
-    async fn transact(&self, request: rsipstack::sip::Request, flow: Option<&Flow>) -> Input {
+    /// Sends `request` to `next_hop` (over `flow` when the account has one) and waits for
+    /// its final answer.
+    async fn transact(
+        &self,
+        request: rsipstack::sip::Request,
+        flow: Option<&Flow>,
+        next_hop: SocketAddr,
+    ) -> Input {
         let key = match TransactionKey::from_request(&request, TransactionRole::Client) {
             Ok(k) => k,
             Err(e) => {
@@ -451,9 +474,18 @@ impl SipEndpoint {
             }
         };
         let mut tx = Transaction::new_client(key, request, self.endpoint.inner.clone(), None);
-        if let Some(f) = flow {
-            tx.connection = Some(f.connection.clone());
-            tx.destination = Some(f.remote.clone());
+        match flow {
+            Some(f) => {
+                tx.connection = Some(f.connection.clone());
+                tx.destination = Some(f.remote.clone());
+            }
+            // Not where the Request-URI points when an outbound proxy comes first.
+            None => {
+                tx.destination = Some(SipAddr {
+                    r#type: Some(rsipstack::sip::transport::Transport::Udp),
+                    addr: next_hop.into(),
+                });
+            }
         }
         if let Err(e) = tx.send().await {
             return Input::Failed(RegistrationFailure::Network {
@@ -536,6 +568,17 @@ mod tests {
         let mut a = AccountConfig::new(AccountId("a".into()), address).expect("account");
         a.registrar = registrar.map(str::to_owned);
         a
+    }
+
+    #[test]
+    fn an_outbound_proxy_is_the_first_hop_but_not_the_request_uri() {
+        let mut a = account("sip:a@example.org", Some("sip:pbx.example.org:5080"));
+        assert_eq!(next_hop_target(&a), "pbx.example.org:5080");
+        a.outbound_proxy = Some(" sip:edge.example.net:5070;lr ".into());
+        assert_eq!(next_hop_target(&a), "edge.example.net:5070");
+        assert_eq!(registrar_target(&a), "pbx.example.org:5080");
+        a.outbound_proxy = Some("  ".into());
+        assert_eq!(next_hop_target(&a), "pbx.example.org:5080");
     }
 
     #[test]

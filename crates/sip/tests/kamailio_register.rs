@@ -183,3 +183,31 @@ async fn a_wrong_password_is_authentication_failed() {
     );
     stop.cancel();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outbound_proxy_carries_the_register_for_the_registrar() {
+    let kamailio = Kamailio::start("MD5");
+    // Nothing listens at the registrar's own port: only the proxy can get the REGISTER there.
+    let (mut rx, stop, task) = start(&kamailio, PASSWORD, |a| {
+        a.registrar = Some("sip:127.0.0.1:9".into());
+        a.outbound_proxy = Some(format!("sip:127.0.0.1:{};lr", kamailio.port));
+    })
+    .await;
+    let s = next_state(&mut rx).await;
+    assert_eq!(s, RegistrationState::Registering);
+    let s = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await;
+    let log = kamailio.log_text();
+    assert!(
+        matches!(s, Ok(Some(RegistrationState::Registered { .. }))),
+        "{s:?}\n{log}"
+    );
+    assert!(
+        log.contains("ruri=sip:127.0.0.1:9"),
+        "the REGISTER still names the registrar:\n{log}"
+    );
+    stop.cancel();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("un-registers in time")
+        .expect("task");
+}
