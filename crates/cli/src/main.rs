@@ -33,6 +33,11 @@ struct Cli {
     #[arg(long, global = true)]
     json: bool,
 
+    /// Ask this name server (IP or IP:PORT, repeatable) instead of the system's, for the
+    /// NAPTR/SRV/A lookups that find an account's servers.
+    #[arg(long = "dns-server", global = true, value_name = "IP[:PORT]", value_parser = parse_dns_server)]
+    dns_servers: Vec<std::net::SocketAddr>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -199,6 +204,16 @@ fn main() -> ExitCode {
     }
 }
 
+fn parse_dns_server(text: &str) -> Result<std::net::SocketAddr, String> {
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    text.trim_matches(['[', ']'])
+        .parse::<std::net::IpAddr>()
+        .map(|ip| std::net::SocketAddr::new(ip, 53))
+        .map_err(|_| format!("'{text}' is not an IP address or IP:PORT"))
+}
+
 async fn run(cli: Cli) -> Result<(), CliError> {
     let profile =
         Profile::from_env_or(cli.profile.as_deref()).map_err(siperb_engine::EngineError::from)?;
@@ -206,7 +221,13 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Call { audio, .. } | Command::Listen { audio, .. } => audio.media()?,
         _ => siperb_engine::RtpFactory::default(),
     };
-    let (engine, task) = Engine::start_with(profile, std::sync::Arc::new(media))?;
+    let (engine, task) = Engine::start_with(
+        profile,
+        siperb_engine::EngineOptions {
+            media: std::sync::Arc::new(media),
+            dns_servers: cli.dns_servers.clone(),
+        },
+    )?;
     let result = async {
         match cli.command {
             Command::Status => {

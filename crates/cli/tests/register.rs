@@ -1,5 +1,7 @@
 //! `siperb-cli account add` + `register` against a real Kamailio, as a script would use them.
 
+#[path = "../../sip/tests/support/dnsmasq.rs"]
+mod dnsmasq;
 #[path = "../../sip/tests/support/kamailio.rs"]
 mod kamailio;
 
@@ -51,7 +53,17 @@ fn register(
     profile: &std::path::Path,
     password: &str,
 ) -> (std::process::Child, mpsc::Receiver<String>) {
+    register_with(profile, password, &[])
+}
+
+/// [`register`] with more global options (before the subcommand).
+fn register_with(
+    profile: &std::path::Path,
+    password: &str,
+    global: &[&str],
+) -> (std::process::Child, mpsc::Receiver<String>) {
     let mut child = cli(profile)
+        .args(global)
         .args(["--json", "register", "--password-env", "TEST_SIP_PASSWORD"])
         .env("TEST_SIP_PASSWORD", password)
         .env("SIPERB_LOG", "debug")
@@ -180,5 +192,60 @@ fn a_missing_ca_file_is_refused_when_the_account_is_added() {
         stderr.contains("cannot use the CA file /nonexistent/ca.pem")
             && stderr.contains("[ca_file]"),
         "{stderr}"
+    );
+}
+
+/// The account names a domain; its servers come from SRV records on the name server given
+/// with `--dns-server`. A name that does not exist is reported and retried, not fatal.
+#[test]
+fn finds_the_registrar_through_srv_records_on_the_given_name_server() {
+    let kamailio = Kamailio::start("MD5");
+    let zone = dnsmasq::ZONE;
+    let dns = dnsmasq::Dnsmasq::start(&[
+        format!("--host-record=pbx.{zone},127.0.0.1"),
+        format!(
+            "--srv-host=_sip._udp.{zone},pbx.{zone},{},10,10",
+            kamailio.port
+        ),
+    ]);
+    let server = dns.addr.to_string();
+    let profile = tempfile::tempdir().expect("temp dir");
+    add_account_with(profile.path(), &format!("sip:{zone}"), &[]);
+    let (mut child, rx) = register_with(profile.path(), PASSWORD, &["--dns-server", &server]);
+    let registered = wait_for(&rx, "registered");
+    assert_eq!(registered["account"], "work");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        dns.log_text()
+            .contains(&format!("query[SRV] _sip._udp.{zone}"))
+    );
+
+    let missing = tempfile::tempdir().expect("temp dir");
+    add_account_with(missing.path(), &format!("sip:nowhere.{zone}"), &[]);
+    let (mut child, rx) = register_with(missing.path(), PASSWORD, &["--dns-server", &server]);
+    let failed = wait_for(&rx, "registration_failed");
+    let reason = failed["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("server name not found") && reason.contains(&format!("nowhere.{zone}")),
+        "{failed}"
+    );
+    // Still running: the name is looked up again after a back-off.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.try_wait().expect("wait").is_none(),
+        "register gave up"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let out = cli(profile.path())
+        .args(["--dns-server", "not-an-ip", "status"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("'not-an-ip' is not an IP address or IP:PORT")
     );
 }

@@ -3,6 +3,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use siperb_sip::call::Input as CallInput;
+use siperb_sip::dns::DnsResolver;
 use siperb_sip::phone::{CallEvent, CallRef, Line, LineConfig, MediaFactory, RtpFactory};
 use siperb_sip::ua::SipEndpoint;
 use siperb_sip::{AccountConfig, AccountId, RegistrationState};
@@ -94,8 +95,34 @@ pub struct Engine {
     calls: HashMap<CallRef, AccountId>,
     local_endpoint: Option<SipEndpoint>,
     media: Arc<dyn MediaFactory>,
+    resolver: DnsResolver,
     inbox: mpsc::Sender<Request>,
     events: broadcast::Sender<EngineEvent>,
+}
+
+/// How the engine reaches the world; the defaults suit the app.
+pub struct EngineOptions {
+    /// The media backend calls use.
+    pub media: Arc<dyn MediaFactory>,
+    /// Name servers to ask instead of the system's (`ip:port`); empty for the system's.
+    pub dns_servers: Vec<SocketAddr>,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            media: Arc::new(RtpFactory::default()),
+            dns_servers: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for EngineOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineOptions")
+            .field("dns_servers", &self.dns_servers)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Engine {
@@ -104,14 +131,17 @@ impl Engine {
     /// A damaged settings or accounts file does not stop the phone: the store sets it aside
     /// (`*.json.damaged`, nothing deleted), the defaults apply and a warning is logged.
     pub fn start(profile: Profile) -> Result<(EngineHandle, JoinHandle<()>), EngineError> {
-        Self::start_with(profile, Arc::new(RtpFactory::default()))
+        Self::start_with(profile, EngineOptions::default())
     }
 
-    /// Like [`start`](Self::start), with the media backend calls use.
+    /// Like [`start`](Self::start), with the media backend and name servers given.
     pub fn start_with(
         profile: Profile,
-        media: Arc<dyn MediaFactory>,
+        options: EngineOptions,
     ) -> Result<(EngineHandle, JoinHandle<()>), EngineError> {
+        let EngineOptions { media, dns_servers } = options;
+        let resolver = DnsResolver::with_servers(&dns_servers)
+            .map_err(|e| EngineError::Network(format!("the name servers cannot be used: {e}")))?;
         profile.ensure()?;
         let settings = set_aside_if_damaged(Settings::load(&profile.settings_file()))?;
         let accounts = set_aside_if_damaged(Accounts::load(&profile.accounts_file()))?;
@@ -127,6 +157,7 @@ impl Engine {
             calls: HashMap::new(),
             local_endpoint: None,
             media,
+            resolver,
             inbox: requests.clone(),
             events: events.clone(),
         };
@@ -167,6 +198,7 @@ impl Engine {
                                 account.clone(),
                                 password,
                                 self.media.clone(),
+                                self.resolver.clone(),
                                 self.inbox.clone(),
                             );
                             Ok(())

@@ -9,7 +9,7 @@ mod handle;
 mod registrations;
 mod status;
 
-pub use engine::{Engine, LOCAL_ACCOUNT};
+pub use engine::{Engine, EngineOptions, LOCAL_ACCOUNT};
 pub use error::EngineError;
 pub use event::EngineEvent;
 pub use handle::EngineHandle;

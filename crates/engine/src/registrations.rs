@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
+use siperb_sip::dns::DnsResolver;
 use siperb_sip::phone::{LineConfig, MediaFactory};
-use siperb_sip::ua::{SipEndpoint, registrar_address};
-use siperb_sip::{AccountConfig, AccountId, RegistrationFailure, RegistrationState};
+use siperb_sip::ua::{Servers, SipEndpoint, server_addresses};
+use siperb_sip::{AccountConfig, AccountId, RegistrationFailure, RegistrationState, RetryBackoff};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -39,6 +40,7 @@ impl Registrations {
         account: AccountConfig,
         password: String,
         media: Arc<dyn MediaFactory>,
+        resolver: DnsResolver,
         inbox: mpsc::Sender<Request>,
     ) {
         self.stop(&account.id);
@@ -47,16 +49,27 @@ impl Registrations {
         let task_stop = stop.clone();
         let task = tokio::spawn(async move {
             let say = |state| report(&inbox, &account.id, state);
-            let registrar = match registrar_address(&account).await {
-                Ok(target) => target,
-                Err(e) => {
-                    let failure = RegistrationFailure::Dns {
-                        detail: e.to_string(),
-                    };
-                    say(RegistrationState::Failed { failure }).await;
-                    return;
+            // A name that does not resolve (no network yet, a typo being fixed on the server)
+            // is reported and looked up again with back-off: never given up silently.
+            let mut backoff = RetryBackoff::new();
+            let addresses = loop {
+                match server_addresses(&account, &resolver).await {
+                    Ok(found) if !found.is_empty() => break found,
+                    Ok(_) => {}
+                    Err(e) => {
+                        let failure = RegistrationFailure::Dns {
+                            detail: e.to_string(),
+                        };
+                        say(RegistrationState::Failed { failure }).await;
+                    }
+                }
+                let jitter = f64::from(siperb_sip::random_seed() as u32) / f64::from(u32::MAX);
+                tokio::select! {
+                    () = task_stop.cancelled() => return,
+                    () = tokio::time::sleep(backoff.next_delay(jitter)) => {}
                 }
             };
+            let registrar = addresses[0];
             let endpoint = SipEndpoint::bind_udp_towards(registrar).await;
             let endpoint = match endpoint {
                 Ok(e) => e,
@@ -112,7 +125,17 @@ impl Registrations {
             });
             let seed = siperb_sip::random_seed();
             if let Err(e) = endpoint
-                .run_registration(&account, registrar, password, seed, states, task_stop)
+                .run_registration(
+                    &account,
+                    Servers {
+                        addresses,
+                        resolver: Some(resolver),
+                    },
+                    password,
+                    seed,
+                    states,
+                    task_stop,
+                )
                 .await
             {
                 tracing::warn!(account = %account.id.0, "registration ended: {e}");

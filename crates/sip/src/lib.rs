@@ -9,6 +9,7 @@ mod address;
 mod backoff;
 pub mod call;
 pub mod digest;
+pub mod dns;
 pub mod flow;
 mod gated;
 pub mod phone;
@@ -23,7 +24,8 @@ pub use address::{AddressError, SipAddress};
 pub use backoff::RetryBackoff;
 pub use gated::GateCounters;
 pub use registration::{
-    Action as RegistrationAction, Authorization, Input as RegistrationInput, RegisterResponse,
-    Registration, RegistrationConfig, RegistrationFailure, RegistrationState, refresh_after,
+    Action as RegistrationAction, Authorization, Failover, Input as RegistrationInput,
+    RegisterResponse, Registration, RegistrationConfig, RegistrationFailure, RegistrationState,
+    ServerList, refresh_after,
 };
 pub use util::{parse_uri, random_seed};

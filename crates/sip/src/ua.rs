@@ -19,10 +19,12 @@ use rsipstack::transport::udp::UdpConnection;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::dns::{DnsResolver, ServerName};
 use crate::flow::{Flow, FlowError, KEEPALIVE_INTERVAL};
 use crate::gated::{GateCounters, GatedUdpSocket};
 use crate::phone::{CallEvent, Line, LineConfig};
 use crate::registration::{Action, Input, RegisterResponse, Registration, RegistrationConfig};
+use crate::registration::{Failover, ServerList};
 use crate::util::header_value;
 use crate::{AccountConfig, RegistrationFailure, RegistrationState, Transport};
 use rsipstack::transport::SipAddr;
@@ -62,25 +64,67 @@ fn next_hop_target(account: &AccountConfig) -> String {
     }
 }
 
-/// The first hop of `account` (its outbound proxy, else its registrar), resolved (A/AAAA).
-/// REGISTERs and calls go there, and incoming calls are trusted from there.
-pub async fn registrar_address(account: &AccountConfig) -> Result<SocketAddr, UaError> {
-    let target = next_hop_target(account);
-    let with_port = match target.rsplit_once(':') {
-        Some((_, p)) if p.parse::<u16>().is_ok() && !target.ends_with(']') => target.clone(),
-        _ => format!("{target}:{}", account.transport.default_port()),
-    };
-    let first = tokio::net::lookup_host(with_port.as_str())
+/// The first hop of `account` (its outbound proxy, else its registrar) as written.
+pub fn first_hop(account: &AccountConfig) -> Result<ServerName, UaError> {
+    ServerName::parse(&next_hop_target(account)).map_err(|e| UaError::Dns {
+        host: next_hop_target(account),
+        detail: e.to_string(),
+    })
+}
+
+/// Every address of the account's first hop, best first (RFC 3263: NAPTR, SRV, A/AAAA; an IP
+/// literal or an explicit port skips NAPTR and SRV). REGISTERs and calls go to the first that
+/// works; incoming calls are trusted from any of them.
+pub async fn server_addresses(
+    account: &AccountConfig,
+    resolver: &DnsResolver,
+) -> Result<Vec<SocketAddr>, UaError> {
+    let name = first_hop(account)?;
+    resolver
+        .locate(&name, account.transport)
         .await
         .map_err(|e| UaError::Dns {
-            host: with_port.clone(),
+            host: name.host.clone(),
             detail: e.to_string(),
-        })?
-        .next();
-    first.ok_or(UaError::Dns {
-        host: with_port,
+        })
+}
+
+/// The best address of the account's first hop, through the system's name servers.
+pub async fn registrar_address(account: &AccountConfig) -> Result<SocketAddr, UaError> {
+    let all = server_addresses(account, &DnsResolver::system()).await?;
+    all.first().copied().ok_or_else(|| UaError::Dns {
+        host: next_hop_target(account),
         detail: "no address".into(),
     })
+}
+
+/// The servers a registration may use, best first, and how to find them again when all of
+/// them failed (addresses change; a fresh lookup follows DNS).
+#[derive(Debug, Clone)]
+pub struct Servers {
+    pub addresses: Vec<SocketAddr>,
+    pub resolver: Option<DnsResolver>,
+}
+
+impl From<SocketAddr> for Servers {
+    fn from(addr: SocketAddr) -> Self {
+        Self {
+            addresses: vec![addr],
+            resolver: None,
+        }
+    }
+}
+
+/// How long a REGISTER waits for any answer before we try the account's next server (only
+/// when there is one: with a single server, the transaction's own 32 s timeout applies).
+/// RFC 3263 leaves this to us; 5 s covers a slow registrar's first retransmissions.
+pub const FAILOVER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Where the account's requests go now, shared by its registration and its line.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Route {
+    pub(crate) next_hop: Option<SocketAddr>,
+    pub(crate) servers: Vec<SocketAddr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +147,7 @@ pub struct SipEndpoint {
     udp: Arc<GatedUdpSocket>,
     /// Where peers reach us: the UDP socket, or the account's TCP/TLS flow while it lives.
     contact: Arc<std::sync::Mutex<ContactAddr>>,
+    route: Arc<std::sync::Mutex<Route>>,
 }
 
 /// The address (and transport, for stream flows) our Contact carries.
@@ -180,6 +225,7 @@ impl SipEndpoint {
                 addr: local,
                 transport: None,
             })),
+            route: Arc::default(),
         })
     }
 
@@ -202,6 +248,7 @@ impl SipEndpoint {
             layer,
             self.local,
             self.contact.clone(),
+            self.route.clone(),
             incoming,
             events,
         ))
@@ -234,19 +281,30 @@ impl SipEndpoint {
         self.local
     }
 
-    /// Keeps `account` registered at `registrar` until `stop` is cancelled, then un-registers.
-    /// Every state change is sent on `states`. Over TCP/TLS the account's flow is dialled here,
-    /// pinged with CRLF and re-dialled (with a fresh REGISTER) as soon as it breaks.
+    /// Keeps `account` registered at one of `servers` until `stop` is cancelled, then
+    /// un-registers. Every state change is sent on `states`. Over TCP/TLS the account's flow is
+    /// dialled here, pinged with CRLF and re-dialled (with a fresh REGISTER) as soon as it
+    /// breaks. A server that fails is left for the next one (RFC 3263 §4.3).
     pub async fn run_registration(
         &self,
         account: &AccountConfig,
-        registrar: SocketAddr,
+        servers: impl Into<Servers>,
         password: String,
         seed: u64,
         states: mpsc::Sender<RegistrationState>,
         stop: CancellationToken,
     ) -> Result<(), UaError> {
         let stream = account.transport != Transport::Udp;
+        let Servers {
+            addresses,
+            resolver,
+        } = servers.into();
+        let mut servers = ServerList::new(addresses);
+        let mut registrar = servers.current().ok_or_else(|| UaError::Dns {
+            host: next_hop_target(account),
+            detail: "no address".into(),
+        })?;
+        self.set_route(&servers, registrar);
         let target = registrar_target(account);
         let request_uri = match account.transport {
             Transport::Udp => format!("sip:{target}"),
@@ -335,9 +393,14 @@ impl SipEndpoint {
                                             RegistrationFailure::Network { detail }
                                         }
                                     };
-                                    pending.extend(
-                                        machine.handle(Instant::now(), Input::Failed(failure)),
-                                    );
+                                    let input = Input::Failed(failure);
+                                    let next = self
+                                        .fail_over(&mut servers, &input, resolver.as_ref(), account)
+                                        .await;
+                                    pending.extend(machine.handle(
+                                        Instant::now(),
+                                        self.moved(&mut registrar, next, input),
+                                    ));
                                     continue;
                                 }
                             }
@@ -388,14 +451,29 @@ impl SipEndpoint {
                                 .headers
                                 .push(Header::Other(auth.header.into(), auth.value));
                         }
-                        let input = self.transact(request, flow.as_ref(), registrar).await;
+                        let wait = servers.has_next().then_some(FAILOVER_WAIT);
+                        let input = self.transact(request, flow.as_ref(), registrar, wait).await;
                         if expires == 0 {
                             if let Some(f) = flow.take() {
                                 f.close().await;
                             }
                             return Ok(());
                         }
-                        pending.extend(machine.handle(Instant::now(), input));
+                        let next = self
+                            .fail_over(&mut servers, &input, resolver.as_ref(), account)
+                            .await;
+                        if next.is_some_and(|(n, _)| n != registrar) {
+                            if let Some(f) = flow.take() {
+                                f.close().await;
+                            }
+                            self.set_contact(ContactAddr {
+                                addr: self.local,
+                                transport: None,
+                            });
+                        }
+                        pending.extend(
+                            machine.handle(Instant::now(), self.moved(&mut registrar, next, input)),
+                        );
                     }
                 }
             }
@@ -443,6 +521,60 @@ impl SipEndpoint {
         }
     }
 
+    /// After a REGISTER to the current server failed: the server to use from now on, if it
+    /// changes. Moving on goes to the next server; when all failed, a fresh lookup (if we can)
+    /// and the best server again, after the machine's back-off.
+    async fn fail_over(
+        &self,
+        servers: &mut ServerList,
+        outcome: &Input,
+        resolver: Option<&DnsResolver>,
+        account: &AccountConfig,
+    ) -> Option<(SocketAddr, bool)> {
+        match servers.after(outcome) {
+            Failover::Stay => return None,
+            Failover::MoveTo(next) => {
+                tracing::warn!(%next, "the server failed ({outcome:?}); trying the next one");
+                self.set_route(servers, next);
+                return Some((next, true));
+            }
+            Failover::Exhausted => {}
+        }
+        if let Some(resolver) = resolver {
+            match server_addresses(account, resolver).await {
+                Ok(found) => servers.replace(found),
+                Err(e) => tracing::warn!("looking the servers up again failed: {e}"),
+            }
+        }
+        let first = servers.current()?;
+        self.set_route(servers, first);
+        Some((first, false))
+    }
+
+    /// Applies a [`Self::fail_over`] decision: the input the machine gets is a fresh start at
+    /// the next server, or the failure itself (it backs off).
+    fn moved(
+        &self,
+        registrar: &mut SocketAddr,
+        next: Option<(SocketAddr, bool)>,
+        outcome: Input,
+    ) -> Input {
+        match next {
+            Some((addr, move_on)) => {
+                *registrar = addr;
+                if move_on { Input::NextServer } else { outcome }
+            }
+            None => outcome,
+        }
+    }
+
+    fn set_route(&self, servers: &ServerList, current: SocketAddr) {
+        if let Ok(mut r) = self.route.lock() {
+            r.next_hop = Some(current);
+            r.servers = servers.all().to_vec();
+        }
+    }
+
     fn contact_addr(&self) -> ContactAddr {
         self.contact.lock().map(|c| *c).unwrap_or(ContactAddr {
             addr: self.local,
@@ -464,6 +596,7 @@ impl SipEndpoint {
         request: rsipstack::sip::Request,
         flow: Option<&Flow>,
         next_hop: SocketAddr,
+        give_up_after: Option<std::time::Duration>,
     ) -> Input {
         let key = match TransactionKey::from_request(&request, TransactionRole::Client) {
             Ok(k) => k,
@@ -492,8 +625,19 @@ impl SipEndpoint {
                 detail: e.to_string(),
             });
         }
-        while let Some(msg) = tx.receive().await {
+        // Without any answer by then, the next server is worth more than waiting for Timer F.
+        let mut deadline = give_up_after.map(|d| tokio::time::Instant::now() + d);
+        loop {
+            let msg = match deadline {
+                Some(at) => match tokio::time::timeout_at(at, tx.receive()).await {
+                    Ok(m) => m,
+                    Err(_) => return Input::NoAnswer,
+                },
+                None => tx.receive().await,
+            };
+            let Some(msg) = msg else { break };
             if let SipMessage::Response(resp) = msg {
+                deadline = None;
                 let status = resp.status_code.code();
                 if status < 200 {
                     continue;

@@ -180,6 +180,8 @@ struct Inner {
     layer: Arc<DialogLayer>,
     local: SocketAddr,
     contact: Arc<Mutex<crate::ua::ContactAddr>>,
+    /// The server the registration currently uses, and all of the account's servers.
+    route: Arc<Mutex<crate::ua::Route>>,
     calls: Mutex<HashMap<CallRef, mpsc::Sender<Command>>>,
     /// New call → the call whose REFER it serves.
     transfers: Mutex<HashMap<CallRef, CallRef>>,
@@ -216,6 +218,7 @@ impl Line {
         layer: Arc<DialogLayer>,
         local: SocketAddr,
         contact: Arc<Mutex<crate::ua::ContactAddr>>,
+        route: Arc<Mutex<crate::ua::Route>>,
         incoming: TransactionReceiver,
         events: mpsc::UnboundedSender<CallEvent>,
     ) -> Self {
@@ -226,6 +229,7 @@ impl Line {
                 layer,
                 local,
                 contact,
+                route,
                 calls: Mutex::new(HashMap::new()),
                 transfers: Mutex::new(HashMap::new()),
                 dialogs: Arc::new(Mutex::new(HashMap::new())),
@@ -238,6 +242,26 @@ impl Line {
         tokio::spawn(line.clone().serve(incoming));
         tokio::spawn(line.clone().relay_events(relay_rx));
         line
+    }
+
+    /// Where calls go first: the server the registration uses now (it moves on when one
+    /// fails), else the configured one; `None` for a local account.
+    fn next_hop(&self) -> Option<SocketAddr> {
+        let current = self.inner.route.lock().ok().and_then(|r| r.next_hop);
+        current.or(self.inner.cfg.proxy)
+    }
+
+    /// Every server incoming calls may come from: all of the account's located servers.
+    fn servers(&self) -> Vec<SocketAddr> {
+        let mut servers: Vec<SocketAddr> = self.inner.cfg.proxy.into_iter().collect();
+        if let Ok(r) = self.inner.route.lock() {
+            servers.extend(
+                r.servers
+                    .iter()
+                    .filter(|s| Some(**s) != self.inner.cfg.proxy),
+            );
+        }
+        servers
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -366,7 +390,7 @@ impl Line {
             caller_display_name: inner.cfg.display_name.clone(),
             caller,
             callee,
-            destination: inner.cfg.proxy.map(|p| rsipstack::transport::SipAddr {
+            destination: self.next_hop().map(|p| rsipstack::transport::SipAddr {
                 r#type: Some(match self.contact_addr().transport {
                     Some("tls") => rsipstack::sip::transport::Transport::Tls,
                     Some(_) => rsipstack::sip::transport::Transport::Tcp,
@@ -523,7 +547,7 @@ impl Line {
         let user = tx.original.uri.user().map(str::to_owned);
         let filter = GhostFilter {
             enabled: inner.cfg.ghost_filter,
-            trusted_sources: inner.cfg.proxy.into_iter().collect(),
+            trusted_sources: self.servers(),
             contact_user: inner.cfg.user.clone(),
         };
         let from = tx

@@ -54,6 +54,9 @@ pub enum Input {
     Failed(RegistrationFailure),
     /// The flow to the registrar broke (connection closed, keep-alive unanswered).
     FlowBroken,
+    /// The last server failed and we moved on to the next of the account's servers (RFC 3263
+    /// failover): register there afresh, at once.
+    NextServer,
     /// The timer from the last [`Action::ArmTimer`] fired.
     Timer,
     /// The user changed the password: try again at once.
@@ -162,6 +165,13 @@ impl Registration {
                     let jitter = self.next_jitter();
                     out.push(Action::ArmTimer(self.backoff.next_delay(jitter)));
                 }
+            }
+            Input::NextServer => {
+                // Another server: its own challenge, a fresh count of answers.
+                self.challenge = None;
+                self.challenges_answered = 0;
+                self.set_state(RegistrationState::Registering, &mut out);
+                self.send(now, self.expires, &mut out);
             }
             Input::Timer => match self.state {
                 RegistrationState::Failed {

@@ -229,3 +229,24 @@ fn the_password_is_not_in_debug_output() {
     let f = Fixture::new();
     assert!(!format!("{:?}", f.reg).contains("secret"));
 }
+
+#[test]
+fn the_next_server_is_registered_with_at_once_and_challenges_afresh() {
+    let mut f = Fixture::new();
+    f.input(Input::Start);
+    let a = f.input(challenged(401, CHALLENGE));
+    assert!(sent(&a).is_some_and(|(_, auth)| auth.is_some()));
+    // The first server went quiet after the challenge: the next one gets a clean REGISTER,
+    // and its own challenge is answered (not counted as a second answer to the first).
+    let a = f.input(Input::NextServer);
+    assert_eq!(sent(&a), Some((300, None)));
+    assert!(timer(&a).is_none());
+    let a = f.input(challenged(401, CHALLENGE));
+    assert!(sent(&a).is_some_and(|(_, auth)| auth.is_some()));
+    assert!(
+        f.input(ok(300))
+            .contains(&Action::State(RegistrationState::Registered {
+                expires_secs: 300
+            }))
+    );
+}
