@@ -58,7 +58,7 @@ step fmt       cargo fmt --all --check
 # The Rust build embeds ui/dist (tauri::generate_context!), so the UI is built first.
 step ui-build  npm run build -w ui
 step clippy    cargo clippy --workspace --all-targets --locked -- -D warnings
-step rust      cargo test --workspace --locked
+step rust      cargo test --workspace --locked --no-fail-fast
 step ui-check  npm run check -w ui
 step ui-test   npm test -w ui
 step bundle    npx tauri build --bundles deb,rpm -- --locked

@@ -7,7 +7,7 @@ use crate::error::CliError;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum AccountCommand {
-    /// Add an account (its password is not stored here: pass it to `register` with --password-env).
+    /// Add an account (with --password-stdin its password goes into the OS keyring).
     Add(AddArgs),
     /// List the accounts.
     List,
@@ -42,6 +42,9 @@ pub(crate) struct AddArgs {
     /// Registration lifetime in seconds.
     #[arg(long, default_value_t = 300)]
     expires: u32,
+    /// Read the password from the first line of stdin and keep it in the OS keyring.
+    #[arg(long)]
+    password_stdin: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -77,7 +80,20 @@ pub(crate) async fn run(
             account.outbound_proxy = a.outbound_proxy;
             account.display_name = a.display_name;
             account.expires_secs = a.expires;
+            let password = if a.password_stdin {
+                Some(crate::password::from_stdin()?)
+            } else {
+                None
+            };
+            let id = account.id.clone();
             engine.add_account(account).await?;
+            if let Some(password) = password
+                && let Err(e) = engine.set_password(id.clone(), password).await
+            {
+                // All or nothing: an account whose password went nowhere is taken back.
+                let _ = engine.remove_account(id).await;
+                return Err(e.into());
+            }
             if json {
                 println!(
                     "{}",

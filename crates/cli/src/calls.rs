@@ -46,12 +46,8 @@ async fn open_line(
         (None, [only]) => only.id.clone(),
         (None, _) => return Err(CliError::Ambiguous),
     };
-    let var = choice
-        .password_env
-        .unwrap_or_else(|| "SIPERB_PASSWORD".to_owned());
-    let password = std::env::var(&var).map_err(|_| CliError::MissingPassword(var))?;
     let mut events = engine.subscribe();
-    engine.register(id.clone(), password).await?;
+    crate::password::register(engine, &id, choice.password_env).await?;
     loop {
         let event = tokio::time::timeout(Duration::from_secs(40), events.recv())
             .await

@@ -19,6 +19,8 @@ pub(crate) enum CliError {
     Audio(String),
     #[error("cannot use the CA file {0}")]
     CaFile(String),
+    #[error("cannot read the password: {0}")]
+    PasswordInput(String),
 }
 
 impl CliError {
@@ -32,6 +34,7 @@ impl CliError {
             Self::CallFailed(_) => "call_failed",
             Self::Audio(_) => "audio_file",
             Self::CaFile(_) => "ca_file",
+            Self::PasswordInput(_) => "password_input",
         }
     }
 }

@@ -8,6 +8,7 @@ mod account;
 mod calls;
 mod control;
 mod error;
+mod password;
 mod register;
 
 use clap::{Parser, Subcommand, ValueEnum};

@@ -19,12 +19,10 @@ pub(crate) async fn run(
             _ => return Err(CliError::Ambiguous),
         },
     };
-    // The keyring (--password-stdin) arrives with the store issue; for now the password comes
-    // from the environment, for this run only, and is never printed.
-    let var = password_env.unwrap_or_else(|| "SIPERB_PASSWORD".to_owned());
-    let password = std::env::var(&var).map_err(|_| CliError::MissingPassword(var))?;
+    // The password: --password-env for this run, else the keyring, else SIPERB_PASSWORD.
+    // It is never printed.
     let mut events = engine.subscribe();
-    engine.register(id.clone(), password).await?;
+    crate::password::register(engine, &id, password_env).await?;
     let mut last: Option<RegistrationState> = None;
     loop {
         tokio::select! {

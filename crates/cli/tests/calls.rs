@@ -86,14 +86,27 @@ fn a_call_between_two_clis_is_answered_carries_digits_and_ends_after_its_duratio
     assert_eq!(ended["cause"], "local_hangup");
     assert!(ended["talk_secs"].as_f64().unwrap_or(0.0) >= 1.0);
 
-    // The listener saw the call, both digits and the hang-up, and keeps listening.
-    std::thread::sleep(Duration::from_millis(300));
+    // The listener saw the call, both digits and the hang-up, and keeps listening. Its events
+    // may trail the caller's exit a little on a busy machine: read until the hang-up (or 10 s).
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in out.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut rest = String::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(10)) {
+        rest.push_str(&line);
+        rest.push('\n');
+        if line.contains("\"call_ended\"") {
+            break;
+        }
+    }
     let _ = Command::new("kill")
         .args(["-INT", &listener.id().to_string()])
         .status();
-    let mut rest = String::new();
-    for line in out.lines() {
-        rest.push_str(&line.expect("line"));
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(10)) {
+        rest.push_str(&line);
         rest.push('\n');
     }
     assert!(listener.wait().expect("wait").success());

@@ -7,7 +7,9 @@ use siperb_sip::dns::DnsResolver;
 use siperb_sip::phone::{CallEvent, CallRef, Line, LineConfig, MediaFactory, RtpFactory};
 use siperb_sip::ua::SipEndpoint;
 use siperb_sip::{AccountConfig, AccountId, RegistrationState};
-use siperb_store::{Accounts, Profile, Settings, StoreError, ThemePreference};
+use siperb_store::{
+    Accounts, Keyring, Profile, SecretError, Settings, StoreError, ThemePreference,
+};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -33,7 +35,13 @@ pub(crate) enum Request {
         id: AccountId,
         reply: oneshot::Sender<Result<(), EngineError>>,
     },
+    /// `password: None` takes the one stored in the OS keyring.
     Register {
+        id: AccountId,
+        password: Option<String>,
+        reply: oneshot::Sender<Result<(), EngineError>>,
+    },
+    SetPassword {
         id: AccountId,
         password: String,
         reply: oneshot::Sender<Result<(), EngineError>>,
@@ -187,13 +195,40 @@ impl Engine {
                 Request::RemoveAccount { id, reply } => {
                     let _ = reply.send(self.remove_account(&id).await);
                 }
-                Request::Register {
+                Request::SetPassword {
                     id,
                     password,
                     reply,
                 } => {
                     let result = match self.accounts.get(&id) {
-                        Some(account) => {
+                        Some(_) => {
+                            self.keyring(move |k| k.set_password(&id.0, &password))
+                                .await
+                        }
+                        None => Err(EngineError::NoSuchAccount(id.0)),
+                    };
+                    let _ = reply.send(result);
+                }
+                Request::Register {
+                    id,
+                    password,
+                    reply,
+                } => {
+                    let password = match (password, self.accounts.get(&id)) {
+                        (Some(p), _) => Ok(p),
+                        (None, None) => Err(EngineError::NoSuchAccount(id.0.clone())),
+                        (None, Some(_)) => {
+                            let name = id.0.clone();
+                            match self.keyring(move |k| k.password(&name)).await {
+                                Ok(Some(p)) => Ok(p),
+                                Ok(None) => Err(EngineError::NoPassword(id.0.clone())),
+                                Err(e) => Err(e),
+                            }
+                        }
+                    };
+                    let result = match (password, self.accounts.get(&id)) {
+                        (Err(e), _) => Err(e),
+                        (Ok(password), Some(account)) => {
                             self.registrations.start(
                                 account.clone(),
                                 password,
@@ -203,7 +238,7 @@ impl Engine {
                             );
                             Ok(())
                         }
-                        None => Err(EngineError::NoSuchAccount(id.0)),
+                        (Ok(_), None) => Err(EngineError::NoSuchAccount(id.0)),
                     };
                     let _ = reply.send(result);
                 }
@@ -424,9 +459,26 @@ impl Engine {
         Ok(())
     }
 
+    /// Runs `op` on the OS keyring, off the engine's threads (D-Bus calls block).
+    async fn keyring<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&Keyring) -> Result<T, SecretError> + Send + 'static,
+    ) -> Result<T, EngineError> {
+        let profile = self.profile.clone();
+        tokio::task::spawn_blocking(move || op(&Keyring::open(&profile)?))
+            .await
+            .map_err(|_| EngineError::Stopped)?
+            .map_err(EngineError::Keyring)
+    }
+
     async fn remove_account(&mut self, id: &AccountId) -> Result<(), EngineError> {
         if self.accounts.get(id).is_none() {
             return Err(EngineError::NoSuchAccount(id.0.clone()));
+        }
+        // Its password goes too; a keyring that cannot be reached keeps it (and says so).
+        let name = id.0.clone();
+        if let Err(e) = self.keyring(move |k| k.delete(&name)).await {
+            tracing::warn!(account = %id.0, "the stored password could not be removed: {e}");
         }
         self.registrations.stop(id);
         self.lines.remove(id);

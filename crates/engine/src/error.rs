@@ -25,6 +25,12 @@ pub enum EngineError {
     Call(siperb_sip::phone::PhoneError),
     #[error("network: {0}")]
     Network(String),
+    #[error(transparent)]
+    Keyring(siperb_store::SecretError),
+    #[error(
+        "no password is stored for \"{0}\": save it with `account add --password-stdin` or give it for this run with --password-env"
+    )]
+    NoPassword(String),
 }
 
 impl EngineError {
@@ -44,6 +50,10 @@ impl EngineError {
             Self::Call(siperb_sip::phone::PhoneError::BadTarget(_)) => "bad_target",
             Self::Call(_) => "call_failed",
             Self::Network(_) => "network",
+            Self::Keyring(siperb_store::SecretError::Unavailable { .. }) => "keyring_unavailable",
+            Self::Keyring(siperb_store::SecretError::Locked { .. }) => "keyring_locked",
+            Self::Keyring(_) => "keyring_failed",
+            Self::NoPassword(_) => "password_missing",
         }
     }
 }

@@ -54,6 +54,27 @@ impl EngineHandle {
     pub async fn register(&self, id: AccountId, password: String) -> Result<(), EngineError> {
         self.ask(|reply| Request::Register {
             id,
+            password: Some(password),
+            reply,
+        })
+        .await?
+    }
+
+    /// Starts registering `id` with the password stored in the OS keyring
+    /// ([`EngineError::NoPassword`] when there is none).
+    pub async fn register_saved(&self, id: AccountId) -> Result<(), EngineError> {
+        self.ask(|reply| Request::Register {
+            id,
+            password: None,
+            reply,
+        })
+        .await?
+    }
+
+    /// Stores the password of account `id` in the OS keyring (never in a file).
+    pub async fn set_password(&self, id: AccountId, password: String) -> Result<(), EngineError> {
+        self.ask(|reply| Request::SetPassword {
+            id,
             password,
             reply,
         })

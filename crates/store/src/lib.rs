@@ -7,9 +7,11 @@
 mod accounts;
 mod error;
 mod profile;
+mod secrets;
 mod settings;
 
 pub use accounts::Accounts;
 pub use error::StoreError;
 pub use profile::{PROFILE_ENV, Profile};
+pub use secrets::{KEYRING_ENV, Keyring, SecretError};
 pub use settings::{Settings, ThemePreference};
