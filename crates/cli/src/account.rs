@@ -31,6 +31,10 @@ pub(crate) struct AddArgs {
     /// private PBX certificate). The server certificate is always verified.
     #[arg(long, value_name = "FILE")]
     ca_file: Option<std::path::PathBuf>,
+    /// Do not check the TLS server's certificate at all. Only for a test server: anyone on the
+    /// path could then read and change the calls. Prefer --ca-file.
+    #[arg(long, conflicts_with = "ca_file")]
+    tls_no_verify: bool,
     /// The digest user name, when it differs from the user part of --uri.
     #[arg(long)]
     auth_user: Option<String>,
@@ -75,6 +79,9 @@ pub(crate) async fn run(
                 let ca = std::fs::canonicalize(&ca)
                     .map_err(|e| CliError::CaFile(format!("{}: {e}", ca.display())))?;
                 account.tls.ca_file = Some(ca);
+            }
+            if a.tls_no_verify {
+                account.tls.verify_server = false;
             }
             account.auth_user = a.auth_user;
             account.outbound_proxy = a.outbound_proxy;

@@ -249,3 +249,39 @@ fn finds_the_registrar_through_srv_records_on_the_given_name_server() {
             .contains("'not-an-ip' is not an IP address or IP:PORT")
     );
 }
+
+/// A test server's certificate can be accepted unchecked when the user says so; by default
+/// the same server is refused with the reason.
+#[test]
+fn tls_verification_is_on_unless_switched_off_for_the_account() {
+    let kamailio = Kamailio::start("MD5");
+    let server = format!("sip:127.0.0.1:{}", kamailio.tls_port);
+    let checked = tempfile::tempdir().expect("temp dir");
+    add_account_with(checked.path(), &server, &["--transport", "tls"]);
+    let (mut child, rx) = register(checked.path(), PASSWORD);
+    let failed = wait_for(&rx, "registration_failed");
+    let reason = failed["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("secure connection failed") && reason.contains("UnknownIssuer"),
+        "{failed}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let unchecked = tempfile::tempdir().expect("temp dir");
+    add_account_with(
+        unchecked.path(),
+        &server,
+        &["--transport", "tls", "--tls-no-verify"],
+    );
+    let list = cli(unchecked.path())
+        .args(["--json", "account", "list"])
+        .output()
+        .expect("run");
+    let accounts: serde_json::Value = serde_json::from_slice(&list.stdout).expect("json");
+    assert_eq!(accounts[0]["tls"]["verifyServer"], false, "{accounts}");
+    let (mut child, rx) = register(unchecked.path(), PASSWORD);
+    wait_for(&rx, "registered");
+    let _ = child.kill();
+    let _ = child.wait();
+}

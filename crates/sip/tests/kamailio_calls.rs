@@ -169,3 +169,62 @@ async fn a_scanner_invite_straight_to_a_registered_contact_never_rings() {
     alice.unregister().await;
     bob.unregister().await;
 }
+
+/// A proxy that challenges BYEs (some PBXs and carriers do): our answer goes through rsipstack
+/// with our credentials, whichever side hangs up, and the other side hears the hang-up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_challenged_bye_is_answered_from_either_side() {
+    let k = Kamailio::start_challenging_byes("MD5");
+    let mut alice = registered(&k, USER, PASSWORD, Transport::Udp).await;
+    let mut bob = registered(&k, USER2, PASSWORD2, Transport::Udp).await;
+    for caller_hangs_up in [true, false] {
+        let call = alice.line.dial(USER2).expect("dial");
+        let CallEvent::IncomingCall { call: b_call, .. } = next(&mut bob.events, &k, |e| {
+            matches!(e, CallEvent::IncomingCall { .. })
+        })
+        .await
+        else {
+            unreachable!()
+        };
+        bob.line
+            .command(b_call, Input::Answer)
+            .await
+            .expect("answer");
+        next(&mut alice.events, &k, phase(call, CallPhase::Established)).await;
+        next(&mut bob.events, &k, phase(b_call, CallPhase::Established)).await;
+        let (hanging, hears) = if caller_hangs_up {
+            (&mut alice, &mut bob)
+        } else {
+            (&mut bob, &mut alice)
+        };
+        let (mine, theirs) = if caller_hangs_up {
+            (call, b_call)
+        } else {
+            (b_call, call)
+        };
+        hanging
+            .line
+            .command(mine, Input::Hangup)
+            .await
+            .expect("hangup");
+        let ended = next(
+            &mut hears.events,
+            &k,
+            |e| matches!(e, CallEvent::CallEnded { call, .. } if *call == theirs),
+        )
+        .await;
+        let CallEvent::CallEnded { cause, .. } = ended else {
+            unreachable!()
+        };
+        assert_eq!(cause, EndCause::RemoteHangup, "{}", k.log_text());
+        let who = if caller_hangs_up { USER } else { USER2 };
+        assert!(
+            k.log_text()
+                .contains(&format!("in-dialog BYE from {who} authenticated")),
+            "{}",
+            k.log_text()
+        );
+    }
+    alice.unregister().await;
+    bob.unregister().await;
+}

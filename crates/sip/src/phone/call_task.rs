@@ -265,6 +265,18 @@ impl CallTask {
         let mut headers = option.headers.take().unwrap_or_default();
         headers.push(Header::Other(answer_header.into(), value));
         option.headers = Some(headers);
+        // Later requests in this call (re-INVITE, BYE) may be challenged too: rsipstack answers
+        // those itself, but only with MD5, so it gets the credential only for an MD5 realm.
+        // (With SHA-256 a challenged in-dialog request ends the call, as rsipstack cannot
+        // compute it; no server we know challenges in-dialog requests with SHA-256.)
+        if challenge.algorithm == crate::digest::Algorithm::Md5 && !challenge.sess {
+            option.credential = Some(rsipstack::dialog::authenticate::Credential {
+                username: auth.user.clone(),
+                password: auth.password.clone(),
+                realm: Some(challenge.realm.clone()),
+                auth_username: None,
+            });
+        }
         option.call_id = Some(self.dialog.id().call_id.clone());
         let (state_tx, states) = self.layer.new_dialog_state_channel();
         match self.layer.do_invite_async(option, state_tx) {

@@ -264,6 +264,20 @@ impl Line {
         servers
     }
 
+    /// Our credentials for rsipstack to answer a 401/407 to a request inside an incoming
+    /// call (a BYE or re-INVITE a proxy challenges). rsipstack only computes MD5 digests there;
+    /// see `call_task::answer_challenge` for the INVITE itself, which we answer ourselves.
+    fn in_dialog_credential(&self) -> Option<rsipstack::dialog::authenticate::Credential> {
+        self.inner.cfg.credential.as_ref().map(|(user, password)| {
+            rsipstack::dialog::authenticate::Credential {
+                username: user.clone(),
+                password: password.clone(),
+                realm: None,
+                auth_username: None,
+            }
+        })
+    }
+
     pub fn local_addr(&self) -> SocketAddr {
         self.inner.local
     }
@@ -590,18 +604,19 @@ impl Line {
             }
         };
         let (state_tx, state_rx) = inner.layer.new_dialog_state_channel();
-        let dialog =
-            match inner
-                .layer
-                .get_or_create_server_invite(&tx, state_tx, None, self.contact().ok())
-            {
-                Ok(d) => d,
-                Err(e) => {
-                    tracing::info!("cannot take an incoming call: {e}");
-                    let _ = tx.reply(StatusCode::ServerInternalError).await;
-                    return;
-                }
-            };
+        let dialog = match inner.layer.get_or_create_server_invite(
+            &tx,
+            state_tx,
+            self.in_dialog_credential(),
+            self.contact().ok(),
+        ) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::info!("cannot take an incoming call: {e}");
+                let _ = tx.reply(StatusCode::ServerInternalError).await;
+                return;
+            }
+        };
         let remote_offer = (!tx.original.body.is_empty())
             .then(|| String::from_utf8_lossy(&tx.original.body).into_owned());
         let incoming_session = call_task::session_expires(&tx.original.headers)

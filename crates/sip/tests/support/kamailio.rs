@@ -43,6 +43,26 @@ pub(crate) const PASSWORD3: &str = "singer-93";
 impl Kamailio {
     /// `algorithm` is the digest algorithm Kamailio challenges with ("MD5" or "SHA-256").
     pub(crate) fn start(algorithm: &str) -> Self {
+        Self::start_with(algorithm, "")
+    }
+
+    /// Like [`start`](Self::start), and it also challenges every BYE (as some PBXs and
+    /// carriers do), logging `in-dialog BYE from <user> authenticated` when answered.
+    pub(crate) fn start_challenging_byes(algorithm: &str) -> Self {
+        Self::start_with(
+            algorithm,
+            r#"        if (is_method("BYE")) {
+            if (!auth_check("$fd", "subscriber", "1")) {
+                auth_challenge("$fd", "1");
+                exit;
+            }
+            xlog("L_INFO", "in-dialog BYE from $fU authenticated\n");
+            consume_credentials();
+        }"#,
+        )
+    }
+
+    fn start_with(algorithm: &str, in_dialog_auth: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = dir.path().join("db");
         std::fs::create_dir_all(&db).expect("db dir");
@@ -115,6 +135,7 @@ impl Kamailio {
             )
             .replace("%%TLSCFG%%", &tls_cfg.display().to_string())
             .replace("%%ALGORITHM%%", algorithm)
+            .replace("%%IN_DIALOG_AUTH%%", in_dialog_auth)
             .replace("%%DBDIR%%", &db.display().to_string());
         let cfg_path = dir.path().join("kamailio.cfg");
         std::fs::write(&cfg_path, cfg).expect("write cfg");
