@@ -119,7 +119,7 @@ struct AudioArgs {
     /// Send this 16-bit PCM WAV file (then silence) instead of silence.
     #[arg(long, value_name = "FILE.wav")]
     audio_in: Option<PathBuf>,
-    /// Write what the far end sent to this WAV file (8 kHz mono) when the call ends.
+    /// Write what the far end sent to this WAV file (mono, at the codec's rate) when the call ends.
     #[arg(long, value_name = "FILE.wav")]
     audio_out: Option<PathBuf>,
 }

@@ -123,9 +123,12 @@ fn a_call_between_two_clis_is_answered_carries_digits_and_ends_after_its_duratio
             .any(|e| e["event"] == "call_ended" && e["cause"] == "remote_hangup"),
         "{rest}"
     );
-    // What the caller sent (silence) was recorded: about a second of 8 kHz audio.
-    let size = std::fs::metadata(&heard).expect("recording").len();
-    assert!(size > 8000, "{size} bytes");
+    // What the caller sent (silence) was recorded: about a second of audio. Both ends offer
+    // Opus first, so the file is at Opus's 48 kHz.
+    let wav = std::fs::read(&heard).expect("recording");
+    let rate = u32::from_le_bytes([wav[24], wav[25], wav[26], wav[27]]);
+    assert_eq!(rate, 48_000, "the call did not run on Opus");
+    assert!(wav.len() > 48_000 * 2 * 8 / 10, "{} bytes", wav.len());
 }
 
 #[test]

@@ -5,6 +5,9 @@
 //! SRTP, the jitter buffer, Opus and DTMF grow here as sans-IO pieces (issue 4).
 
 pub mod codec;
+pub mod dtmf;
+pub mod jitter;
+pub mod quality;
 pub mod sdp;
 pub mod session;
 pub mod wav;

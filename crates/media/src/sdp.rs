@@ -217,25 +217,36 @@ fn parse_connection(value: &str) -> Result<IpAddr, SdpError> {
         .ok_or_else(|| SdpError::Malformed(format!("c= address in {value:?}")))
 }
 
-/// Codecs we can run today, in our order of preference.
-const SUPPORTED: [CodecKind; 2] = [CodecKind::Pcmu, CodecKind::Pcma];
+/// Every codec we run, in our default order of preference (an account may reorder or drop).
+pub const DEFAULT_CODECS: [CodecKind; 4] = [
+    CodecKind::Opus,
+    CodecKind::G722,
+    CodecKind::Pcmu,
+    CodecKind::Pcma,
+];
 
-fn codec_of(pt: u8, rtpmaps: &[(u8, String, u32)]) -> Option<CodecKind> {
+/// The dynamic payload type we offer Opus on (any 96..=127 works; 111 is what most peers use).
+const OPUS_PT: u8 = 111;
+
+fn codec_of(pt: u8, rtpmaps: &[(u8, String, u32)], ours: &[CodecKind]) -> Option<CodecKind> {
     if let Some((_, name, rate)) = rtpmaps.iter().find(|(p, _, _)| *p == pt) {
-        return SUPPORTED
-            .into_iter()
+        return ours
+            .iter()
+            .copied()
             .find(|c| c.encoding_name().eq_ignore_ascii_case(name) && c.rtp_clock_rate() == *rate);
     }
-    SUPPORTED
-        .into_iter()
+    ours.iter()
+        .copied()
         .find(|c| c.static_payload_type() == Some(pt))
 }
 
-fn dtmf_pt(formats: &[u8], rtpmaps: &[(u8, String, u32)]) -> Option<u8> {
+/// The telephone-event payload type at `rate` (RFC 4733 §7.1.1: it runs at the clock rate of
+/// the audio codec it goes with).
+fn dtmf_pt(formats: &[u8], rtpmaps: &[(u8, String, u32)], rate: u32) -> Option<u8> {
     rtpmaps
         .iter()
-        .find(|(pt, name, rate)| {
-            formats.contains(pt) && name.eq_ignore_ascii_case("telephone-event") && *rate == 8000
+        .find(|(pt, name, r)| {
+            formats.contains(pt) && name.eq_ignore_ascii_case("telephone-event") && *r == rate
         })
         .map(|(pt, _, _)| *pt)
 }
@@ -251,7 +262,8 @@ fn remote_of(parsed: &ParsedAudio, codec: CodecKind, pt: u8) -> RemoteAudio {
         rtp,
         codec,
         payload_type: pt,
-        dtmf_payload_type: dtmf_pt(&parsed.formats, &parsed.rtpmaps),
+        dtmf_payload_type: dtmf_pt(&parsed.formats, &parsed.rtpmaps, codec.rtp_clock_rate())
+            .or_else(|| dtmf_pt(&parsed.formats, &parsed.rtpmaps, 8000)),
         direction: parsed.direction,
         ptime_ms: parsed.ptime_ms,
     }
@@ -271,6 +283,28 @@ pub struct LocalAudio {
     pub rtp: SocketAddr,
     pub session_id: u64,
     pub version: u64,
+    /// The codecs we offer and accept, best first.
+    pub codecs: Vec<CodecKind>,
+}
+
+/// The payload type we offer `codec` on.
+fn offer_pt(codec: CodecKind) -> u8 {
+    codec.static_payload_type().unwrap_or(OPUS_PT)
+}
+
+/// `a=rtpmap` (and `a=fmtp`) lines for `codec` on `pt`.
+fn codec_attributes(codec: CodecKind, pt: u8) -> String {
+    match codec {
+        // RFC 7587: always signalled as two channels; we send mono, with in-band FEC.
+        CodecKind::Opus => format!(
+            "a=rtpmap:{pt} opus/48000/2\r\na=fmtp:{pt} minptime=10;useinbandfec=1;maxaveragebitrate=32000;stereo=0;sprop-stereo=0\r\n"
+        ),
+        other => format!(
+            "a=rtpmap:{pt} {}/{}\r\n",
+            other.encoding_name(),
+            other.rtp_clock_rate()
+        ),
+    }
 }
 
 impl LocalAudio {
@@ -286,11 +320,25 @@ impl LocalAudio {
         text
     }
 
-    /// An offer with everything we support.
+    /// An offer with our codecs in our order, telephone-event at 8 kHz (and at 48 kHz when
+    /// Opus is offered, RFC 4733 §7.1.1), ptime 20.
     pub fn offer(&mut self, direction: Direction) -> String {
         let mut s = self.header();
+        let mut formats = String::new();
+        let mut attrs = String::new();
+        for &codec in &self.codecs {
+            let pt = offer_pt(codec);
+            formats.push_str(&format!(" {pt}"));
+            attrs.push_str(&codec_attributes(codec, pt));
+        }
+        if self.codecs.contains(&CodecKind::Opus) {
+            formats.push_str(" 110");
+            attrs.push_str("a=rtpmap:110 telephone-event/48000\r\na=fmtp:110 0-16\r\n");
+        }
+        formats.push_str(" 101");
+        attrs.push_str("a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n");
         s.push_str(&format!(
-            "m=audio {} RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na={}\r\n",
+            "m=audio {} RTP/AVP{formats}\r\n{attrs}a=ptime:20\r\na={}\r\n",
             self.rtp.port(),
             direction.attribute()
         ));
@@ -305,20 +353,21 @@ impl LocalAudio {
         local_hold: bool,
     ) -> Result<(String, RemoteAudio), SdpError> {
         let parsed = parse(offer)?;
-        let remote = usable_audio(&parsed)?;
+        let remote = usable_audio(&parsed, &self.codecs)?;
         let (pt, codec) = (remote.payload_type, remote.codec);
         let direction = parsed.direction.answer_to(local_hold);
         let mut s = self.header();
         let mut formats = pt.to_string();
-        let mut attrs = format!(
-            "a=rtpmap:{pt} {}/{}\r\n",
-            codec.encoding_name(),
-            codec.rtp_clock_rate()
-        );
+        let mut attrs = codec_attributes(codec, pt);
         if let Some(d) = remote.dtmf_payload_type {
+            let rate = parsed
+                .rtpmaps
+                .iter()
+                .find(|(p, _, _)| *p == d)
+                .map_or(8000, |(_, _, r)| *r);
             formats.push_str(&format!(" {d}"));
             attrs.push_str(&format!(
-                "a=rtpmap:{d} telephone-event/8000\r\na=fmtp:{d} 0-16\r\n"
+                "a=rtpmap:{d} telephone-event/{rate}\r\na=fmtp:{d} 0-16\r\n"
             ));
         }
         s.push_str(&format!(
@@ -330,18 +379,19 @@ impl LocalAudio {
     }
 }
 
-/// Reads the far end's answer to our offer.
-pub fn read_answer(answer: &str) -> Result<RemoteAudio, SdpError> {
-    usable_audio(&parse(answer)?)
+/// Reads the far end's answer to our offer of `ours`.
+pub fn read_answer(answer: &str, ours: &[CodecKind]) -> Result<RemoteAudio, SdpError> {
+    usable_audio(&parse(answer)?, ours)
 }
 
-/// The far end's audio with the first of its codecs we support, or why there is none.
-fn usable_audio(parsed: &ParsedAudio) -> Result<RemoteAudio, SdpError> {
+/// The far end's audio with the first of its codecs we support (the offerer's preference
+/// wins, RFC 3264 §6.1), or why there is none.
+fn usable_audio(parsed: &ParsedAudio, ours: &[CodecKind]) -> Result<RemoteAudio, SdpError> {
     check_profile(&parsed.profile)?;
     let (pt, codec) = parsed
         .formats
         .iter()
-        .find_map(|&pt| codec_of(pt, &parsed.rtpmaps).map(|c| (pt, c)))
+        .find_map(|&pt| codec_of(pt, &parsed.rtpmaps, ours).map(|c| (pt, c)))
         .ok_or_else(|| SdpError::NoCommonCodec {
             offered: parsed
                 .formats
@@ -374,6 +424,14 @@ mod tests {
             rtp: "127.0.0.1:20000".parse().expect("addr"),
             session_id: 7,
             version: 1,
+            codecs: vec![CodecKind::G722, CodecKind::Pcmu, CodecKind::Pcma],
+        }
+    }
+
+    fn with(codecs: &[CodecKind]) -> LocalAudio {
+        LocalAudio {
+            codecs: codecs.to_vec(),
+            ..local()
         }
     }
 
@@ -391,7 +449,10 @@ mod tests {
         );
         assert!(answer.contains("a=sendrecv"));
         // The answer is itself readable, and the version moves on.
-        assert_eq!(read_answer(&answer).expect("read").codec, CodecKind::Pcma);
+        assert_eq!(
+            read_answer(&answer, &DEFAULT_CODECS).expect("read").codec,
+            CodecKind::Pcma
+        );
         assert!(l.offer(Direction::SendOnly).contains("o=- 7 2 IN IP4"));
     }
 
@@ -405,6 +466,42 @@ mod tests {
         assert_eq!(offered_direction(&old_style), Ok(Direction::SendOnly));
         let (answer, _) = local().answer(BARESIP_OFFER, true).expect("answer");
         assert!(answer.contains("a=sendonly"));
+    }
+
+    #[test]
+    fn our_offer_lists_our_codecs_in_order_and_answers_pick_the_offerers_first() {
+        let mut l = with(&DEFAULT_CODECS);
+        let offer = l.offer(Direction::SendRecv);
+        assert!(
+            offer.contains("m=audio 20000 RTP/AVP 111 9 0 8 110 101\r\n"),
+            "{offer}"
+        );
+        assert!(offer.contains("a=rtpmap:111 opus/48000/2\r\n"));
+        assert!(offer.contains("useinbandfec=1"));
+        assert!(offer.contains("a=rtpmap:9 G722/8000\r\n"));
+        assert!(offer.contains("a=rtpmap:110 telephone-event/48000\r\n"));
+        // A peer answering our offer with Opus: its telephone-event at 48 kHz goes with it.
+        let answer = "v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 3000 RTP/AVP 111 110\r\na=rtpmap:111 opus/48000/2\r\na=rtpmap:110 telephone-event/48000\r\n";
+        let r = read_answer(answer, &DEFAULT_CODECS).expect("read");
+        assert_eq!((r.codec, r.payload_type), (CodecKind::Opus, 111));
+        assert_eq!(r.dtmf_payload_type, Some(110));
+        // Answering baresip's offer (opus 96 first): Opus on the offerer's payload type.
+        let (answer, remote) = with(&DEFAULT_CODECS)
+            .answer(BARESIP_OFFER, false)
+            .expect("answer");
+        assert_eq!((remote.codec, remote.payload_type), (CodecKind::Opus, 96));
+        assert!(
+            answer.contains("m=audio 20000 RTP/AVP 96 101\r\n"),
+            "{answer}"
+        );
+        assert!(answer.contains("a=rtpmap:96 opus/48000/2\r\n"));
+        // An account that wants only G.711 never takes Opus.
+        let (_, remote) = with(&[CodecKind::Pcmu])
+            .answer(BARESIP_OFFER, false)
+            .expect("answer");
+        assert_eq!(remote.codec, CodecKind::Pcmu);
+        let pcmu_only = with(&[CodecKind::Pcmu]).offer(Direction::SendRecv);
+        assert!(pcmu_only.contains("RTP/AVP 0 101\r\n"), "{pcmu_only}");
     }
 
     #[test]
@@ -435,7 +532,7 @@ mod tests {
     #[test]
     fn static_payload_types_work_without_rtpmap() {
         let bare = "v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\n";
-        let r = read_answer(bare).expect("read");
+        let r = read_answer(bare, &DEFAULT_CODECS).expect("read");
         assert_eq!(r.codec, CodecKind::Pcmu);
         assert_eq!(r.direction, Direction::SendRecv);
     }

@@ -13,8 +13,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::codec::{Alaw, Ulaw};
-use crate::sdp::{self, Direction, LocalAudio, RemoteAudio, SdpError};
+use crate::sdp::{self, DEFAULT_CODECS, Direction, LocalAudio, RemoteAudio, SdpError};
 use crate::wav::Pcm;
 use crate::{AudioCodec, CodecKind};
 
@@ -58,13 +57,13 @@ pub struct RtpSession {
     local: LocalAudio,
     flow: watch::Sender<Flow>,
     counters: Arc<Counters>,
-    recording: Arc<Mutex<Vec<i16>>>,
+    recording: Arc<Mutex<Pcm>>,
     stop: tokio_util::sync::CancellationToken,
     record_to: Option<std::path::PathBuf>,
 }
 
-/// Recording is capped (one hour at 8 kHz) so a forgotten call cannot eat memory.
-const MAX_RECORDED: usize = 8000 * 3600;
+/// Recording is capped (one hour) so a forgotten call cannot eat memory.
+const MAX_RECORDED_SECS: usize = 3600;
 
 impl RtpSession {
     /// Binds an RTP port on `ip` and starts the pacing task (idle until a remote is known).
@@ -83,13 +82,16 @@ impl RtpSession {
             direction: Direction::SendRecv,
         });
         let counters = Arc::new(Counters::default());
-        let recording = Arc::new(Mutex::new(Vec::new()));
+        let recording = Arc::new(Mutex::new(Pcm {
+            rate: 0,
+            samples: Vec::new(),
+        }));
         let stop = tokio_util::sync::CancellationToken::new();
         let seed = u64::from(rtp.port()) ^ (std::process::id() as u64) << 16;
         tokio::spawn(pace(
             socket,
             flow_rx,
-            play.map(|p| p.resampled(8000).samples).unwrap_or_default(),
+            play,
             counters.clone(),
             recording.clone(),
             stop.clone(),
@@ -100,6 +102,7 @@ impl RtpSession {
                 rtp,
                 session_id: seed & 0xffff_ffff,
                 version: 1,
+                codecs: DEFAULT_CODECS.to_vec(),
             },
             flow,
             counters,
@@ -124,7 +127,7 @@ impl MediaSession for RtpSession {
     }
 
     fn apply_answer(&mut self, answer: &str) -> Result<(), SdpError> {
-        let remote = sdp::read_answer(answer)?;
+        let remote = sdp::read_answer(answer, &self.local.codecs)?;
         self.set_remote(remote);
         Ok(())
     }
@@ -142,14 +145,14 @@ impl MediaSession for RtpSession {
     fn stop(&mut self) -> MediaStats {
         self.stop.cancel();
         if let Some(path) = self.record_to.take() {
-            let samples = self.recording.lock().map(|r| r.clone()).unwrap_or_default();
-            if let Err(e) = crate::wav::write(
-                &path,
-                &Pcm {
-                    rate: 8000,
-                    samples,
-                },
-            ) {
+            let mut heard = self.recording.lock().map(|r| r.clone()).unwrap_or(Pcm {
+                rate: 0,
+                samples: Vec::new(),
+            });
+            if heard.rate == 0 {
+                heard.rate = 8000;
+            }
+            if let Err(e) = crate::wav::write(&path, &heard) {
                 tracing::warn!("could not save the call's audio: {e}");
             }
         }
@@ -167,31 +170,39 @@ impl Drop for RtpSession {
     }
 }
 
-fn codec_for(kind: CodecKind) -> Box<dyn AudioCodec> {
-    match kind {
-        CodecKind::Pcma => Box::new(Alaw),
-        _ => Box::new(Ulaw),
-    }
-}
-
-/// The codec in `slot`, replaced first if the negotiated one is different.
+/// The codec of `kind` in `slot`, made anew when the negotiated codec changes.
 fn codec_slot(
     slot: &mut Option<(CodecKind, Box<dyn AudioCodec>)>,
     kind: CodecKind,
-) -> &mut Box<dyn AudioCodec> {
+) -> Option<&mut Box<dyn AudioCodec>> {
     if slot.as_ref().is_none_or(|(k, _)| *k != kind) {
-        *slot = Some((kind, codec_for(kind)));
+        match crate::codec::new_codec(kind) {
+            Ok(codec) => *slot = Some((kind, codec)),
+            Err(e) => {
+                tracing::warn!("cannot run {kind:?}: {e}");
+                *slot = None;
+            }
+        }
     }
-    let (_, codec) = slot.get_or_insert_with(|| (kind, codec_for(kind)));
-    codec
+    slot.as_mut().map(|(_, codec)| codec)
+}
+
+/// Samples of one frame of `ptime_ms` at the codec's own rate, and the RTP timestamp step.
+/// This backend sends 10 to 20 ms frames.
+fn frame_of(codec: CodecKind, ptime_ms: u32) -> (usize, u32) {
+    let ptime = ptime_ms.clamp(10, 20);
+    (
+        (codec.sample_rate() / 1000 * ptime) as usize,
+        codec.rtp_clock_rate() / 1000 * ptime,
+    )
 }
 
 async fn pace(
     socket: tokio::net::UdpSocket,
     flow: watch::Receiver<Flow>,
-    play: Vec<i16>,
+    play: Option<Pcm>,
     counters: Arc<Counters>,
-    recording: Arc<Mutex<Vec<i16>>>,
+    recording: Arc<Mutex<Pcm>>,
     stop: tokio_util::sync::CancellationToken,
     seed: u64,
 ) {
@@ -201,9 +212,11 @@ async fn pace(
     let mut played = 0usize;
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut packet = [0u8; 12 + 960];
+    let mut packet = [0u8; 12 + 1500];
     let mut incoming = [0u8; 1500];
-    let mut pcm = [0i16; 960];
+    let mut pcm = [0i16; 5760];
+    // The file to send, at the rate of the codec in use (resampled when the codec changes).
+    let mut source: (u32, Vec<i16>) = (0, Vec::new());
     // One encoder and one decoder, made again only when the negotiated codec changes.
     let mut encoder: Option<(CodecKind, Box<dyn AudioCodec>)> = None;
     let mut decoder: Option<(CodecKind, Box<dyn AudioCodec>)> = None;
@@ -213,12 +226,19 @@ async fn pace(
             _ = tick.tick() => {
                 let current = flow.borrow().clone();
                 let Some(remote) = current.remote else { continue };
-                let frame = (8 * remote.ptime_ms as usize).min(960);
-                ts = ts.wrapping_add(frame as u32);
+                let (frame, step) = frame_of(remote.codec, remote.ptime_ms);
+                ts = ts.wrapping_add(step);
                 let (Some(to), true) = (remote.rtp, current.direction.sends()) else { continue };
-                let enc = codec_slot(&mut encoder, remote.codec);
+                let Some(enc) = codec_slot(&mut encoder, remote.codec) else { continue };
+                let rate = remote.codec.sample_rate();
+                if source.0 != rate {
+                    // Where we are in the file, in time, carries over to the new rate.
+                    let at = if source.0 == 0 { 0 } else { played * rate as usize / source.0 as usize };
+                    source = (rate, play.as_ref().map(|p| p.resampled(rate).samples).unwrap_or_default());
+                    played = at;
+                }
                 for (i, s) in pcm[..frame].iter_mut().enumerate() {
-                    *s = play.get(played + i).copied().unwrap_or(0);
+                    *s = source.1.get(played + i).copied().unwrap_or(0);
                 }
                 played += frame;
                 seq = seq.wrapping_add(1);
@@ -248,12 +268,26 @@ async fn pace(
                 if !current.direction.receives() {
                     continue;
                 }
-                let dec = codec_slot(&mut decoder, remote.codec);
+                let Some(dec) = codec_slot(&mut decoder, remote.codec) else { continue };
                 if let Ok(n) = dec.decode(payload, &mut pcm)
                     && let Ok(mut rec) = recording.lock()
-                    && rec.len() + n <= MAX_RECORDED
                 {
-                    rec.extend_from_slice(&pcm[..n]);
+                    let rate = remote.codec.sample_rate();
+                    if rec.rate == 0 {
+                        rec.rate = rate;
+                    }
+                    let limit = rec.rate as usize * MAX_RECORDED_SECS;
+                    if rec.rate == rate {
+                        if rec.samples.len() + n <= limit {
+                            rec.samples.extend_from_slice(&pcm[..n]);
+                        }
+                    } else {
+                        // The codec changed mid-call: the file keeps its first rate.
+                        let frame = Pcm { rate, samples: pcm[..n].to_vec() }.resampled(rec.rate);
+                        if rec.samples.len() + frame.samples.len() <= limit {
+                            rec.samples.extend_from_slice(&frame.samples);
+                        }
+                    }
                 }
             }
         }

@@ -1,11 +1,15 @@
 //! One small interface for every codec, one file per codec.
 
 mod g711;
+mod g722;
+mod opus;
 
 use serde::{Deserialize, Serialize};
 use specta::Type;
 
 pub use g711::{Alaw, Ulaw};
+pub use g722::G722;
+pub use opus::{Opus, OpusSettings};
 
 /// The audio codecs Siperb negotiates, in the user's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Type)]
@@ -61,6 +65,8 @@ impl CodecKind {
 pub enum CodecError {
     #[error("the output buffer holds {capacity} items but {needed} are needed")]
     OutputTooSmall { needed: usize, capacity: usize },
+    #[error("{0}")]
+    Codec(String),
 }
 
 /// Encodes and decodes one stream. Implementations keep their own state and never allocate
@@ -71,4 +77,22 @@ pub trait AudioCodec: Send {
     fn encode(&mut self, pcm: &[i16], out: &mut [u8]) -> Result<usize, CodecError>;
     /// Decodes one payload into `out`, returning the samples written.
     fn decode(&mut self, payload: &[u8], out: &mut [i16]) -> Result<usize, CodecError>;
+    /// Fills `out` for a frame that never arrived, returning the samples written. `next` is the
+    /// following packet when the jitter buffer already holds it (Opus rebuilds the lost frame
+    /// from its in-band FEC). `out` is exactly one frame long. The default plays silence.
+    fn conceal(&mut self, next: Option<&[u8]>, out: &mut [i16]) -> Result<usize, CodecError> {
+        let _ = next;
+        out.fill(0);
+        Ok(out.len())
+    }
+}
+
+/// A codec of `kind` with its default settings.
+pub fn new_codec(kind: CodecKind) -> Result<Box<dyn AudioCodec>, CodecError> {
+    Ok(match kind {
+        CodecKind::Opus => Box::new(Opus::new(OpusSettings::default())?),
+        CodecKind::G722 => Box::new(G722::new()),
+        CodecKind::Pcmu => Box::new(Ulaw),
+        CodecKind::Pcma => Box::new(Alaw),
+    })
 }

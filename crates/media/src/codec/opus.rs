@@ -1,0 +1,190 @@
+//! Opus (RFC 6716, RTP payload RFC 7587) through libopus, built from source and linked
+//! statically by `opusic-sys` (no system library at run time).
+//!
+//! Voice defaults: 48 kHz mono, VoIP application, in-band FEC on with an expected loss of
+//! 10 % (so the encoder spends bits on the redundancy the jitter buffer can use), variable
+//! bitrate capped by `maxaveragebitrate`, DTX off unless asked for.
+
+use opus::{Application, Bitrate, Channels};
+
+use super::{AudioCodec, CodecError, CodecKind};
+
+/// Encoder settings an SDP answer may change (RFC 7587 §6.1 `a=fmtp` parameters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpusSettings {
+    /// `maxaveragebitrate`, bit/s.
+    pub max_average_bitrate: u32,
+    /// `useinbandfec=1`.
+    pub inband_fec: bool,
+    /// `usedtx=1`.
+    pub dtx: bool,
+    /// The loss rate the encoder protects against with FEC, in percent.
+    pub expected_loss_pct: u8,
+}
+
+impl Default for OpusSettings {
+    fn default() -> Self {
+        Self {
+            max_average_bitrate: 32_000,
+            inband_fec: true,
+            dtx: false,
+            expected_loss_pct: 10,
+        }
+    }
+}
+
+/// One Opus stream: an encoder and a decoder at 48 kHz mono.
+pub struct Opus {
+    encoder: opus::Encoder,
+    decoder: opus::Decoder,
+    settings: OpusSettings,
+}
+
+impl std::fmt::Debug for Opus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opus")
+            .field("settings", &self.settings)
+            .finish()
+    }
+}
+
+fn failed(e: opus::Error) -> CodecError {
+    CodecError::Codec(format!("opus: {e}"))
+}
+
+impl Opus {
+    pub fn new(settings: OpusSettings) -> Result<Self, CodecError> {
+        let mut encoder =
+            opus::Encoder::new(48_000, Channels::Mono, Application::Voip).map_err(failed)?;
+        let decoder = opus::Decoder::new(48_000, Channels::Mono).map_err(failed)?;
+        encoder.set_vbr(true).map_err(failed)?;
+        let mut codec = Self {
+            encoder,
+            decoder,
+            settings,
+        };
+        codec.apply(settings)?;
+        Ok(codec)
+    }
+
+    /// Changes the encoder settings mid-call (a re-negotiation, or loss measured by RTCP).
+    pub fn apply(&mut self, settings: OpusSettings) -> Result<(), CodecError> {
+        let bitrate = settings.max_average_bitrate.clamp(6_000, 510_000);
+        self.encoder
+            .set_bitrate(Bitrate::Bits(bitrate as i32))
+            .map_err(failed)?;
+        self.encoder
+            .set_inband_fec(settings.inband_fec)
+            .map_err(failed)?;
+        self.encoder
+            .set_packet_loss_perc(i32::from(settings.expected_loss_pct.min(100)))
+            .map_err(failed)?;
+        self.encoder.set_dtx(settings.dtx).map_err(failed)?;
+        self.settings = settings;
+        Ok(())
+    }
+
+    pub fn settings(&self) -> OpusSettings {
+        self.settings
+    }
+}
+
+impl AudioCodec for Opus {
+    fn kind(&self) -> CodecKind {
+        CodecKind::Opus
+    }
+
+    fn encode(&mut self, pcm: &[i16], out: &mut [u8]) -> Result<usize, CodecError> {
+        self.encoder.encode(pcm, out).map_err(failed)
+    }
+
+    fn decode(&mut self, payload: &[u8], out: &mut [i16]) -> Result<usize, CodecError> {
+        self.decoder.decode(payload, out, false).map_err(failed)
+    }
+
+    /// Opus's own concealment, or the lost frame rebuilt from the FEC data the next packet
+    /// carries (RFC 6716 §2.1.7) when the jitter buffer already has it. `out` must be exactly
+    /// the lost frame's length (libopus decodes that many samples). A next packet without FEC
+    /// data still yields concealment from libopus.
+    fn conceal(&mut self, next: Option<&[u8]>, out: &mut [i16]) -> Result<usize, CodecError> {
+        match next {
+            Some(next) if !next.is_empty() => self.decoder.decode(next, out, true).map_err(failed),
+            _ => self.decoder.decode(&[], out, false).map_err(failed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 20 ms of a 440 Hz tone at 48 kHz, frame `n`.
+    fn tone(n: usize) -> Vec<i16> {
+        (0..960)
+            .map(|i| {
+                let t = (n * 960 + i) as f64 / 48_000.0;
+                (8_000.0 * (2.0 * std::f64::consts::PI * 440.0 * t).sin()) as i16
+            })
+            .collect()
+    }
+
+    fn energy(s: &[i16]) -> f64 {
+        s.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>() / s.len().max(1) as f64
+    }
+
+    #[test]
+    fn a_tone_survives_the_round_trip_and_a_lost_frame_is_rebuilt_from_fec() {
+        let mut tx = Opus::new(OpusSettings::default()).expect("opus");
+        let mut rx = Opus::new(OpusSettings::default()).expect("opus");
+        let mut packets = Vec::new();
+        for n in 0..50 {
+            let mut buf = [0u8; 1500];
+            let len = tx.encode(&tone(n), &mut buf).expect("encode");
+            assert!(len > 10 && len < 200, "{len} bytes");
+            packets.push(buf[..len].to_vec());
+        }
+        let mut out = [0i16; 5760];
+        let mut decoded = Vec::new();
+        for (n, p) in packets.iter().enumerate() {
+            let got = if n == 30 {
+                // Frame 30 is lost; 31 carries its FEC.
+                rx.conceal(Some(&packets[31]), &mut out[..960])
+                    .expect("fec")
+            } else {
+                rx.decode(p, &mut out).expect("decode")
+            };
+            assert_eq!(got, 960);
+            decoded.push(out[..got].to_vec());
+        }
+        let sent = energy(&tone(40));
+        let heard = energy(&decoded[40]);
+        assert!(
+            heard > sent * 0.5 && heard < sent * 2.0,
+            "{sent} vs {heard}"
+        );
+        // The rebuilt frame is audio, not silence.
+        assert!(
+            energy(&decoded[30]) > sent * 0.2,
+            "{}",
+            energy(&decoded[30])
+        );
+        // Plain PLC (nothing to rebuild from) also fills the frame.
+        let got = rx.conceal(None, &mut out[..960]).expect("plc");
+        assert_eq!(got, 960);
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        let mut rx = Opus::new(OpusSettings::default()).expect("opus");
+        let mut out = [0i16; 5760];
+        for junk in [
+            &[0xffu8; 3][..],
+            &[0x0b, 0xff, 0xff, 0xff][..],
+            &[0u8; 1][..],
+        ] {
+            let _ = rx.decode(junk, &mut out);
+        }
+        let mut small = [0i16; 10];
+        assert!(rx.decode(&[0x08, 0x00], &mut small).is_err());
+    }
+}

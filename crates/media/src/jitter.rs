@@ -1,0 +1,1 @@
+//! The jitter buffer (sans-IO): being written (issue 4).
