@@ -1,1 +1,2346 @@
-//! The jitter buffer (sans-IO): being written (issue 4).
+//! Adaptive jitter buffer with in-place loss concealment (sans-IO).
+//!
+//! The buffer sits between the RTP receiver and the audio decoder. The network side
+//! [`push`](JitterBuffer::push)es packets as they arrive; the audio clock
+//! [`pop`](JitterBuffer::pop)s one frame per frame period and is told to play a packet
+//! ([`Playout::Frame`]), to conceal a missing one ([`Playout::Conceal`]: the decoder's PLC, or
+//! Opus in-band FEC taken from the packet that follows) or to play nothing
+//! ([`Playout::Silence`]). Both calls take the receiver's monotonic clock in microseconds; there
+//! is no clock, timer, thread, allocation, logging or I/O inside. So it can run on a real-time
+//! audio thread, and the tests drive it through minutes of simulated network in milliseconds.
+//!
+//! # The model
+//!
+//! **Timeline.** Sequence numbers and timestamps are unwrapped to 64 bits (wrap-around is
+//! invisible past [`push`](JitterBuffer::push)). The *playout point* is the RTP timestamp of the
+//! next frame due. Every pop advances it by the duration of what it output, with one exception
+//! (an insertion, below). A missing frame is concealed *in place*: the playout point moves on as
+//! if the frame had been played, so a packet that turns up after its time is counted late and
+//! dropped, and nothing after it moves. Packets are kept in timestamp order, so reordering
+//! within the buffer's delay costs nothing.
+//!
+//! **Delay.** For every packet we note its *transit*, arrival time minus timestamp (the two
+//! clocks are unrelated, so only differences mean anything), in a window of the last 128
+//! packets (about 2.5 s at 20 ms). The window's minimum, the *base*, is the fastest
+//! recent path through the network. The *playout delay* at a pop is
+//! `now - time(playout point) - base`: how long a packet that took the fastest path waits in the
+//! buffer. A packet that took `j` longer than the fastest is on time exactly when
+//! `j <= delay`; that is what the delay is for.
+//!
+//! **Jitter and target.** The jitter is the 97th percentile of `transit - base` over the window.
+//! The three largest samples are ignored, so one very late packet changes nothing, while a real
+//! rise in jitter shows after a handful of packets. The target delay is
+//! `clamp(jitter + one frame, min_delay, max_delay)`: on a clean network that is the minimum
+//! delay. The target rises at once, and it falls only once the high samples have left the window,
+//! then exponentially with a time constant of 2.56 s: quick to protect, slow to trust (the
+//! idea behind WebRTC NetEq's relative-delay estimator, written afresh here). One exception:
+//! when the base itself rises (the fastest packets left the window because the route got
+//! slower), the target is measured from a higher floor, so it comes down by as much at once and
+//! the playout point does not move. The RFC 3550 interarrival jitter is kept for the statistics
+//! only: it measures packet-to-packet variation, which says little about the delay a buffer
+//! needs.
+//!
+//! **Control.** Frames are whole, so the delay can only move in steps of one frame; it is kept
+//! within half a frame of the target, with a little hysteresis so that a step never lands across
+//! the other edge:
+//!
+//! * Below the band (delay too short: packets would come late), the buffer *inserts* a
+//!   concealed frame without moving the playout point, which adds one frame of delay. That is
+//!   free when the frame due is missing anyway (it is probably late, not lost), so it is done at
+//!   once; before a packet that is present it waits for two pops in a row and happens at most
+//!   once every 60 ms.
+//! * Above the band for 160 ms, it *drops* one frame: at most one every 200 ms, so at most
+//!   five a second, never two back to back. If the frame due is missing, it skips that frame
+//!   instead of concealing it, which costs nothing. Otherwise it waits up to 100 ms for a
+//!   packet no bigger than the average: with a variable-bitrate codec such as Opus, a small
+//!   packet is a quiet or simple one, where a missing frame is least audible.
+//!
+//! (These durations are counted in frames of the current size.) This follows the target as it
+//! moves, and it absorbs clock drift: a sender 0.5 % fast fills the buffer by one 20 ms frame
+//! every 4 s, and that is one drop every 4 s.
+//!
+//! **Loss and FEC.** When the frame due is missing and the packet that starts right after it
+//! is already buffered, [`Playout::Conceal`] carries that packet's payload so an Opus decoder
+//! can decode its in-band FEC (the low-bitrate copy of the previous frame) instead of guessing;
+//! the same packet is then played normally at the next pop. After 100 ms of concealed frames in
+//! a row (five of 20 ms: end of a talk-spurt, DTX, hold, a long burst of loss), the buffer stops
+//! concealing and returns [`Playout::Silence`], and the next packets start playout afresh as at
+//! start-up, at the target delay: a free chance to re-place the playout point, since nothing is
+//! playing.
+//!
+//! **Start-up.** Nothing plays until the first packet has waited for the target delay (measured
+//! as above). When a pile of packets is waiting (the caller stopped popping for a while, say),
+//! the stale ones are skipped, so playout starts at the target delay rather than behind it.
+//!
+//! **Restarts.** A packet whose sequence number jumps far (over 3000 ahead or 100 behind) or
+//! whose timestamp is more than 2 s away from where the arrival time says it should be is
+//! not trusted on its own: it is held ([`PushOutcome::Probation`]). If the next such packet
+//! continues from it, the stream restarted (new encoder, re-INVITE, timestamp jump): the buffer
+//! resets, keeps both packets and plays them after the target delay ([`PushOutcome::Reset`]).
+//! A lone stray packet is simply replaced by the next candidate and never played. Smaller
+//! inconsistencies (a sender whose timestamps stood still while on hold, for instance) are
+//! resolved at the next talk-spurt: when nothing is playing, a packet that disagrees with the
+//! base by more than the maximum delay rebuilds the delay window from scratch.
+//!
+//! **Frame size.** The duration of a frame is learnt from the timestamp step between packets
+//! with consecutive sequence numbers (a new step is adopted once seen twice in a row), so 10,
+//! 20, 30, 40 or 60 ms packets work, and so does a change in mid-stream. A packet's duration is
+//! taken from its successor when that is buffered, and the playout point never jumps over a
+//! buffered packet. [`Playout::Conceal`] and [`Playout::Silence`] each stand for one frame of
+//! [`samples_per_frame`](JitterBuffer::samples_per_frame) samples.
+//!
+//! # Real time
+//!
+//! All storage is allocated by [`JitterBuffer::new`]: a pool of `capacity` slots, each with a
+//! `max_payload` byte area, plus one for a packet on probation, and the fixed-size windows of
+//! the estimator. [`push`](JitterBuffer::push) and [`pop`](JitterBuffer::pop) only copy bytes
+//! and scan the (small) pool; the percentile is an in-place sort of 128 integers.
+//!
+//! # Using it
+//!
+//! Call [`pop`](JitterBuffer::pop) whenever the audio device needs the next frame: normally
+//! once per frame period (every 20 ms). Strictly, one pop per output: after a
+//! [`Playout::Frame`], once the decoded samples have been consumed; after a concealment or
+//! silence, after one frame. A new SSRC is the caller's business: call
+//! [`reset`](JitterBuffer::reset).
+
+use core::fmt;
+
+/// Transit samples the delay estimator looks at: about 2.5 s of 20 ms packets.
+const WINDOW: usize = 128;
+/// The percentile of the transit spread taken as the jitter.
+const PERCENTILE: usize = 97;
+/// Sequence numbers remembered for duplicate detection (a power of two, a multiple of 64).
+const HISTORY: usize = 1024;
+const HISTORY_WORDS: usize = HISTORY / 64;
+/// A sequence number this far ahead is a restart, not a loss (RFC 3550, appendix A.1).
+const MAX_DROPOUT: i64 = 3000;
+/// A sequence number this far behind is a restart, not reordering (RFC 3550, appendix A.1).
+const MAX_MISORDER: i64 = 100;
+/// A timestamp further than this from where the arrival time puts it is a jump.
+const JUMP_US: i64 = 2_000_000;
+/// How long a packet on probation waits for a successor that confirms a restart.
+const PROBATION_US: i64 = 1_000_000;
+/// How far in sequence the confirming packet may be from the one on probation.
+const PROBATION_SEQ: i64 = 16;
+// The durations below are counted in frames (pops) of the current size, at least one.
+/// Concealment in a row before the buffer gives up and plays silence (5 frames of 20 ms).
+const MAX_CONCEAL_MS: i64 = 100;
+/// How long the delay stays above the band before a frame is dropped.
+const DROP_PERSIST_MS: i64 = 160;
+/// Minimum time between two adjustments when dropping: at most five drops a second.
+const DROP_SPACING_MS: i64 = 200;
+/// How long a pending drop waits for a small (quiet) packet before dropping any.
+const DROP_PATIENCE_MS: i64 = 100;
+/// Pops below the band before a frame is inserted in front of a packet that is present.
+const INSERT_PERSIST: u32 = 2;
+/// Minimum time between two adjustments when inserting in front of a packet that is present.
+const INSERT_SPACING_MS: i64 = 60;
+/// The time constant of the target's exponential decay.
+const DECAY_MS: i64 = 2560;
+/// The receiver's clock is clamped below this (µs, some 36 000 years), so that no delay
+/// arithmetic can overflow.
+const MAX_CLOCK_US: i64 = 1 << 60;
+/// The longest frame a packet may carry (Opus's maximum).
+const MAX_FRAME_MS: i64 = 120;
+/// Upper bounds for the configuration.
+const MAX_DELAY_MS: u32 = 10_000;
+const MAX_CAPACITY: usize = 4096;
+const MAX_PAYLOAD: usize = 65_536;
+
+/// What the buffer is configured with. Out-of-range values are corrected by
+/// [`JitterBuffer::new`] (see [`JitterBuffer::config`] for the values in use).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JitterConfig {
+    /// The RTP clock rate in Hz: 48000 for Opus, 8000 for G.711 (at least 1000).
+    pub clock_rate: u32,
+    /// The expected packet duration in ms (1 to 120). Only a first guess: the real one is
+    /// learnt from the timestamps.
+    pub frame_ms: u32,
+    /// The lowest target delay in ms (the delay on a clean network; at most 10 s).
+    pub min_delay_ms: u32,
+    /// The highest target delay in ms (from `min_delay_ms` to 10 s).
+    pub max_delay_ms: u32,
+    /// Packet slots (2 to 4096). Should hold `max_delay_ms` of the shortest packets, plus some.
+    pub capacity: usize,
+    /// The largest payload in bytes (1 to 65536); bigger packets are refused.
+    pub max_payload: usize,
+}
+
+impl Default for JitterConfig {
+    fn default() -> Self {
+        Self {
+            clock_rate: 48_000,
+            frame_ms: 20,
+            min_delay_ms: 20,
+            max_delay_ms: 400,
+            capacity: 64,
+            max_payload: 1500,
+        }
+    }
+}
+
+impl JitterConfig {
+    fn sanitized(self) -> Self {
+        let min_delay_ms = self.min_delay_ms.min(MAX_DELAY_MS);
+        Self {
+            clock_rate: self.clock_rate.max(1000),
+            frame_ms: self.frame_ms.clamp(1, MAX_FRAME_MS as u32),
+            min_delay_ms,
+            max_delay_ms: self.max_delay_ms.clamp(min_delay_ms, MAX_DELAY_MS),
+            capacity: self.capacity.clamp(2, MAX_CAPACITY),
+            max_payload: self.max_payload.clamp(1, MAX_PAYLOAD),
+        }
+    }
+}
+
+/// What [`JitterBuffer::push`] did with a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushOutcome {
+    /// Buffered for playout.
+    Stored,
+    /// Already received: ignored.
+    Duplicate,
+    /// Its playout time has passed (the frame was concealed): counted and dropped.
+    TooLate,
+    /// Bigger than `max_payload`: refused.
+    TooLarge,
+    /// No payload: ignored (the frame is concealed if nothing else comes for it).
+    Empty,
+    /// Far outside the stream (sequence or timestamp jump): held until the next packet says
+    /// whether the stream restarted or this one is a stray.
+    Probation,
+    /// The stream restarted: the buffer was reset, and this packet and the one on probation
+    /// are buffered for playout.
+    Reset,
+    /// The buffer is full and this packet is older than everything in it: dropped.
+    Overflow,
+}
+
+/// What to play next: the answer of [`JitterBuffer::pop`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Playout<'a> {
+    /// Decode and play this packet.
+    Frame {
+        /// The packet's payload.
+        payload: &'a [u8],
+        /// Its RTP timestamp.
+        timestamp: u32,
+    },
+    /// One frame is missing (or one more is needed to grow the delay): conceal it. With
+    /// `fec`, decode the in-band FEC of that payload (the packet that follows the missing
+    /// frame; it is played normally at the next pop); without, run the decoder's packet loss
+    /// concealment.
+    Conceal {
+        /// The next packet, when it is already here.
+        fec: Option<&'a [u8]>,
+    },
+    /// Nothing to play (buffering, or a gap in the stream): one frame of silence or comfort
+    /// noise, without concealment.
+    Silence,
+}
+
+/// A snapshot of the buffer's state and counters ([`JitterBuffer::stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct JitterStats {
+    /// The delay the buffer is aiming for.
+    pub target_delay_ms: u32,
+    /// The playout delay of the last frame played or concealed: how long a packet that
+    /// took the fastest recent path waited in the buffer.
+    pub buffered_delay_ms: u32,
+    /// The audio in the buffer now, from the playout point to the end of the newest packet.
+    pub queued_ms: u32,
+    /// The jitter the target is built on: the 97th percentile of the transit time above the
+    /// fastest recent packet.
+    pub jitter_ms: f32,
+    /// The RFC 3550 interarrival jitter (for reports; not used for playout).
+    pub interarrival_jitter_ms: f32,
+    /// The frame duration learnt from the timestamps.
+    pub frame_ms: f32,
+    /// Calls to [`JitterBuffer::push`].
+    pub received: u64,
+    /// Packets received twice or more (the copies are counted).
+    pub duplicates: u64,
+    /// Packets that came after their playout time.
+    pub late: u64,
+    /// Packets that came after a packet with a higher sequence number.
+    pub reordered: u64,
+    /// Frames concealed because their packet was missing (lost or late), FEC included.
+    pub concealed: u64,
+    /// Of those, the ones handed the next packet for FEC.
+    pub fec: u64,
+    /// Stream restarts detected (see [`PushOutcome::Reset`]).
+    pub resets: u64,
+    /// Frames dropped to shrink the delay (missing frames skipped included, and stale packets
+    /// skipped when playout restarts).
+    pub dropped: u64,
+    /// Frames inserted (concealed without advancing) to grow the delay.
+    pub inserted: u64,
+    /// Packets lost because the buffer was full.
+    pub overflows: u64,
+    /// Packets refused as empty or too large.
+    pub invalid: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Counters {
+    received: u64,
+    duplicates: u64,
+    late: u64,
+    reordered: u64,
+    concealed: u64,
+    fec: u64,
+    resets: u64,
+    dropped: u64,
+    inserted: u64,
+    overflows: u64,
+    invalid: u64,
+}
+
+/// One buffered packet; its payload is at `index * max_payload` in the data area.
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    used: bool,
+    ext_seq: i64,
+    ext_ts: i64,
+    ts: u32,
+    len: usize,
+    arrival_us: u64,
+}
+
+/// The packet on probation (its payload is in the data area's last slot).
+#[derive(Debug, Clone, Copy, Default)]
+struct Candidate {
+    valid: bool,
+    seq: u16,
+    ts: u32,
+    arrival_us: u64,
+    len: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// No timeline: before the first packet, or after a reset.
+    Waiting,
+    /// Playing: the playout point is the timestamp of the next frame due.
+    Playing,
+    /// Silent after a gap: the playout point runs on (so that stragglers are known as late)
+    /// until the next packets start playout again.
+    Gap,
+}
+
+/// Where a payload comes from when it is stored.
+#[derive(Clone, Copy)]
+enum Src<'a> {
+    Bytes(&'a [u8]),
+    /// The packet on probation, this long.
+    Probation(usize),
+}
+
+/// The frame output by the last pop, if it was one.
+#[derive(Debug, Clone, Copy)]
+struct LastFrame {
+    ext_seq: i64,
+    ext_ts: i64,
+    /// Its playout delay.
+    delay_us: i64,
+}
+
+/// What a pop decided, before the borrow of the payload.
+#[derive(Clone, Copy)]
+enum Out {
+    Frame(usize),
+    Conceal(Option<usize>),
+    Silence,
+}
+
+/// The adaptive jitter buffer (see the module documentation).
+pub struct JitterBuffer {
+    cfg: JitterConfig,
+    clock: i64,
+    min_frame: i64,
+    max_frame: i64,
+    min_delay_us: i64,
+    max_delay_us: i64,
+
+    // Storage.
+    slots: Vec<Slot>,
+    /// `capacity + 1` payload areas of `max_payload` bytes; the last one is for probation.
+    data: Vec<u8>,
+    used: usize,
+    cand: Candidate,
+
+    // Sequence and timestamp tracking.
+    have_ref: bool,
+    /// The highest extended sequence number received.
+    highest_seq: i64,
+    /// The extended timestamp of that packet: the reference for unwrapping timestamps.
+    ref_ts: i64,
+    /// A bit per recent sequence number (`ext_seq mod HISTORY`), for duplicates.
+    history: [u64; HISTORY_WORDS],
+    /// The previous packet in arrival order (extended seq and timestamp).
+    prev_arrival: Option<(i64, i64)>,
+    /// A new timestamp step seen once, adopted when seen again.
+    step_candidate: i64,
+    /// Samples per frame.
+    frame: i64,
+    /// The average payload length, times 16.
+    avg_len_x16: u64,
+
+    // Delay estimation.
+    window: Vec<i64>,
+    scratch: Vec<i64>,
+    window_len: usize,
+    window_pos: usize,
+    base_us: i64,
+    /// Whether `base_us` comes from the current window (not from before it was cleared).
+    base_known: bool,
+    jitter_us: i64,
+    raw_target_us: i64,
+    target_us: i64,
+    prev_transit: Option<i64>,
+    interarrival_us: f64,
+
+    // Playout.
+    mode: Mode,
+    play_ts: i64,
+    over: u32,
+    under: u32,
+    since_adjust: u32,
+    drop_wait: u32,
+    conceal_run: u32,
+    last_delay_us: i64,
+    last_frame: Option<LastFrame>,
+
+    counters: Counters,
+}
+
+impl fmt::Debug for JitterBuffer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JitterBuffer")
+            .field("config", &self.cfg)
+            .field("mode", &self.mode)
+            .field("play_ts", &self.play_ts)
+            .field("buffered", &self.used)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl JitterBuffer {
+    /// A buffer with all its storage allocated.
+    pub fn new(cfg: JitterConfig) -> Self {
+        let cfg = cfg.sanitized();
+        let clock = i64::from(cfg.clock_rate);
+        let frame = (clock * i64::from(cfg.frame_ms) / 1000).max(1);
+        let min_delay_us = i64::from(cfg.min_delay_ms) * 1000;
+        let max_delay_us = i64::from(cfg.max_delay_ms) * 1000;
+        let mut jb = Self {
+            cfg,
+            clock,
+            min_frame: (clock / 400).max(1),
+            max_frame: (clock * MAX_FRAME_MS / 1000).max(frame),
+            min_delay_us,
+            max_delay_us,
+            slots: vec![Slot::default(); cfg.capacity],
+            data: vec![0; (cfg.capacity + 1) * cfg.max_payload],
+            used: 0,
+            cand: Candidate::default(),
+            have_ref: false,
+            highest_seq: 0,
+            ref_ts: 0,
+            history: [0; HISTORY_WORDS],
+            prev_arrival: None,
+            step_candidate: 0,
+            frame,
+            avg_len_x16: 0,
+            window: vec![0; WINDOW],
+            scratch: vec![0; WINDOW],
+            window_len: 0,
+            window_pos: 0,
+            base_us: 0,
+            base_known: false,
+            jitter_us: 0,
+            raw_target_us: 0,
+            target_us: 0,
+            prev_transit: None,
+            interarrival_us: 0.0,
+            mode: Mode::Waiting,
+            play_ts: 0,
+            over: 0,
+            under: 0,
+            since_adjust: 0,
+            drop_wait: 0,
+            conceal_run: 0,
+            last_delay_us: 0,
+            last_frame: None,
+            counters: Counters::default(),
+        };
+        jb.raw_target_us = jb.clamp_target(jb.frame_us());
+        jb.target_us = jb.raw_target_us;
+        jb
+    }
+
+    /// The configuration in use (after correction of out-of-range values).
+    pub fn config(&self) -> JitterConfig {
+        self.cfg
+    }
+
+    /// The frame duration learnt from the timestamps, in samples: what one
+    /// [`Playout::Conceal`] or [`Playout::Silence`] stands for.
+    pub fn samples_per_frame(&self) -> u32 {
+        u32::try_from(self.frame).unwrap_or(u32::MAX)
+    }
+
+    /// Packets in the buffer.
+    pub fn len(&self) -> usize {
+        self.used
+    }
+
+    /// Whether the buffer holds no packet.
+    pub fn is_empty(&self) -> bool {
+        self.used == 0
+    }
+
+    /// Forgets the stream (for a new SSRC): the buffer starts again as new, keeping its
+    /// counters and its target delay (the network is likely the same).
+    pub fn reset(&mut self) {
+        self.clear_stream();
+    }
+
+    /// Takes a packet that arrived at `now_us` (receiver's monotonic clock, µs).
+    pub fn push(&mut self, now_us: u64, seq: u16, timestamp: u32, payload: &[u8]) -> PushOutcome {
+        self.counters.received += 1;
+        if payload.len() > self.cfg.max_payload {
+            self.counters.invalid += 1;
+            return PushOutcome::TooLarge;
+        }
+        if payload.is_empty() {
+            self.counters.invalid += 1;
+            return PushOutcome::Empty;
+        }
+        if !self.have_ref {
+            self.init_ref(seq, timestamp);
+        }
+        let (ds, ext_ts) = self.unwrap(seq, timestamp);
+        let transit = micros(now_us) - self.ts_to_us(ext_ts);
+        let ts_ok = self.window_len == 0 || (transit - self.base_us).abs() <= JUMP_US;
+        let seq_ok = (-MAX_MISORDER..=MAX_DROPOUT).contains(&ds);
+        if ts_ok && seq_ok {
+            self.accept(now_us, seq, timestamp, Src::Bytes(payload))
+        } else {
+            self.probation(now_us, seq, timestamp, payload)
+        }
+    }
+
+    /// What to play now (`now_us` on the receiver's monotonic clock, µs): call once per
+    /// frame period (see the module documentation).
+    pub fn pop(&mut self, now_us: u64) -> Playout<'_> {
+        let now = micros(now_us);
+        self.decay_target();
+        let last = self.last_frame.take();
+        let out = if self.mode != Mode::Playing && !self.try_start(now) {
+            if self.mode == Mode::Gap {
+                self.play_ts += self.frame;
+            }
+            Out::Silence
+        } else {
+            self.play(now, last)
+        };
+        match out {
+            Out::Frame(i) => Playout::Frame {
+                payload: self.payload(i),
+                timestamp: self.slots[i].ts,
+            },
+            Out::Conceal(fec) => Playout::Conceal {
+                fec: fec.map(|i| self.payload(i)),
+            },
+            Out::Silence => Playout::Silence,
+        }
+    }
+
+    /// The current state and counters.
+    pub fn stats(&self) -> JitterStats {
+        let c = self.counters;
+        let queued_us = match (self.latest(), self.earliest()) {
+            (Some(last), Some(first)) => {
+                let from = if self.mode == Mode::Playing {
+                    self.play_ts
+                } else {
+                    self.slots[first].ext_ts
+                };
+                self.samples_to_us(self.slots[last].ext_ts + self.frame - from)
+            }
+            _ => 0,
+        };
+        JitterStats {
+            target_delay_ms: ms(self.target_us),
+            buffered_delay_ms: ms(self.last_delay_us),
+            queued_ms: ms(queued_us),
+            jitter_ms: self.jitter_us as f32 / 1000.0,
+            interarrival_jitter_ms: (self.interarrival_us / 1000.0) as f32,
+            frame_ms: self.frame_us() as f32 / 1000.0,
+            received: c.received,
+            duplicates: c.duplicates,
+            late: c.late,
+            reordered: c.reordered,
+            concealed: c.concealed,
+            fec: c.fec,
+            resets: c.resets,
+            dropped: c.dropped,
+            inserted: c.inserted,
+            overflows: c.overflows,
+            invalid: c.invalid,
+        }
+    }
+
+    // ----- Push -----
+
+    /// Stores a packet that belongs to the stream, or says why not.
+    fn accept(&mut self, now_us: u64, seq: u16, ts: u32, src: Src<'_>) -> PushOutcome {
+        let (ds, ext_ts) = self.unwrap(seq, ts);
+        let ext_seq = self.highest_seq + ds;
+        if self.history_contains(ext_seq) {
+            self.counters.duplicates += 1;
+            return PushOutcome::Duplicate;
+        }
+        self.history_insert(ext_seq);
+        let newer = ds > 0;
+        if newer {
+            self.highest_seq = ext_seq;
+            self.ref_ts = ext_ts;
+        } else if ds < 0 {
+            self.counters.reordered += 1;
+        }
+
+        let transit = micros(now_us) - self.ts_to_us(ext_ts);
+        let inconsistent =
+            self.window_len > 0 && (transit - self.base_us).abs() > self.rebase_threshold_us();
+        self.update_interarrival(transit, inconsistent);
+        self.update_frame_estimate(ext_seq, ext_ts);
+        let len = match src {
+            Src::Bytes(p) => p.len(),
+            Src::Probation(len) => len,
+        };
+        self.update_avg_len(len);
+
+        let late = match self.mode {
+            Mode::Playing if ext_ts < self.play_ts => {
+                match self.last_frame {
+                    // The successor of the frame just played, behind the playout point: that
+                    // frame was shorter than the duration guessed for it (its successor was not
+                    // here yet), and nothing has been played since. Move the point back to it.
+                    Some(last) if ext_seq == last.ext_seq + 1 && ext_ts > last.ext_ts => {
+                        self.play_ts = ext_ts;
+                        false
+                    }
+                    _ => true,
+                }
+            }
+            Mode::Playing => false,
+            // In a gap the playout point runs on virtually: what is behind it is a straggler of
+            // the last talk-spurt, unless it is new (then the sender's timestamps stood still
+            // or the network slowed down, and it starts the next talk-spurt).
+            Mode::Gap => ext_ts < self.play_ts && !newer,
+            Mode::Waiting => false,
+        };
+        if late {
+            if !inconsistent {
+                self.add_transit(transit);
+            }
+            self.counters.late += 1;
+            return PushOutcome::TooLate;
+        }
+        if !inconsistent {
+            self.add_transit(transit);
+        } else if self.mode != Mode::Playing {
+            // Nothing is playing and this packet disagrees with the base by more than any
+            // useful delay: the old base is stale (timestamps stood still, or jumped by less
+            // than a restart). Start the window afresh.
+            self.clear_window();
+            self.add_transit(transit);
+        }
+        // While playing, such a packet is not allowed to move the base: if it is a stray it
+        // is dropped as late or ignored, and if the stream really moved, playout runs dry, goes
+        // silent, and the next packet rebuilds the window (above).
+        self.store(ext_seq, ext_ts, ts, now_us, src)
+    }
+
+    /// Handles a packet far outside the stream: holds it, or confirms a restart.
+    fn probation(&mut self, now_us: u64, seq: u16, ts: u32, payload: &[u8]) -> PushOutcome {
+        let c = self.cand;
+        if c.valid {
+            let dseq = i64::from(seq.wrapping_sub(c.seq) as i16);
+            let dts = i64::from(ts.wrapping_sub(c.ts) as i32);
+            let elapsed = micros(now_us) - micros(c.arrival_us);
+            let skew = elapsed - self.samples_to_us(dts);
+            if dseq != 0
+                && dseq.abs() <= PROBATION_SEQ
+                && (0..=PROBATION_US).contains(&elapsed)
+                && skew.abs() <= self.rebase_threshold_us()
+            {
+                return self.restart(now_us, seq, ts, payload);
+            }
+        }
+        let start = self.cfg.capacity * self.cfg.max_payload;
+        self.data[start..start + payload.len()].copy_from_slice(payload);
+        self.cand = Candidate {
+            valid: true,
+            seq,
+            ts,
+            arrival_us: now_us,
+            len: payload.len(),
+        };
+        PushOutcome::Probation
+    }
+
+    /// The stream restarted: start again from the packet on probation and this one.
+    fn restart(&mut self, now_us: u64, seq: u16, ts: u32, payload: &[u8]) -> PushOutcome {
+        let c = self.cand;
+        self.clear_stream();
+        self.counters.resets += 1;
+        self.init_ref(c.seq, c.ts);
+        self.accept(c.arrival_us, c.seq, c.ts, Src::Probation(c.len));
+        self.accept(now_us, seq, ts, Src::Bytes(payload));
+        PushOutcome::Reset
+    }
+
+    /// Puts a packet in a free slot (evicting the oldest if the buffer is full).
+    fn store(
+        &mut self,
+        ext_seq: i64,
+        ext_ts: i64,
+        ts: u32,
+        arrival_us: u64,
+        src: Src<'_>,
+    ) -> PushOutcome {
+        let index = match self.slots.iter().position(|s| !s.used) {
+            Some(i) => i,
+            None => {
+                let Some(oldest) = self.earliest() else {
+                    return PushOutcome::Overflow;
+                };
+                self.counters.overflows += 1;
+                if self.slots[oldest].ext_ts > ext_ts {
+                    return PushOutcome::Overflow;
+                }
+                self.free(oldest);
+                oldest
+            }
+        };
+        let start = index * self.cfg.max_payload;
+        let len = match src {
+            Src::Bytes(p) => {
+                self.data[start..start + p.len()].copy_from_slice(p);
+                p.len()
+            }
+            Src::Probation(len) => {
+                let from = self.cfg.capacity * self.cfg.max_payload;
+                self.data.copy_within(from..from + len, start);
+                len
+            }
+        };
+        self.slots[index] = Slot {
+            used: true,
+            ext_seq,
+            ext_ts,
+            ts,
+            len,
+            arrival_us,
+        };
+        self.used += 1;
+        PushOutcome::Stored
+    }
+
+    fn init_ref(&mut self, seq: u16, ts: u32) {
+        self.have_ref = true;
+        self.highest_seq = i64::from(seq);
+        self.ref_ts = i64::from(ts);
+    }
+
+    /// The sequence number's distance from the highest received, and the extended timestamp.
+    fn unwrap(&self, seq: u16, ts: u32) -> (i64, i64) {
+        let ds = i64::from(seq.wrapping_sub(self.highest_seq as u16) as i16);
+        let dt = i64::from(ts.wrapping_sub(self.ref_ts as u32) as i32);
+        (ds, self.ref_ts + dt)
+    }
+
+    fn history_contains(&self, ext_seq: i64) -> bool {
+        if ext_seq > self.highest_seq || ext_seq <= self.highest_seq - HISTORY as i64 {
+            return false;
+        }
+        let bit = ext_seq.rem_euclid(HISTORY as i64) as usize;
+        self.history[bit / 64] & (1 << (bit % 64)) != 0
+    }
+
+    fn history_insert(&mut self, ext_seq: i64) {
+        if ext_seq > self.highest_seq {
+            if ext_seq - self.highest_seq >= HISTORY as i64 {
+                self.history = [0; HISTORY_WORDS];
+            } else {
+                for s in self.highest_seq + 1..ext_seq {
+                    let bit = s.rem_euclid(HISTORY as i64) as usize;
+                    self.history[bit / 64] &= !(1 << (bit % 64));
+                }
+            }
+        }
+        if ext_seq > self.highest_seq - HISTORY as i64 {
+            let bit = ext_seq.rem_euclid(HISTORY as i64) as usize;
+            self.history[bit / 64] |= 1 << (bit % 64);
+        }
+    }
+
+    /// RFC 3550 §6.4.1 interarrival jitter, in arrival order.
+    fn update_interarrival(&mut self, transit: i64, inconsistent: bool) {
+        if let Some(prev) = self.prev_transit
+            && !inconsistent
+        {
+            let d = (transit - prev).abs() as f64;
+            self.interarrival_us += (d - self.interarrival_us) / 16.0;
+        }
+        self.prev_transit = Some(transit);
+    }
+
+    /// Learns the frame duration from packets with consecutive sequence numbers.
+    fn update_frame_estimate(&mut self, ext_seq: i64, ext_ts: i64) {
+        if let Some((prev_seq, prev_ts)) = self.prev_arrival {
+            let step = match ext_seq - prev_seq {
+                1 => ext_ts - prev_ts,
+                -1 => prev_ts - ext_ts,
+                _ => 0,
+            };
+            if (self.min_frame..=self.max_frame).contains(&step) {
+                if step == self.frame {
+                    self.step_candidate = 0;
+                } else if step == self.step_candidate {
+                    self.frame = step;
+                    self.step_candidate = 0;
+                    // The target holds one frame of margin: move it with the frame size at
+                    // once (only its jitter part is meant to fall slowly).
+                    let old_raw = self.raw_target_us;
+                    self.raw_target_us = self.clamp_target(self.jitter_us + self.frame_us());
+                    let target = self.target_us + self.raw_target_us - old_raw;
+                    self.target_us = self.clamp_target(target).max(self.raw_target_us);
+                } else {
+                    self.step_candidate = step;
+                }
+            }
+        }
+        self.prev_arrival = Some((ext_seq, ext_ts));
+    }
+
+    fn update_avg_len(&mut self, len: usize) {
+        let len_x16 = len as u64 * 16;
+        if self.avg_len_x16 == 0 {
+            self.avg_len_x16 = len_x16;
+        } else {
+            self.avg_len_x16 = (self.avg_len_x16 * 15 + len_x16) / 16;
+        }
+    }
+
+    // ----- Delay estimation -----
+
+    fn add_transit(&mut self, transit: i64) {
+        self.push_window(transit);
+        self.update_estimate();
+    }
+
+    fn push_window(&mut self, transit: i64) {
+        self.window[self.window_pos] = transit;
+        self.window_pos = (self.window_pos + 1) % WINDOW;
+        self.window_len = (self.window_len + 1).min(WINDOW);
+    }
+
+    fn clear_window(&mut self) {
+        self.window_len = 0;
+        self.window_pos = 0;
+        self.base_known = false;
+    }
+
+    /// Rebuilds the window from the packets in the buffer.
+    fn rebase_from_buffer(&mut self) {
+        self.clear_window();
+        let clock = self.clock;
+        for s in self.slots.iter().filter(|s| s.used) {
+            let transit = micros(s.arrival_us) - ts_to_us(s.ext_ts, clock);
+            self.window[self.window_pos] = transit;
+            self.window_pos = (self.window_pos + 1) % WINDOW;
+            self.window_len = (self.window_len + 1).min(WINDOW);
+        }
+        if self.window_len > 0 {
+            self.update_estimate();
+        }
+    }
+
+    /// Base, jitter percentile and target from the window (an in-place sort of a copy).
+    fn update_estimate(&mut self) {
+        let n = self.window_len;
+        if n == 0 {
+            return;
+        }
+        let sorted = &mut self.scratch[..n];
+        sorted.copy_from_slice(&self.window[..n]);
+        sorted.sort_unstable();
+        let rank = (n * PERCENTILE).div_ceil(100).clamp(1, n) - 1;
+        let base_rise = if self.base_known {
+            sorted[0] - self.base_us
+        } else {
+            0
+        };
+        self.base_us = sorted[0];
+        self.base_known = true;
+        self.jitter_us = sorted[rank] - sorted[0];
+        self.raw_target_us = self.clamp_target(self.jitter_us + self.frame_us());
+        if base_rise > 0 {
+            // The fastest packets have left the window (the route got slower, or the sender's
+            // clock is slow). The target is measured from the base: lower it by as much, so
+            // that the playout point stays where it is and only the decay below is slow.
+            self.target_us -= base_rise;
+        }
+        // Rise at once; falling is left to `decay_target`.
+        self.target_us = self.target_us.max(self.raw_target_us);
+    }
+
+    fn decay_target(&mut self) {
+        if self.target_us > self.raw_target_us {
+            let excess = self.target_us - self.raw_target_us;
+            let step = (excess * self.frame_us() / (DECAY_MS * 1000)).max(1);
+            self.target_us = (self.target_us - step).max(self.raw_target_us);
+        }
+    }
+
+    fn clamp_target(&self, us: i64) -> i64 {
+        us.clamp(self.min_delay_us, self.max_delay_us)
+    }
+
+    /// Transit differences beyond this are not jitter but a timeline that moved.
+    fn rebase_threshold_us(&self) -> i64 {
+        self.max_delay_us + 2 * self.frame_us()
+    }
+
+    // ----- Pop -----
+
+    /// Starts (or restarts) playout when the earliest packet has waited for the target delay.
+    fn try_start(&mut self, now: i64) -> bool {
+        if self.used == 0 {
+            return false;
+        }
+        if self.window_len == 0 {
+            self.rebase_from_buffer();
+        }
+        let half = self.frame_us() / 2;
+        let Some(mut first) = self.earliest() else {
+            return false;
+        };
+        let mut delay = self.delay_at(now, self.slots[first].ext_ts);
+        // Skip stale packets while a later one has waited long enough too.
+        while delay >= self.target_us + half {
+            let Some(next) = self.next_after(first) else {
+                break;
+            };
+            let next_delay = self.delay_at(now, self.slots[next].ext_ts);
+            if next_delay < self.target_us - half {
+                break;
+            }
+            self.free(first);
+            self.counters.dropped += 1;
+            first = next;
+            delay = next_delay;
+        }
+        if delay - self.target_us > self.max_delay_us {
+            // Even the newest packet is far behind the base: the base is stale.
+            self.rebase_from_buffer();
+            delay = self.delay_at(now, self.slots[first].ext_ts);
+        }
+        if delay < self.target_us - half {
+            return false;
+        }
+        self.mode = Mode::Playing;
+        self.play_ts = self.slots[first].ext_ts;
+        self.over = 0;
+        self.under = 0;
+        self.drop_wait = 0;
+        self.since_adjust = 0;
+        self.conceal_run = 0;
+        true
+    }
+
+    /// One pop while playing; `last` is the frame the previous pop output, if any.
+    fn play(&mut self, now: i64, last: Option<LastFrame>) -> Out {
+        self.purge_stale();
+        let mut delay = self.delay_at(now, self.play_ts);
+        if delay - self.target_us > self.max_delay_us {
+            // Far too much delay (the caller stopped popping, say): restart playout.
+            self.mode = Mode::Gap;
+            if !self.try_start(now) {
+                self.play_ts += self.frame;
+                return Out::Silence;
+            }
+            delay = self.delay_at(now, self.play_ts);
+        }
+
+        let frame_us = self.frame_us();
+        let half = frame_us / 2;
+        let hysteresis = frame_us / 8;
+        let low = self.target_us - half - hysteresis;
+        let high = self.target_us + half + hysteresis;
+        self.under = if delay < low {
+            self.under.saturating_add(1)
+        } else {
+            0
+        };
+        if delay >= high {
+            self.over = self.over.saturating_add(1);
+        } else {
+            self.over = 0;
+            self.drop_wait = 0;
+        }
+        self.since_adjust = self.since_adjust.saturating_add(1);
+        let want_drop = self.over >= self.frames(DROP_PERSIST_MS)
+            && self.since_adjust >= self.frames(DROP_SPACING_MS);
+        let max_conceal = self.frames(MAX_CONCEAL_MS);
+
+        let tolerance = (self.frame / 2).max(1);
+        let current = self.earliest();
+        let gap = current.map(|c| self.slots[c].ext_ts - self.play_ts);
+
+        if let (Some(c), Some(g)) = (current, gap)
+            && g < tolerance
+        {
+            // The frame due is here.
+            if self.under >= INSERT_PERSIST
+                && self.since_adjust >= self.frames(INSERT_SPACING_MS)
+                && self.conceal_run < max_conceal
+            {
+                return self.insert(delay);
+            }
+            if want_drop {
+                let quiet = self.slots[c].len as u64 * 16 <= self.avg_len_x16
+                    || self.drop_wait >= self.frames(DROP_PATIENCE_MS);
+                if quiet && let Some(next) = self.successor(c) {
+                    self.free(c);
+                    self.counters.dropped += 1;
+                    self.adjusted();
+                    return self.emit(next, now);
+                }
+                self.drop_wait += 1;
+            }
+            return self.emit(c, now);
+        }
+
+        // The frame due is missing. Unless: the packet that follows the frame just played is
+        // here, and the caller's clock says that frame lasted until this one's timestamp (its
+        // delay is the same). Then the duration guessed for it was short (its successor was not
+        // here yet when it played, and the packet time changed): nothing is missing.
+        if let (Some(c), Some(g), Some(last)) = (current, gap, last)
+            && self.slots[c].ext_seq == last.ext_seq + 1
+            && g <= self.max_frame
+            && (self.delay_at(now, self.slots[c].ext_ts) - last.delay_us).abs() < half
+        {
+            return self.emit(c, now);
+        }
+        if self.conceal_run >= max_conceal {
+            self.mode = Mode::Gap;
+            self.play_ts += self.frame;
+            self.adjusted();
+            return Out::Silence;
+        }
+        if delay < low {
+            // Too little delay and the packet is missing: it is probably late. Wait for it.
+            return self.insert(delay);
+        }
+        if want_drop
+            && let (Some(c), Some(g)) = (current, gap)
+            && g <= self.frame + tolerance
+        {
+            // Too much delay: skip the missing frame instead of concealing it.
+            self.counters.dropped += 1;
+            self.adjusted();
+            return self.emit(c, now);
+        }
+        let fec = match (current, gap) {
+            (Some(c), Some(g)) if g <= self.frame => Some(c),
+            _ => None,
+        };
+        let step = match gap {
+            Some(g) if g < self.frame => g,
+            _ => self.frame,
+        };
+        self.play_ts += step;
+        self.counters.concealed += 1;
+        if fec.is_some() {
+            self.counters.fec += 1;
+        }
+        self.conceal_run += 1;
+        self.last_delay_us = delay;
+        Out::Conceal(fec)
+    }
+
+    /// A concealed frame that does not advance the playout point: one frame more delay.
+    fn insert(&mut self, delay: i64) -> Out {
+        self.counters.inserted += 1;
+        self.conceal_run += 1;
+        self.last_delay_us = delay;
+        self.adjusted();
+        Out::Conceal(None)
+    }
+
+    /// Plays the packet in slot `i`.
+    fn emit(&mut self, i: usize, now: i64) -> Out {
+        let duration = self.duration_of(i);
+        let ext_ts = self.slots[i].ext_ts;
+        self.play_ts = ext_ts + duration;
+        self.last_delay_us = self.delay_at(now, ext_ts);
+        self.last_frame = Some(LastFrame {
+            ext_seq: self.slots[i].ext_seq,
+            ext_ts,
+            delay_us: self.last_delay_us,
+        });
+        self.conceal_run = 0;
+        // The payload stays in place until the next push: `pop`'s borrow covers it.
+        self.free(i);
+        Out::Frame(i)
+    }
+
+    fn adjusted(&mut self) {
+        self.since_adjust = 0;
+        self.over = 0;
+        self.under = 0;
+        self.drop_wait = 0;
+    }
+
+    /// Removes packets the playout point has passed (none in normal operation).
+    fn purge_stale(&mut self) {
+        for i in 0..self.slots.len() {
+            if self.slots[i].used && self.slots[i].ext_ts < self.play_ts {
+                self.free(i);
+                self.counters.late += 1;
+            }
+        }
+    }
+
+    /// How long a packet with this timestamp that took the fastest path has waited at `now`.
+    fn delay_at(&self, now: i64, ext_ts: i64) -> i64 {
+        now - self.ts_to_us(ext_ts) - self.base_us
+    }
+
+    /// The duration of the packet in slot `i`, in samples: from its successor in sequence if
+    /// that is here, else the learnt frame size; never past the next buffered packet.
+    fn duration_of(&self, i: usize) -> i64 {
+        let s = self.slots[i];
+        let mut duration = self.frame;
+        let mut next_ts: Option<i64> = None;
+        for o in self.slots.iter().filter(|o| o.used) {
+            if o.ext_seq == s.ext_seq + 1 {
+                let step = o.ext_ts - s.ext_ts;
+                if (self.min_frame..=self.max_frame).contains(&step) {
+                    duration = step;
+                }
+            }
+            if o.ext_ts > s.ext_ts && next_ts.is_none_or(|n| o.ext_ts < n) {
+                next_ts = Some(o.ext_ts);
+            }
+        }
+        match next_ts {
+            Some(n) => duration.min(n - s.ext_ts),
+            None => duration,
+        }
+    }
+
+    /// The packet that follows slot `c` without a gap, if buffered.
+    fn successor(&self, c: usize) -> Option<usize> {
+        let next = self.next_after(c)?;
+        let end = self.slots[c].ext_ts + self.duration_of(c);
+        (self.slots[next].ext_ts - end < (self.frame / 2).max(1)).then_some(next)
+    }
+
+    fn earliest(&self) -> Option<usize> {
+        let mut best: Option<usize> = None;
+        for (i, s) in self.slots.iter().enumerate() {
+            if s.used && best.is_none_or(|b| s.ext_ts < self.slots[b].ext_ts) {
+                best = Some(i);
+            }
+        }
+        best
+    }
+
+    fn latest(&self) -> Option<usize> {
+        let mut best: Option<usize> = None;
+        for (i, s) in self.slots.iter().enumerate() {
+            if s.used && best.is_none_or(|b| s.ext_ts > self.slots[b].ext_ts) {
+                best = Some(i);
+            }
+        }
+        best
+    }
+
+    /// The buffered packet with the smallest timestamp after slot `i`'s.
+    fn next_after(&self, i: usize) -> Option<usize> {
+        let ts = self.slots[i].ext_ts;
+        let mut best: Option<usize> = None;
+        for (j, s) in self.slots.iter().enumerate() {
+            if s.used && s.ext_ts > ts && best.is_none_or(|b| s.ext_ts < self.slots[b].ext_ts) {
+                best = Some(j);
+            }
+        }
+        best
+    }
+
+    fn free(&mut self, i: usize) {
+        if self.slots[i].used {
+            self.slots[i].used = false;
+            self.used -= 1;
+        }
+    }
+
+    fn payload(&self, i: usize) -> &[u8] {
+        let start = i * self.cfg.max_payload;
+        &self.data[start..start + self.slots[i].len]
+    }
+
+    /// Forgets the stream, keeping the counters, the target and the frame size.
+    fn clear_stream(&mut self) {
+        for s in &mut self.slots {
+            s.used = false;
+        }
+        self.used = 0;
+        self.cand.valid = false;
+        self.have_ref = false;
+        self.history = [0; HISTORY_WORDS];
+        self.prev_arrival = None;
+        self.step_candidate = 0;
+        self.clear_window();
+        self.prev_transit = None;
+        self.last_frame = None;
+        self.mode = Mode::Waiting;
+        self.adjusted();
+        self.conceal_run = 0;
+    }
+
+    // ----- Units -----
+
+    /// A duration as a number of frames of the current size (rounded up, at least one).
+    fn frames(&self, ms: i64) -> u32 {
+        let frames = (ms * 1000 + self.frame_us() - 1) / self.frame_us().max(1);
+        u32::try_from(frames.max(1)).unwrap_or(u32::MAX)
+    }
+
+    fn frame_us(&self) -> i64 {
+        self.samples_to_us(self.frame)
+    }
+
+    fn samples_to_us(&self, samples: i64) -> i64 {
+        samples * 1_000_000 / self.clock
+    }
+
+    fn ts_to_us(&self, ext_ts: i64) -> i64 {
+        ts_to_us(ext_ts, self.clock)
+    }
+}
+
+/// An extended timestamp as microseconds of its clock (rounded down, also below zero).
+fn ts_to_us(ext_ts: i64, clock: i64) -> i64 {
+    (ext_ts * 1_000_000).div_euclid(clock)
+}
+
+/// The receiver's clock as a signed number (clamped: see [`MAX_CLOCK_US`]).
+fn micros(us: u64) -> i64 {
+    i64::try_from(us).unwrap_or(MAX_CLOCK_US).min(MAX_CLOCK_US)
+}
+
+/// Microseconds as whole milliseconds, rounded, at least zero.
+fn ms(us: i64) -> u32 {
+    u32::try_from((us.max(0) + 500) / 1000).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FRAME_US: u64 = 20_000;
+    const STEP: u32 = 960;
+    const T0: u64 = 1_000_000;
+
+    /// xorshift64*, seeded: deterministic "random" numbers without a dependency.
+    struct Rng(u64);
+
+    impl Rng {
+        fn new(seed: u64) -> Self {
+            Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+        }
+
+        fn next_u64(&mut self) -> u64 {
+            let mut x = self.0;
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            self.0 = x;
+            x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+
+        fn unit(&mut self) -> f64 {
+            (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+        }
+
+        fn chance(&mut self, p: f64) -> bool {
+            self.unit() < p
+        }
+
+        /// Uniform in `0..=max`.
+        fn upto(&mut self, max: u64) -> u64 {
+            if max == 0 {
+                0
+            } else {
+                self.next_u64() % (max + 1)
+            }
+        }
+    }
+
+    /// A packet of the simulated sender; `k` is its index (also its payload), and `arrivals`
+    /// the times its copies reach the receiver (none: lost).
+    #[derive(Debug, Clone)]
+    struct Pkt {
+        k: u64,
+        seq: u16,
+        ts: u32,
+        send_us: u64,
+        arrivals: Vec<u64>,
+    }
+
+    /// `n` packets of 20 ms (960 samples at 48 kHz), sent every `interval_us` of receiver
+    /// time from `t0` (not 20 000 when the sender's clock drifts).
+    fn stream(n: u64, seq0: u16, ts0: u32, t0: u64, interval_us: f64) -> Vec<Pkt> {
+        (0..n)
+            .map(|k| Pkt {
+                k,
+                seq: seq0.wrapping_add(k as u16),
+                ts: ts0.wrapping_add((k as u32).wrapping_mul(STEP)),
+                send_us: t0 + (k as f64 * interval_us).round() as u64,
+                arrivals: Vec::new(),
+            })
+            .collect()
+    }
+
+    /// A simulated network path.
+    #[derive(Debug, Clone, Copy, Default)]
+    struct Channel {
+        /// Fixed delay.
+        base_us: u64,
+        /// Extra delay, uniform in `0..=jitter_us`.
+        jitter_us: u64,
+        /// Independent loss probability.
+        loss: f64,
+        /// Gilbert model: probability to enter a loss burst, and to stay in it.
+        burst_enter: f64,
+        burst_stay: f64,
+        /// Every `swap_every`th packet is held until just after its successor.
+        swap_every: usize,
+        /// Probability that a packet is duplicated.
+        dup: f64,
+    }
+
+    /// Sends packets over the channel; returns how many were lost.
+    fn transmit(pkts: &mut [Pkt], ch: Channel, seed: u64) -> u64 {
+        let mut rng = Rng::new(seed);
+        let mut bursting = false;
+        let mut lost = 0;
+        let mut first: Vec<Option<u64>> = Vec::with_capacity(pkts.len());
+        for p in pkts.iter() {
+            bursting = if bursting {
+                rng.chance(ch.burst_stay)
+            } else {
+                rng.chance(ch.burst_enter)
+            };
+            let lose = rng.chance(ch.loss) || bursting;
+            let delay = ch.base_us + rng.upto(ch.jitter_us);
+            if lose {
+                lost += 1;
+                first.push(None);
+            } else {
+                first.push(Some(p.send_us + delay));
+            }
+        }
+        if ch.swap_every > 0 {
+            for i in 0..pkts.len().saturating_sub(1) {
+                if i % ch.swap_every == ch.swap_every / 2
+                    && let (Some(_), Some(next)) = (first[i], first[i + 1])
+                {
+                    first[i] = Some(next + 1_000);
+                }
+            }
+        }
+        for (p, t) in pkts.iter_mut().zip(first) {
+            p.arrivals.clear();
+            if let Some(t) = t {
+                p.arrivals.push(t);
+                if rng.chance(ch.dup) {
+                    p.arrivals.push(t + 1_000 + rng.upto(30_000));
+                }
+            }
+        }
+        lost
+    }
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Out {
+        Frame(u64),
+        Conceal(Option<u64>),
+        Silence,
+    }
+
+    struct Run {
+        /// One output per pop, at `first_pop + n * 20 ms`.
+        outs: Vec<Out>,
+        times: Vec<u64>,
+        snaps: Vec<JitterStats>,
+        pushes: Vec<(u64, PushOutcome)>,
+        stats: JitterStats,
+    }
+
+    fn key(payload: &[u8]) -> u64 {
+        u64::from_le_bytes(payload[..8].try_into().unwrap())
+    }
+
+    fn out_of(p: Playout<'_>) -> Out {
+        match p {
+            Playout::Frame { payload, .. } => Out::Frame(key(payload)),
+            Playout::Conceal { fec } => Out::Conceal(fec.map(key)),
+            Playout::Silence => Out::Silence,
+        }
+    }
+
+    /// The receiver: delivers the packets in time order and pops every 20 ms.
+    fn run(cfg: JitterConfig, pkts: &[Pkt], first_pop: u64, pops: usize) -> Run {
+        let mut deliveries: Vec<(u64, usize)> = pkts
+            .iter()
+            .enumerate()
+            .flat_map(|(i, p)| p.arrivals.iter().map(move |&t| (t, i)))
+            .collect();
+        deliveries.sort_unstable();
+        let mut jb = JitterBuffer::new(cfg);
+        let mut r = Run {
+            outs: Vec::with_capacity(pops),
+            times: Vec::with_capacity(pops),
+            snaps: Vec::with_capacity(pops),
+            pushes: Vec::new(),
+            stats: JitterStats::default(),
+        };
+        let mut next = 0;
+        for n in 0..pops {
+            let t = first_pop + n as u64 * FRAME_US;
+            while next < deliveries.len() && deliveries[next].0 <= t {
+                let (at, i) = deliveries[next];
+                let p = &pkts[i];
+                let outcome = jb.push(at, p.seq, p.ts, &p.k.to_le_bytes());
+                r.pushes.push((p.k, outcome));
+                next += 1;
+            }
+            r.outs.push(out_of(jb.pop(t)));
+            r.times.push(t);
+            r.snaps.push(jb.stats());
+            assert!(jb.len() <= jb.config().capacity);
+        }
+        r.stats = jb.stats();
+        r
+    }
+
+    impl Run {
+        /// `(pop index, k)` of every frame played.
+        fn frames(&self) -> Vec<(usize, u64)> {
+            self.outs
+                .iter()
+                .enumerate()
+                .filter_map(|(i, o)| match o {
+                    Out::Frame(k) => Some((i, *k)),
+                    _ => None,
+                })
+                .collect()
+        }
+
+        fn in_order(&self) -> bool {
+            self.frames().windows(2).all(|w| w[0].1 < w[1].1)
+        }
+
+        /// Concealments after the last frame: the stream ended, the buffer cannot know it.
+        fn trailing_conceals(&self) -> u64 {
+            let last = self.frames().last().map_or(0, |f| f.0);
+            self.outs[last..]
+                .iter()
+                .filter(|o| matches!(o, Out::Conceal(_)))
+                .count() as u64
+        }
+
+        /// Outputs from the first frame to the last one (the talk-spurt proper).
+        fn active(&self) -> &[Out] {
+            let f = self.frames();
+            match (f.first(), f.last()) {
+                (Some(a), Some(b)) => &self.outs[a.0..=b.0],
+                _ => &[],
+            }
+        }
+    }
+
+    fn pops_for(pkts: &[Pkt], first_pop: u64) -> usize {
+        let last = pkts
+            .iter()
+            .flat_map(|p| p.arrivals.iter())
+            .max()
+            .copied()
+            .unwrap_or(0);
+        ((last.saturating_sub(first_pop)) / FRAME_US + 30) as usize
+    }
+
+    #[test]
+    fn clean_network_plays_everything_in_order() {
+        for (phase, base) in [
+            (7_000, 30_000),
+            (0, 30_000),
+            (19_999, 5_000),
+            (10_000, 80_000),
+        ] {
+            let mut pkts = stream(500, 1000, 12345, T0, 20_000.0);
+            transmit(
+                &mut pkts,
+                Channel {
+                    base_us: base,
+                    ..Channel::default()
+                },
+                1,
+            );
+            let first_pop = T0 + phase;
+            let r = run(
+                JitterConfig::default(),
+                &pkts,
+                first_pop,
+                pops_for(&pkts, first_pop),
+            );
+            let frames: Vec<u64> = r.frames().iter().map(|f| f.1).collect();
+            assert_eq!(frames, (0..500).collect::<Vec<_>>());
+            assert!(r.active().iter().all(|o| matches!(o, Out::Frame(_))));
+            let s = r.stats;
+            assert_eq!(r.trailing_conceals(), 5);
+            assert_eq!(s.concealed, r.trailing_conceals());
+            assert_eq!((s.late, s.inserted, s.dropped), (0, 0, 0));
+            assert!(s.target_delay_ms <= 20 + 20, "{s:?}");
+            assert!(s.target_delay_ms <= 21, "settles at the minimum: {s:?}");
+            // Each frame waited between 10 and 30 ms (half a frame either side of the target).
+            let first = r.frames()[0];
+            let wait = r.times[first.0] - pkts[0].arrivals[0];
+            assert!((10_000..30_000).contains(&wait), "start-up wait {wait}");
+        }
+    }
+
+    #[test]
+    fn loss_and_jitter() {
+        let mut pkts = stream(3000, 40000, 7, T0, 20_000.0);
+        let ch = Channel {
+            base_us: 10_000,
+            jitter_us: 20_000,
+            loss: 0.05,
+            ..Channel::default()
+        };
+        let lost = transmit(&mut pkts, ch, 42);
+        let first_pop = T0 + 3_000;
+        let r = run(
+            JitterConfig::default(),
+            &pkts,
+            first_pop,
+            pops_for(&pkts, first_pop),
+        );
+        let mut s = r.stats;
+        s.concealed -= r.trailing_conceals();
+        let frames = r.frames();
+        let mut e2e = 0u64;
+        let mut wait = 0u64;
+        for &(i, k) in &frames {
+            e2e += r.times[i] - pkts[k as usize].send_us;
+            wait += r.times[i] - pkts[k as usize].arrivals[0];
+        }
+        let n = frames.len() as u64;
+        let missing = 3000 - n;
+        println!(
+            "loss+jitter: sent 3000, lost {lost}, played {n}, concealed {} (fec {}), late {}, \
+             inserted {}, dropped {}, target {} ms, jitter {:.1} ms, rfc3550 {:.1} ms, \
+             mean wait in buffer {:.1} ms, mean sender-to-playout {:.1} ms",
+            s.concealed,
+            s.fec,
+            s.late,
+            s.inserted,
+            s.dropped,
+            s.target_delay_ms,
+            s.jitter_ms,
+            s.interarrival_jitter_ms,
+            wait as f64 / n as f64 / 1000.0,
+            e2e as f64 / n as f64 / 1000.0,
+        );
+        assert!(r.in_order());
+        assert_eq!(
+            missing,
+            lost + s.late,
+            "every frame not lost or late is played"
+        );
+        // Every missing frame is concealed, except the few skipped to shrink the delay (and
+        // any beyond five in a row, which are silence).
+        let silences = r.active().iter().filter(|o| **o == Out::Silence).count() as u64;
+        assert!(s.concealed <= missing, "{s:?}");
+        assert!(s.concealed + s.dropped + silences >= missing, "{s:?}");
+        assert!(s.concealed + 5 >= missing, "{s:?}");
+        assert!(s.late <= 10, "{s:?}");
+        assert!(e2e / n <= 120_000);
+        assert!((30..=60).contains(&s.target_delay_ms), "{s:?}");
+    }
+
+    #[test]
+    fn bursty_loss_is_concealed_in_place() {
+        let mut pkts = stream(3000, 0, 0, T0, 20_000.0);
+        let ch = Channel {
+            base_us: 20_000,
+            jitter_us: 10_000,
+            burst_enter: 0.02,
+            burst_stay: 0.6,
+            ..Channel::default()
+        };
+        let lost = transmit(&mut pkts, ch, 7);
+        let r = run(JitterConfig::default(), &pkts, T0, pops_for(&pkts, T0));
+        let mut s = r.stats;
+        s.concealed -= r.trailing_conceals();
+        let silences = r.active().iter().filter(|o| **o == Out::Silence).count() as u64;
+        println!(
+            "bursty loss: lost {lost}, {silences} frames of silence in bursts over 100 ms, {s:?}"
+        );
+        assert!(r.in_order());
+        assert_eq!(3000 - r.frames().len() as u64, lost + s.late);
+        assert!(s.concealed + s.dropped + silences >= lost + s.late, "{s:?}");
+        assert!(s.concealed <= lost + s.late, "{s:?}");
+        assert!(s.late <= 5, "{s:?}");
+    }
+
+    #[test]
+    fn single_late_packet_does_not_shift_timeline() {
+        let mut reference = stream(400, 500, 1_000_000, T0, 20_000.0);
+        transmit(
+            &mut reference,
+            Channel {
+                base_us: 30_000,
+                ..Channel::default()
+            },
+            3,
+        );
+        let mut late = reference.clone();
+        late[200].arrivals[0] += 300_000;
+        let first_pop = T0 + 11_000;
+        let pops = pops_for(&late, first_pop);
+        let a = run(JitterConfig::default(), &reference, first_pop, pops);
+        let b = run(JitterConfig::default(), &late, first_pop, pops);
+        let pop_200 = a.frames().iter().find(|f| f.1 == 200).unwrap().0;
+        for (i, (x, y)) in a.outs.iter().zip(&b.outs).enumerate() {
+            if i == pop_200 {
+                assert!(
+                    matches!(y, Out::Conceal(_)),
+                    "frame 200 is concealed: {y:?}"
+                );
+            } else {
+                assert_eq!(x, y, "pop {i}: the timeline did not move");
+            }
+            assert_eq!(a.snaps[i].target_delay_ms, b.snaps[i].target_delay_ms);
+            assert!(b.snaps[i].buffered_delay_ms <= 40);
+        }
+        assert_eq!(b.stats.late, 1);
+        assert_eq!(b.stats.concealed - b.trailing_conceals(), 1);
+        assert!(
+            b.pushes
+                .iter()
+                .any(|&(k, o)| k == 200 && o == PushOutcome::TooLate)
+        );
+        println!("single late packet: {:?}", b.stats);
+    }
+
+    #[test]
+    fn reordering_and_duplicates() {
+        let mut pkts = stream(3000, 65000, 0, T0, 20_000.0);
+        let ch = Channel {
+            base_us: 20_000,
+            jitter_us: 3_000,
+            swap_every: 10,
+            dup: 0.05,
+            ..Channel::default()
+        };
+        transmit(&mut pkts, ch, 11);
+        let swaps = pkts
+            .windows(2)
+            .filter(|w| w[0].arrivals[0] > w[1].arrivals[0])
+            .count() as u64;
+        let dups = pkts
+            .iter()
+            .map(|p| p.arrivals.len() as u64 - 1)
+            .sum::<u64>();
+        let r = run(
+            JitterConfig::default(),
+            &pkts,
+            T0 + 5_000,
+            pops_for(&pkts, T0),
+        );
+        let s = r.stats;
+        println!("reordering: {swaps} swaps, {dups} duplicates sent: {s:?}");
+        assert!(r.in_order());
+        assert_eq!(s.duplicates, dups);
+        assert_eq!(s.reordered, swaps);
+        // One frame of reordering needs a frame more delay: until the estimator has seen enough
+        // of it (a few swaps), a swapped packet may come too late; after that, none does.
+        assert!(s.late <= 4, "{s:?}");
+        let frames = r.frames();
+        assert_eq!(frames.len() as u64, 3000 - s.late);
+        assert!(frames.iter().filter(|f| f.1 >= 150).count() == 3000 - 150);
+        assert!(s.target_delay_ms >= 40, "{s:?}");
+    }
+
+    #[test]
+    fn sequence_and_timestamp_wraparound() {
+        for (seq0, ts0) in [
+            (65_500, u32::MAX - 960 * 30 + 1),
+            (65_535, u32::MAX),
+            (0, 0),
+        ] {
+            let mut pkts = stream(300, seq0, ts0, T0, 20_000.0);
+            let ch = Channel {
+                base_us: 15_000,
+                jitter_us: 8_000,
+                swap_every: 7,
+                dup: 0.1,
+                ..Channel::default()
+            };
+            transmit(&mut pkts, ch, 5);
+            let r = run(
+                JitterConfig::default(),
+                &pkts,
+                T0 + 1_000,
+                pops_for(&pkts, T0),
+            );
+            assert!(r.in_order());
+            let s = r.stats;
+            assert_eq!(s.resets, 0);
+            assert_eq!(r.frames().len() as u64 + s.late, 300, "{s:?}");
+            assert!(s.late <= 3, "{s:?}");
+        }
+    }
+
+    /// Stream A, then stream B with new numbering straight after.
+    fn restart_case(seq_jump: u16, ts_jump: u32) -> (Run, Vec<Pkt>) {
+        let mut pkts = stream(150, 1000, 5000, T0, 20_000.0);
+        let mut b = stream(
+            150,
+            1000u16.wrapping_add(150).wrapping_add(seq_jump),
+            5000u32.wrapping_add(150 * STEP).wrapping_add(ts_jump),
+            T0 + 150 * FRAME_US,
+            20_000.0,
+        );
+        for p in &mut b {
+            p.k += 150;
+        }
+        pkts.extend(b);
+        transmit(
+            &mut pkts,
+            Channel {
+                base_us: 25_000,
+                jitter_us: 2_000,
+                ..Channel::default()
+            },
+            9,
+        );
+        let r = run(
+            JitterConfig::default(),
+            &pkts,
+            T0 + 4_000,
+            pops_for(&pkts, T0),
+        );
+        (r, pkts)
+    }
+
+    #[test]
+    fn stream_restart_resets_and_resumes() {
+        let cases = [
+            ("seq and timestamp jump", 30_000u16, 1_500_000_000u32),
+            ("timestamp jump only", 0, 4_000_000_000),
+            ("timestamp jump 3 s", 0, 3 * 48_000),
+            ("sequence jump only", 20_000, 0),
+            ("sequence jump backwards", 60_000, 0),
+        ];
+        for (name, seq_jump, ts_jump) in cases {
+            let (r, pkts) = restart_case(seq_jump, ts_jump);
+            let s = r.stats;
+            assert_eq!(s.resets, 1, "{name}: {s:?}");
+            assert!(r.in_order(), "{name}");
+            let frames = r.frames();
+            // The old stream played to its end but for the packets buffered when the new
+            // one took over (at most the target delay's worth).
+            let old = frames.iter().filter(|f| f.1 < 150).count();
+            assert!(old >= 148, "{name}: {old} old frames played");
+            // The new stream plays in full, starting at the target delay. Its first packet waited
+            // on probation for the second; if that made it a frame older than the target
+            // needs, it is skipped (before anything plays, rather than a drop later).
+            let new: Vec<_> = frames.iter().filter(|f| f.1 >= 150).collect();
+            assert!(new.len() >= 149, "{name}");
+            assert_eq!(new.len() as u64 + s.dropped, 150, "{name}");
+            let (pop, k) = *new[0];
+            assert!(k <= 151, "{name}");
+            let waited = r.times[pop] - pkts[k as usize].arrivals[0];
+            let limit = u64::from(s.target_delay_ms) * 1000 + 2 * FRAME_US;
+            assert!(waited <= limit, "{name}: waited {waited} µs");
+            println!(
+                "restart ({name}): first new frame after {} ms; {s:?}",
+                waited / 1000
+            );
+        }
+    }
+
+    #[test]
+    fn stray_packet_is_not_a_restart() {
+        let mut pkts = stream(200, 0, 0, T0, 20_000.0);
+        transmit(
+            &mut pkts,
+            Channel {
+                base_us: 20_000,
+                ..Channel::default()
+            },
+            1,
+        );
+        let mut jb = JitterBuffer::new(JitterConfig::default());
+        let mut frames = 0;
+        for (n, p) in pkts.iter().enumerate() {
+            let t = p.arrivals[0];
+            assert!(matches!(
+                jb.push(t, p.seq, p.ts, &p.k.to_le_bytes()),
+                PushOutcome::Stored
+            ));
+            if n == 100 {
+                // A stray from somewhere else, and a very old packet.
+                assert_eq!(
+                    jb.push(t, 40_000, 99_999_999, b"stray..."),
+                    PushOutcome::Probation
+                );
+                assert_eq!(
+                    jb.push(
+                        t,
+                        p.seq.wrapping_sub(500),
+                        p.ts.wrapping_sub(500 * STEP),
+                        b"old....."
+                    ),
+                    PushOutcome::Probation
+                );
+            }
+            if matches!(jb.pop(t + 15_000), Playout::Frame { .. }) {
+                frames += 1;
+            }
+        }
+        assert_eq!(jb.stats().resets, 0);
+        assert_eq!(frames, 200);
+    }
+
+    /// Runs 10 minutes with the sender's clock off by `ppm` and returns the run.
+    fn drift_run(ppm: f64, seed: u64) -> Run {
+        let n = 30_000;
+        let interval = 20_000.0 / (1.0 + ppm / 1e6);
+        let mut pkts = stream(n, 100, 100, T0, interval);
+        transmit(
+            &mut pkts,
+            Channel {
+                base_us: 20_000,
+                jitter_us: 4_000,
+                ..Channel::default()
+            },
+            seed,
+        );
+        let pops = ((n as f64 * interval) as u64 / FRAME_US) as usize;
+        run(JitterConfig::default(), &pkts, T0 + 13_000, pops)
+    }
+
+    #[test]
+    fn clock_drift_stays_bounded() {
+        for ppm in [5_000.0, -5_000.0] {
+            let r = drift_run(ppm, 77);
+            let s = r.stats;
+            assert!(r.in_order());
+            let mut max_delay = 0;
+            let mut worst_second = 0;
+            for (i, snap) in r.snaps.iter().enumerate().skip(250) {
+                let target = snap.target_delay_ms;
+                let bound = (2 * target).max(target + 60);
+                assert!(snap.buffered_delay_ms < bound, "pop {i}: {snap:?}");
+                max_delay = max_delay.max(snap.buffered_delay_ms);
+                let prev = &r.snaps[i - 50];
+                let adjustments = snap.dropped + snap.inserted - prev.dropped - prev.inserted;
+                worst_second = worst_second.max(adjustments);
+            }
+            // 0.5 % of 20 ms per frame: one frame every 200 frames, 150 in 10 minutes.
+            let adjustments = s.dropped + s.inserted;
+            println!(
+                "drift {:+.1} %: {} drops, {} inserts in 10 min, at most {worst_second} in any \
+                 second; delay at most {max_delay} ms, target {} ms, concealed {}, late {}",
+                ppm / 1e4,
+                s.dropped,
+                s.inserted,
+                s.target_delay_ms,
+                s.concealed,
+                s.late
+            );
+            assert!((140..=170).contains(&adjustments), "{s:?}");
+            if ppm > 0.0 {
+                assert!(s.dropped >= 140 && s.inserted <= 5, "{s:?}");
+            } else {
+                assert!(s.inserted >= 140 && s.dropped <= 5, "{s:?}");
+            }
+            assert!(worst_second <= 2);
+            assert_eq!(s.late, 0);
+            assert_eq!(s.concealed, 0);
+        }
+    }
+
+    #[test]
+    fn route_change_recovers() {
+        // The network delay steps up by 100 ms at 10 s, and back down at 30 s.
+        let mut pkts = stream(2500, 0, 0, T0, 20_000.0);
+        let mut rng = Rng::new(21);
+        for p in &mut pkts {
+            let sec = (p.send_us - T0) / 1_000_000;
+            let step = if (10..30).contains(&sec) { 100_000 } else { 0 };
+            p.arrivals = vec![p.send_us + 20_000 + step + rng.upto(4_000)];
+        }
+        let r = run(
+            JitterConfig::default(),
+            &pkts,
+            T0 + 5_000,
+            pops_for(&pkts, T0),
+        );
+        let s = r.stats;
+        assert!(r.in_order());
+        // Going up, the packets in flight are late once, then playout catches up.
+        let played_between =
+            |a: u64, b: u64| r.frames().iter().filter(|f| (a..b).contains(&f.1)).count();
+        assert_eq!(played_between(600, 1500), 900, "steady after the step up");
+        // Coming down, the extra 100 ms are dropped, five frames one at a time.
+        assert!(played_between(1600, 2500) >= 900 - 6, "after the step down");
+        let delay_at = |sec: f64| r.snaps[(sec * 50.0) as usize].buffered_delay_ms;
+        println!(
+            "route change: delay {} ms before, {} ms 4 s after +100 ms, {} ms 2 s after -100 ms, \
+             {} ms 10 s after; late {}, dropped {}, inserted {}",
+            delay_at(9.0),
+            delay_at(14.0),
+            delay_at(32.0),
+            delay_at(40.0),
+            s.late,
+            s.dropped,
+            s.inserted
+        );
+        assert!(s.late <= 10, "{s:?}");
+        assert!(delay_at(14.0) <= 40, "{}", delay_at(14.0));
+        // The 100 ms of extra delay is dropped within a few seconds, a frame at a time (no
+        // more than five a second).
+        assert!(delay_at(40.0) <= 40, "{}", delay_at(40.0));
+        assert!((4..=7).contains(&s.dropped), "{s:?}");
+        for i in 50..r.snaps.len() {
+            assert!(r.snaps[i].dropped - r.snaps[i - 50].dropped <= 5);
+        }
+    }
+
+    #[test]
+    fn hostile_network_stays_sane() {
+        for seed in 0..4 {
+            let mut pkts = stream(6000, 0, 0, T0, 20_000.0 / 1.003);
+            let ch = Channel {
+                base_us: 40_000,
+                jitter_us: 150_000,
+                loss: 0.1,
+                burst_enter: 0.01,
+                burst_stay: 0.7,
+                swap_every: 5,
+                dup: 0.2,
+            };
+            let lost = transmit(&mut pkts, ch, 1000 + seed);
+            let r = run(JitterConfig::default(), &pkts, T0, pops_for(&pkts, T0));
+            let s = r.stats;
+            assert!(r.in_order());
+            assert_eq!(s.resets, 0);
+            for snap in &r.snaps {
+                assert!(snap.target_delay_ms <= 400);
+                assert!(snap.buffered_delay_ms <= 400 + 40, "{snap:?}");
+            }
+            // Every packet is played, lost, late or dropped (a missing frame skipped to shrink
+            // the delay counts as lost and as dropped).
+            let played = r.frames().len() as u64;
+            assert!(played + lost + s.late <= 6000, "{s:?}");
+            assert!(played + lost + s.late + s.dropped >= 6000, "{s:?}");
+            println!(
+                "hostile network {seed}: lost {lost}, played {played}, late {}, target {} ms, \
+                 jitter {:.0} ms, dropped {}, inserted {}",
+                s.late, s.target_delay_ms, s.jitter_ms, s.dropped, s.inserted
+            );
+        }
+    }
+
+    #[test]
+    fn fec_handoff() {
+        let cfg = JitterConfig {
+            min_delay_ms: 40,
+            ..JitterConfig::default()
+        };
+        let mut pkts = stream(200, 0, 0, T0, 20_000.0);
+        transmit(
+            &mut pkts,
+            Channel {
+                base_us: 20_000,
+                ..Channel::default()
+            },
+            1,
+        );
+        pkts[50].arrivals.clear();
+        pkts[100].arrivals.clear();
+        pkts[101].arrivals.clear();
+        let r = run(cfg, &pkts, T0 + 2_000, pops_for(&pkts, T0));
+        let conceals: Vec<Out> = r
+            .active()
+            .iter()
+            .copied()
+            .filter(|o| matches!(o, Out::Conceal(_)))
+            .collect();
+        assert_eq!(
+            conceals,
+            [
+                Out::Conceal(Some(51)),
+                Out::Conceal(None),
+                Out::Conceal(Some(102))
+            ]
+        );
+        // After the concealment with FEC, packet 51 itself plays.
+        let i = r
+            .outs
+            .iter()
+            .position(|o| *o == Out::Conceal(Some(51)))
+            .unwrap();
+        assert_eq!(r.outs[i + 1], Out::Frame(51));
+        assert_eq!(r.stats.fec, 2);
+        assert_eq!(r.stats.concealed - r.trailing_conceals(), 3);
+    }
+
+    #[test]
+    fn jitter_spike_raises_target_quickly_and_decays_slowly() {
+        let n = 2000; // 40 s
+        let mut pkts = stream(n, 0, 0, T0, 20_000.0);
+        let mut rng = Rng::new(99);
+        for p in &mut pkts {
+            let sec = (p.send_us - T0) as f64 / 1e6;
+            let jitter = if (10.0..13.0).contains(&sec) {
+                60_000
+            } else {
+                4_000
+            };
+            p.arrivals = vec![p.send_us + 20_000 + rng.upto(jitter)];
+        }
+        let r = run(
+            JitterConfig::default(),
+            &pkts,
+            T0 + 6_000,
+            pops_for(&pkts, T0),
+        );
+        let at = |sec: f64| r.snaps[(sec * 50.0) as usize].target_delay_ms;
+        let before = at(9.9);
+        let peak = (500..650)
+            .map(|i| r.snaps[i].target_delay_ms)
+            .max()
+            .unwrap();
+        let rise_at = (500..650)
+            .find(|&i| r.snaps[i].target_delay_ms >= before + 30)
+            .unwrap();
+        println!(
+            "jitter spike: target before {before} ms, +30 ms after {} ms of spike, peak {peak} ms, \
+             {} ms 1 s after it, {} ms after 3 s, {} ms after 5 s, {} ms after 27 s; {:?}",
+            (rise_at - 500) * 20,
+            at(14.0),
+            at(16.0),
+            at(18.0),
+            at(39.9),
+            r.stats
+        );
+        assert!(before <= 30);
+        assert!(peak >= 60, "peak {peak}");
+        assert!(rise_at - 500 <= 25, "rises within half a second");
+        assert!(at(14.0) >= peak * 9 / 10, "still high 1 s after the spike");
+        assert!(at(16.0) > before + (peak - before) / 2, "falls slowly");
+        assert!(at(39.9) <= before + 3, "back to normal");
+        assert!(r.in_order());
+        // The delay follows the target back down.
+        assert!(r.snaps[(39.9 * 50.0) as usize].buffered_delay_ms <= before + 20);
+    }
+
+    #[test]
+    fn silence_gap_goes_quiet_then_resumes() {
+        // 2 s of speech, 3 s of nothing (DTX: timestamps run on), 2 s of speech.
+        let mut pkts = stream(350, 0, 0, T0, 20_000.0);
+        pkts.retain(|p| !(100..250).contains(&p.k));
+        transmit(
+            &mut pkts,
+            Channel {
+                base_us: 20_000,
+                jitter_us: 2_000,
+                ..Channel::default()
+            },
+            4,
+        );
+        let r = run(
+            JitterConfig::default(),
+            &pkts,
+            T0 + 9_000,
+            pops_for(&pkts, T0),
+        );
+        let active = r.active();
+        let conceals = active
+            .iter()
+            .filter(|o| matches!(o, Out::Conceal(_)))
+            .count();
+        let silences = active.iter().filter(|o| matches!(o, Out::Silence)).count();
+        assert_eq!(conceals, 5);
+        assert!(silences >= 140, "{silences}");
+        assert!(r.in_order());
+        assert_eq!(r.frames().len(), 200);
+        // The second talk-spurt starts at the target delay.
+        let (pop, _) = *r.frames().iter().find(|f| f.1 == 250).unwrap();
+        let arrival = pkts.iter().find(|p| p.k == 250).unwrap().arrivals[0];
+        assert!(r.times[pop] - arrival <= 40_000);
+    }
+
+    #[test]
+    fn timestamps_frozen_on_hold_resynchronise() {
+        // The sender pauses 1 s (or 5 s) and resumes with timestamps that did not advance.
+        for pause in [1_000_000, 5_000_000] {
+            let mut pkts = stream(300, 0, 0, T0, 20_000.0);
+            for p in &mut pkts[150..] {
+                p.send_us += pause;
+            }
+            transmit(
+                &mut pkts,
+                Channel {
+                    base_us: 20_000,
+                    jitter_us: 2_000,
+                    ..Channel::default()
+                },
+                4,
+            );
+            let r = run(
+                JitterConfig::default(),
+                &pkts,
+                T0 + 9_000,
+                pops_for(&pkts, T0),
+            );
+            assert!(r.in_order());
+            let resumed = r.frames().iter().filter(|f| f.1 >= 150).count();
+            assert!(resumed >= 148, "pause {pause}: {resumed} {:?}", r.stats);
+            let last = r.snaps.last().unwrap();
+            assert!(last.target_delay_ms <= 30, "{last:?}");
+        }
+    }
+
+    /// Plays packets of the given durations (samples at 48 kHz) through a channel with a
+    /// little jitter; the receiver pops whenever its audio runs out, as a device would.
+    /// Returns the packets played, in order, and the concealments before the end.
+    fn run_packet_times(sizes: &[u32], jitter_us: u64, seed: u64) -> (Vec<u64>, u64, JitterStats) {
+        let mut rng = Rng::new(seed);
+        let mut pkts = Vec::new();
+        let (mut ts, mut t) = (77u32, T0);
+        for (k, &size) in sizes.iter().enumerate() {
+            let arrival = t + 20_000 + rng.upto(jitter_us);
+            pkts.push((k as u64, k as u16, ts, arrival));
+            ts = ts.wrapping_add(size);
+            t += u64::from(size) * 1_000_000 / 48_000;
+        }
+        pkts.sort_by_key(|p| p.3);
+        let mut jb = JitterBuffer::new(JitterConfig::default());
+        let (mut now, mut next, mut played) = (T0 + 3_000, 0, Vec::new());
+        // Concealments before the last frame (after it, the stream has ended).
+        let (mut conceals, mut pending) = (0, 0);
+        while now < t + 500_000 {
+            while next < pkts.len() && pkts[next].3 <= now {
+                let (k, seq, ts, at) = pkts[next];
+                jb.push(at, seq, ts, &k.to_le_bytes());
+                next += 1;
+            }
+            let samples = match jb.pop(now) {
+                Playout::Frame { payload, .. } => {
+                    let k = key(payload);
+                    played.push(k);
+                    conceals += pending;
+                    pending = 0;
+                    sizes[k as usize]
+                }
+                Playout::Conceal { .. } => {
+                    pending += 1;
+                    jb.samples_per_frame()
+                }
+                Playout::Silence => jb.samples_per_frame(),
+            };
+            now += u64::from(samples) * 1_000_000 / 48_000;
+        }
+        (played, conceals, jb.stats())
+    }
+
+    #[test]
+    fn variable_packet_time() {
+        let sequences: [&[(u32, usize)]; 3] = [
+            &[(480, 200), (1920, 100), (960, 200)],
+            &[(1920, 100), (480, 200), (2880, 60), (1440, 100), (960, 100)],
+            &[(960, 100), (480, 1), (960, 100), (1920, 1), (960, 100)],
+        ];
+        for (i, spec) in sequences.iter().enumerate() {
+            let sizes: Vec<u32> = spec
+                .iter()
+                .flat_map(|&(size, n)| std::iter::repeat_n(size, n))
+                .collect();
+            for jitter in [0, 5_000] {
+                let (played, conceals, s) = run_packet_times(&sizes, jitter, i as u64);
+                println!(
+                    "packet times {i}, jitter {} ms: played {} of {}, {conceals} concealed, \
+                     {} dropped, {} inserted, {} late",
+                    jitter / 1000,
+                    played.len(),
+                    sizes.len(),
+                    s.dropped,
+                    s.inserted,
+                    s.late
+                );
+                assert!(played.windows(2).all(|w| w[0] < w[1]));
+                // Nothing is lost or concealed. The target holds one frame of margin, so it
+                // moves with the packet time, and the delay may follow it by a frame.
+                let changes = spec.len() as u64 - 1;
+                assert_eq!(played.len() as u64 + s.dropped, sizes.len() as u64);
+                assert_eq!(conceals, s.inserted, "only insertions: {s:?}");
+                assert!(s.dropped + s.inserted <= changes, "{s:?}");
+                assert_eq!(s.late, 0);
+            }
+        }
+    }
+
+    #[test]
+    fn caller_stall_resynchronises() {
+        let mut pkts = stream(500, 0, 0, T0, 20_000.0);
+        transmit(
+            &mut pkts,
+            Channel {
+                base_us: 20_000,
+                jitter_us: 2_000,
+                ..Channel::default()
+            },
+            8,
+        );
+        let mut jb = JitterBuffer::new(JitterConfig::default());
+        let mut next = 0;
+        let mut outs = Vec::new();
+        for n in 0..560u64 {
+            let now = T0 + 5_000 + n * FRAME_US;
+            while next < pkts.len() && pkts[next].arrivals[0] <= now {
+                let p = &pkts[next];
+                jb.push(p.arrivals[0], p.seq, p.ts, &p.k.to_le_bytes());
+                next += 1;
+            }
+            // The audio device stops for 2 s (100 frames).
+            if (150..250).contains(&n) {
+                continue;
+            }
+            outs.push((n, out_of(jb.pop(now))));
+        }
+        let s = jb.stats();
+        // The packets that piled up were dropped, and playout went on at the target delay.
+        let after = outs.iter().find(|(n, _)| *n == 250).unwrap();
+        assert!(matches!(after.1, Out::Frame(k) if k >= 240), "{after:?}");
+        assert!(s.buffered_delay_ms <= 40, "{s:?}");
+        println!("caller stall: {s:?}");
+    }
+
+    #[test]
+    fn full_buffer_keeps_the_newest() {
+        let cfg = JitterConfig {
+            capacity: 8,
+            ..JitterConfig::default()
+        };
+        let mut jb = JitterBuffer::new(cfg);
+        for k in 0..20u64 {
+            let outcome = jb.push(
+                T0 + k * FRAME_US,
+                k as u16,
+                k as u32 * STEP,
+                &k.to_le_bytes(),
+            );
+            assert_eq!(outcome, PushOutcome::Stored);
+        }
+        assert_eq!(jb.len(), 8);
+        assert_eq!(jb.stats().overflows, 12);
+        let played = out_of(jb.pop(T0 + 20 * FRAME_US));
+        assert!(matches!(played, Out::Frame(k) if k >= 12), "{played:?}");
+    }
+
+    #[test]
+    fn odd_inputs_do_not_panic() {
+        let mut jb = JitterBuffer::new(JitterConfig::default());
+        assert_eq!(jb.pop(0), Playout::Silence);
+        assert_eq!(jb.pop(u64::MAX), Playout::Silence);
+        assert_eq!(jb.push(0, 1, 1, &[]), PushOutcome::Empty);
+        assert_eq!(jb.push(0, 1, 1, &[0; 1501]), PushOutcome::TooLarge);
+        assert_eq!(jb.push(0, 1, 1, &[0; 1500]), PushOutcome::Stored);
+        assert_eq!(jb.push(0, 1, 1, &[0; 1500]), PushOutcome::Duplicate);
+        assert_eq!(jb.stats().invalid, 2);
+        assert_eq!(jb.len(), 1);
+        assert!(!jb.is_empty());
+
+        // Degenerate configurations are corrected.
+        let zero = JitterConfig {
+            clock_rate: 0,
+            frame_ms: 0,
+            min_delay_ms: 500,
+            max_delay_ms: 0,
+            capacity: 0,
+            max_payload: 0,
+        };
+        let mut jb = JitterBuffer::new(zero);
+        let c = jb.config();
+        assert!(c.clock_rate >= 1000 && c.frame_ms >= 1 && c.capacity >= 2 && c.max_payload >= 1);
+        assert!(c.max_delay_ms >= c.min_delay_ms);
+        assert_eq!(jb.push(5, 0, 0, &[1]), PushOutcome::Stored);
+        let _ = jb.pop(10);
+
+        // Random garbage, random clocks (also going backwards): nothing panics.
+        for seed in 0..20 {
+            let mut rng = Rng::new(seed);
+            let cfg = JitterConfig {
+                clock_rate: [8000, 16000, 48000, 0][rng.upto(3) as usize],
+                frame_ms: rng.upto(130) as u32,
+                min_delay_ms: rng.upto(100) as u32,
+                max_delay_ms: rng.upto(1000) as u32,
+                capacity: rng.upto(70) as usize,
+                max_payload: rng.upto(64) as usize,
+            };
+            let mut jb = JitterBuffer::new(cfg);
+            let mut now = rng.next_u64() >> 20;
+            let (mut seq, mut ts) = (rng.next_u64() as u16, rng.next_u64() as u32);
+            let payload = [7u8; 80];
+            for _ in 0..5000 {
+                match rng.upto(12) {
+                    0 => now = now.saturating_add(rng.upto(5_000_000)),
+                    1 => now = now.saturating_sub(rng.upto(50_000)),
+                    2 => seq = rng.next_u64() as u16,
+                    3 => ts = rng.next_u64() as u32,
+                    4 if rng.chance(0.05) => now = [0, u64::MAX][rng.upto(1) as usize],
+                    _ => {}
+                }
+                now = now.saturating_add(rng.upto(30_000));
+                seq = seq.wrapping_add(rng.upto(3) as u16).wrapping_sub(1);
+                ts = ts.wrapping_add(rng.upto(3000) as u32).wrapping_sub(500);
+                let len = rng.upto(80) as usize;
+                let _ = jb.push(now, seq, ts, &payload[..len]);
+                if rng.chance(0.7) {
+                    let _ = jb.pop(now);
+                }
+                assert!(jb.len() <= jb.config().capacity);
+            }
+            let _ = jb.stats();
+            jb.reset();
+            assert!(jb.is_empty());
+        }
+    }
+}

@@ -1,5 +1,7 @@
 //! Starts a real baresip (a second softphone we did not write) on free loopback ports, drives
 //! it over its ctrl_tcp interface, and stops it by process group.
+// Shared by several test crates; each uses a part.
+#![allow(dead_code)]
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
@@ -30,14 +32,39 @@ fn free_tcp_port() -> u16 {
         .port()
 }
 
+/// How a media test wants baresip set up: the codec it may use, the file it sends, and a JACK
+/// server whose clock paces its playback (so what it receives is decoded and recorded).
+pub(crate) struct MediaSetup<'a> {
+    /// baresip's `audio_codecs` value, e.g. `opus/48000/2` or `g722`.
+    pub(crate) codecs: &'a str,
+    /// What baresip sends: a 48 kHz WAV (it resamples to the codec's rate).
+    pub(crate) source: &'a std::path::Path,
+    pub(crate) jack: &'a Jack,
+}
+
 impl Baresip {
     /// `user` answers automatically when `auto_answer`.
     pub(crate) fn start(user: &str, auto_answer: bool) -> Self {
+        Self::launch(user, auto_answer, None)
+    }
+
+    /// A baresip for audio checks: it sends `media.source`, plays what it receives on the JACK
+    /// clock and records it (and what it sent) as WAV files in [`Self::recordings`].
+    pub(crate) fn start_media(user: &str, auto_answer: bool, media: &MediaSetup<'_>) -> Self {
+        Self::launch(user, auto_answer, Some(media))
+    }
+
+    /// Where a media baresip writes `dump-*-dec.wav` (received) and `dump-*-enc.wav` (sent).
+    pub(crate) fn recordings(&self) -> PathBuf {
+        self._dir.path().join("snd")
+    }
+
+    fn launch(user: &str, auto_answer: bool, media: Option<&MediaSetup<'_>>) -> Self {
         let dir = tempfile::tempdir().expect("dir");
         let sip_port = free_udp_port();
         let ctrl_port = free_tcp_port();
         let rtp = 20000 + (sip_port % 2000) * 10;
-        // What baresip sends: 20 s of a 440 Hz tone (its sine source only runs at 48 kHz).
+        // What baresip sends by default: 20 s of a 440 Hz tone.
         let tone = dir.path().join("tone.wav");
         siperb_media::wav::write(
             &tone,
@@ -52,16 +79,37 @@ impl Baresip {
             },
         )
         .expect("tone");
+        let snd = dir.path().join("snd");
+        std::fs::create_dir_all(&snd).expect("snd dir");
+        // Opus must load before G.711 or baresip does not find it.
+        let (modules, source, player, codecs) = match media {
+            Some(m) => (
+                "module\t\t\topus.so\nmodule\t\t\tg722.so\nmodule\t\t\tg711.so\nmodule\t\t\taufile.so\n\
+                 module\t\t\tjack.so\nmodule\t\t\tsndfile.so\n"
+                    .to_owned(),
+                m.source.display().to_string(),
+                format!(
+                    "audio_player\t\tjack,\nauplay_format\t\tfloat\nauplay_srate\t\t48000\nausrc_srate\t\t48000\njack_connect_ports\tno\nsnd_path\t\t{}\nopus_stereo\t\tno\nopus_sprop_stereo\tno\n",
+                    snd.display()
+                ),
+                m.codecs.to_owned(),
+            ),
+            None => (
+                "module\t\t\tg711.so\nmodule\t\t\taufile.so\n".to_owned(),
+                tone.display().to_string(),
+                String::new(),
+                "pcmu,pcma".to_owned(),
+            ),
+        };
         std::fs::write(
             dir.path().join("config"),
             format!(
                 "sip_listen\t\t127.0.0.1:{sip_port}\nnet_interface\t\t127.0.0.1\n\
                  rtp_ports\t\t{rtp}-{}\nmodule_path\t\t/usr/lib/baresip/modules\n\
-                 module\t\t\tg711.so\nmodule\t\t\taufile.so\n\
+                 {modules}\
                  module_app\t\taccount.so\nmodule_app\t\tmenu.so\nmodule_app\t\tctrl_tcp.so\nctrl_tcp_listen\t\t127.0.0.1:{ctrl_port}\n\
-                 audio_source\t\taufile,{}\n",
+                 audio_source\t\taufile,{source}\n{player}",
                 rtp + 19,
-                tone.display()
             ),
         )
         .expect("config");
@@ -69,13 +117,17 @@ impl Baresip {
         std::fs::write(
             dir.path().join("accounts"),
             format!(
-                "<sip:{user}@127.0.0.1:{sip_port};transport=udp>;regint=0{answer};audio_codecs=pcmu,pcma\n"
+                "<sip:{user}@127.0.0.1:{sip_port};transport=udp>;regint=0{answer};audio_codecs={codecs}\n"
             ),
         )
         .expect("accounts");
         let log = dir.path().join("baresip.log");
         let out = std::fs::File::create(&log).expect("log");
-        let child = Command::new("baresip")
+        let mut command = Command::new("baresip");
+        if let Some(m) = media {
+            command.env("JACK_DEFAULT_SERVER", &m.jack.name);
+        }
+        let child = command
             .arg("-f")
             .arg(dir.path())
             .stdin(Stdio::null())
@@ -160,6 +212,65 @@ impl Drop for Baresip {
         let _ = Command::new("kill")
             .args(["-KILL", "--", &format!("-{pid}")])
             .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// A JACK server on the dummy driver: a sample clock without sound hardware (48 kHz, 10 ms).
+pub(crate) struct Jack {
+    child: Child,
+    pub(crate) name: String,
+}
+
+impl Jack {
+    pub(crate) fn start() -> Self {
+        let name = format!("siperb-test-{}-{}", std::process::id(), free_udp_port());
+        let child = Command::new("jackd")
+            .args([
+                "--no-realtime",
+                "--name",
+                &name,
+                "-d",
+                "dummy",
+                "-r",
+                "48000",
+                "-p",
+                "480",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("start jackd (Debian package jackd2)");
+        let jack = Self { child, name };
+        // Ready when a client can reach it (jack_wait, from the same package).
+        let ready = Command::new("jack_wait")
+            .args(["-s", &jack.name, "-w", "-t", "10"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ready, "jackd {} did not start", jack.name);
+        jack
+    }
+}
+
+impl Drop for Jack {
+    fn drop(&mut self) {
+        // SIGTERM: jackd then removes its entry from the shared registry (SIGKILL leaves it, and
+        // the registry holds only a few servers).
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(3) {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }

@@ -1,9 +1,11 @@
 //! Our own local line (no server) on a free loopback port, and waiting for its events.
+// Shared by several test crates; each uses a part.
+#![allow(dead_code)]
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use siperb_sip::phone::{CallEvent, Line, LineConfig, RtpFactory};
+use siperb_sip::phone::{CallEvent, Line, LineConfig, MediaFactory, RtpFactory};
 use siperb_sip::ua::SipEndpoint;
 use tokio::sync::mpsc;
 
@@ -11,6 +13,14 @@ pub(crate) type Events = mpsc::UnboundedReceiver<CallEvent>;
 
 /// A local line for `user`; keep the endpoint alive as long as the line is used.
 pub(crate) async fn local_line(user: &str) -> (SipEndpoint, Line, Events) {
+    local_line_with(user, Arc::new(RtpFactory::default())).await
+}
+
+/// [`local_line`] with the media backend given.
+pub(crate) async fn local_line_with(
+    user: &str,
+    media: Arc<dyn MediaFactory>,
+) -> (SipEndpoint, Line, Events) {
     let ep = SipEndpoint::bind_udp("127.0.0.1:0".parse().expect("addr"))
         .await
         .expect("bind");
@@ -23,7 +33,7 @@ pub(crate) async fn local_line(user: &str) -> (SipEndpoint, Line, Events) {
         credential: None,
         ghost_filter: true,
         do_not_disturb: false,
-        media: Arc::new(RtpFactory::default()),
+        media,
     };
     let line = ep.start_line(cfg, tx).expect("line");
     (ep, line, rx)
