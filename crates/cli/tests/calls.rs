@@ -128,7 +128,9 @@ fn a_call_between_two_clis_is_answered_carries_digits_and_ends_after_its_duratio
     let wav = std::fs::read(&heard).expect("recording");
     let rate = u32::from_le_bytes([wav[24], wav[25], wav[26], wav[27]]);
     assert_eq!(rate, 48_000, "the call did not run on Opus");
-    assert!(wav.len() > 48_000 * 2 * 8 / 10, "{} bytes", wav.len());
+    // The two digits travel as RFC 4733 events (about 0.4 s in which no audio packet flows),
+    // so somewhat more than half a second of audio arrived.
+    assert!(wav.len() > 48_000 * 2 / 2, "{} bytes", wav.len());
 }
 
 #[test]

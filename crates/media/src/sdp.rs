@@ -93,6 +93,8 @@ pub struct RemoteAudio {
     pub payload_type: u8,
     /// RFC 4733 telephone-event payload type, if offered.
     pub dtmf_payload_type: Option<u8>,
+    /// The clock rate of that telephone-event.
+    pub dtmf_clock_rate: u32,
     /// The direction the far end declared.
     pub direction: Direction,
     pub ptime_ms: u32,
@@ -252,6 +254,9 @@ fn dtmf_pt(formats: &[u8], rtpmaps: &[(u8, String, u32)], rate: u32) -> Option<u
 }
 
 fn remote_of(parsed: &ParsedAudio, codec: CodecKind, pt: u8) -> RemoteAudio {
+    let dtmf = dtmf_pt(&parsed.formats, &parsed.rtpmaps, codec.rtp_clock_rate())
+        .map(|pt| (pt, codec.rtp_clock_rate()))
+        .or_else(|| dtmf_pt(&parsed.formats, &parsed.rtpmaps, 8000).map(|pt| (pt, 8000)));
     let rtp = match parsed.addr {
         Some(ip) if parsed.port != 0 && !ip.is_unspecified() => {
             Some(SocketAddr::new(ip, parsed.port))
@@ -262,8 +267,8 @@ fn remote_of(parsed: &ParsedAudio, codec: CodecKind, pt: u8) -> RemoteAudio {
         rtp,
         codec,
         payload_type: pt,
-        dtmf_payload_type: dtmf_pt(&parsed.formats, &parsed.rtpmaps, codec.rtp_clock_rate())
-            .or_else(|| dtmf_pt(&parsed.formats, &parsed.rtpmaps, 8000)),
+        dtmf_payload_type: dtmf.map(|(pt, _)| pt),
+        dtmf_clock_rate: dtmf.map_or(8000, |(_, rate)| rate),
         direction: parsed.direction,
         ptime_ms: parsed.ptime_ms,
     }

@@ -35,6 +35,16 @@ pub trait MediaSession: Send {
     /// Our answer to the far end's offer.
     fn answer_offer(&mut self, offer: &str, local_hold: bool) -> Result<String, SdpError>;
     fn set_direction(&mut self, direction: Direction);
+    /// Sends `digit` as RFC 4733 telephone-events when the far end negotiated them (at the
+    /// audio's clock rate); false when it cannot, so signalling sends a SIP INFO instead.
+    fn send_dtmf(&mut self, digit: char) -> bool {
+        let _ = digit;
+        false
+    }
+    /// The digits the far end sends as RFC 4733 events, once each; taken once by the call.
+    fn dtmf_received(&mut self) -> Option<tokio::sync::mpsc::UnboundedReceiver<char>> {
+        None
+    }
     /// Stops the media and says what it did.
     fn stop(&mut self) -> MediaStats;
 }
@@ -60,6 +70,10 @@ pub struct RtpSession {
     recording: Arc<Mutex<Pcm>>,
     stop: tokio_util::sync::CancellationToken,
     record_to: Option<std::path::PathBuf>,
+    /// Digits to send in-band, to the pacing task.
+    dtmf_out: tokio::sync::mpsc::UnboundedSender<char>,
+    /// Digits received in-band, until the call takes them.
+    dtmf_in: Option<tokio::sync::mpsc::UnboundedReceiver<char>>,
 }
 
 /// Recording is capped (one hour) so a forgotten call cannot eat memory.
@@ -88,15 +102,19 @@ impl RtpSession {
         }));
         let stop = tokio_util::sync::CancellationToken::new();
         let seed = u64::from(rtp.port()) ^ (std::process::id() as u64) << 16;
-        tokio::spawn(pace(
+        let (dtmf_out, dtmf_to_send) = tokio::sync::mpsc::unbounded_channel();
+        let (dtmf_heard, dtmf_in) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(pace(Pacing {
             socket,
-            flow_rx,
+            flow: flow_rx,
             play,
-            counters.clone(),
-            recording.clone(),
-            stop.clone(),
+            counters: counters.clone(),
+            recording: recording.clone(),
+            stop: stop.clone(),
             seed,
-        ));
+            dtmf_to_send,
+            dtmf_heard,
+        }));
         Ok(Self {
             local: LocalAudio {
                 rtp,
@@ -109,6 +127,8 @@ impl RtpSession {
             recording,
             stop,
             record_to,
+            dtmf_out,
+            dtmf_in: Some(dtmf_in),
         })
     }
 
@@ -140,6 +160,21 @@ impl MediaSession for RtpSession {
 
     fn set_direction(&mut self, direction: Direction) {
         self.flow.send_modify(|f| f.direction = direction);
+    }
+
+    fn send_dtmf(&mut self, digit: char) -> bool {
+        let flow = self.flow.borrow().clone();
+        let in_band = flow.remote.as_ref().is_some_and(|r| {
+            r.dtmf_payload_type.is_some()
+                && r.dtmf_clock_rate == r.codec.rtp_clock_rate()
+                && r.rtp.is_some()
+        }) && flow.direction.sends()
+            && crate::dtmf::event_for_digit(digit).is_some();
+        in_band && self.dtmf_out.send(digit).is_ok()
+    }
+
+    fn dtmf_received(&mut self) -> Option<tokio::sync::mpsc::UnboundedReceiver<char>> {
+        self.dtmf_in.take()
     }
 
     fn stop(&mut self) -> MediaStats {
@@ -197,7 +232,8 @@ fn frame_of(codec: CodecKind, ptime_ms: u32) -> (usize, u32) {
     )
 }
 
-async fn pace(
+/// What the pacing task owns.
+struct Pacing {
     socket: tokio::net::UdpSocket,
     flow: watch::Receiver<Flow>,
     play: Option<Pcm>,
@@ -205,7 +241,25 @@ async fn pace(
     recording: Arc<Mutex<Pcm>>,
     stop: tokio_util::sync::CancellationToken,
     seed: u64,
-) {
+    dtmf_to_send: tokio::sync::mpsc::UnboundedReceiver<char>,
+    dtmf_heard: tokio::sync::mpsc::UnboundedSender<char>,
+}
+
+async fn pace(p: Pacing) {
+    let Pacing {
+        socket,
+        flow,
+        play,
+        counters,
+        recording,
+        stop,
+        seed,
+        mut dtmf_to_send,
+        dtmf_heard,
+    } = p;
+    // RFC 4733 events: made for the telephone-event clock when it is known.
+    let mut dtmf_sender: Option<(u32, crate::dtmf::DtmfSender)> = None;
+    let mut dtmf_receiver = crate::dtmf::DtmfReceiver::new();
     let ssrc = (seed as u32) | 1;
     let mut seq = (seed >> 16) as u16;
     let mut ts = (seed >> 32) as u32;
@@ -241,14 +295,46 @@ async fn pace(
                     *s = source.1.get(played + i).copied().unwrap_or(0);
                 }
                 played += frame;
+                // While a digit plays, its RFC 4733 event replaces the audio packet.
+                let event = match remote.dtmf_payload_type {
+                    Some(dpt) if remote.dtmf_clock_rate == remote.codec.rtp_clock_rate() => {
+                        let rate = remote.dtmf_clock_rate;
+                        if dtmf_sender.as_ref().is_none_or(|(r, _)| *r != rate) {
+                            let interval = remote.ptime_ms.clamp(10, 20);
+                            dtmf_sender = crate::dtmf::DtmfSender::new(rate, interval)
+                                .ok()
+                                .map(|sender| (rate, sender));
+                        }
+                        dtmf_sender.as_mut().and_then(|(_, sender)| {
+                            while let Ok(digit) = dtmf_to_send.try_recv() {
+                                if let Err(e) = sender.start(digit, None, crate::dtmf::DEFAULT_VOLUME) {
+                                    tracing::debug!("digit {digit} not sent: {e}");
+                                }
+                            }
+                            sender.poll().map(|p| (dpt, p))
+                        })
+                    }
+                    _ => None,
+                };
                 seq = seq.wrapping_add(1);
                 packet[0] = 0x80;
-                packet[1] = remote.payload_type & 0x7f;
                 packet[2..4].copy_from_slice(&seq.to_be_bytes());
-                packet[4..8].copy_from_slice(&ts.to_be_bytes());
                 packet[8..12].copy_from_slice(&ssrc.to_be_bytes());
-                if let Ok(n) = enc.encode(&pcm[..frame], &mut packet[12..])
-                    && socket.send_to(&packet[..12 + n], to).await.is_ok()
+                let len = match event {
+                    Some((dpt, p)) => {
+                        packet[1] = (dpt & 0x7f) | if p.marker { 0x80 } else { 0 };
+                        packet[4..8].copy_from_slice(&p.rtp_timestamp(ts).to_be_bytes());
+                        packet[12..16].copy_from_slice(&p.payload);
+                        Some(16)
+                    }
+                    None => {
+                        packet[1] = remote.payload_type & 0x7f;
+                        packet[4..8].copy_from_slice(&ts.to_be_bytes());
+                        enc.encode(&pcm[..frame], &mut packet[12..]).ok().map(|n| 12 + n)
+                    }
+                };
+                if let Some(len) = len
+                    && socket.send_to(&packet[..len], to).await.is_ok()
                 {
                     counters.sent.fetch_add(1, Ordering::Relaxed);
                 }
@@ -260,6 +346,17 @@ async fn pace(
                     counters.ignored.fetch_add(1, Ordering::Relaxed);
                     continue;
                 };
+                if let Some(dpt) = remote.dtmf_payload_type
+                    && let Some(event) = rtp_payload(&incoming[..len], dpt)
+                {
+                    counters.received.fetch_add(1, Ordering::Relaxed);
+                    let marker = incoming[1] & 0x80 != 0;
+                    let timestamp = u32::from_be_bytes([incoming[4], incoming[5], incoming[6], incoming[7]]);
+                    if let Some(digit) = dtmf_receiver.on_packet(timestamp, marker, event) {
+                        let _ = dtmf_heard.send(digit);
+                    }
+                    continue;
+                }
                 let Some(payload) = rtp_payload(&incoming[..len], remote.payload_type) else {
                     counters.ignored.fetch_add(1, Ordering::Relaxed);
                     continue;

@@ -156,7 +156,23 @@ async fn call_on(jack: &Jack, codecs: &str, rate: u32, we_dial: bool) {
         |e| matches!(e, CallEvent::State { call: c, phase: CallPhase::Established } if *c == call),
     )
     .await;
-    tokio::time::sleep(std::time::Duration::from_secs(TALK_SECS)).await;
+    // Digits both ways mid-call: ours as RFC 4733 events (or SIP INFO when the telephone-event
+    // clock does not match the codec's), baresip's as RFC 4733 events.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    for digit in ['1', '#'] {
+        line.command(call, Input::SendDtmf(digit))
+            .await
+            .expect("dtmf");
+    }
+    let r = peer.command("sndcode", "7");
+    assert!(r.contains("\"ok\":true"), "{r}");
+    tokio::time::sleep(std::time::Duration::from_secs(TALK_SECS - 1)).await;
+    let mut digits = String::new();
+    while let Ok(e) = rx.try_recv() {
+        if let CallEvent::Dtmf { digit, .. } = e {
+            digits.push(digit);
+        }
+    }
     if let Err(e) = line.command(call, Input::Hangup).await {
         panic!(
             "the call on {codecs} ended early ({e})\n{}",
@@ -166,6 +182,29 @@ async fn call_on(jack: &Jack, codecs: &str, rate: u32, we_dial: bool) {
     next(&mut rx, &peer, |e| matches!(e, CallEvent::CallEnded { .. })).await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
 
+    assert_eq!(
+        digits,
+        "7",
+        "digits from baresip on {codecs}\n{}",
+        peer.log_text()
+    );
+    let log = peer.log_text();
+    // baresip logs a SIP INFO digit as "received DTMF" and an RFC 4733 event's start as
+    // "received event: 'D' (end=0)".
+    let mut how = Vec::new();
+    for digit in ['1', '#'] {
+        let info = log.matches(&format!("received DTMF: '{digit}'")).count();
+        let rtp = log
+            .matches(&format!("received event: '{digit}' (end=0)"))
+            .count();
+        assert_eq!(
+            info + rtp,
+            1,
+            "baresip did not get {digit} once on {codecs}\n{log}"
+        );
+        how.push(if rtp == 1 { "RFC 4733" } else { "SIP INFO" });
+    }
+    println!("{codecs}: our digits reached baresip by {how:?}; its '7' reached us");
     let heard = wav::read(&heard_file).expect("our recording");
     let dec = newest_wav(&peer.recordings(), "-dec.wav")
         .unwrap_or_else(|| panic!("baresip recorded nothing\n{}", peer.log_text()));

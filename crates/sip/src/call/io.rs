@@ -112,7 +112,8 @@ pub enum Input {
     TransferCallProgress {
         status: u16,
     },
-    InfoDtmf {
+    /// A digit from the far end: a SIP INFO, or an RFC 4733 event the media path decoded.
+    DtmfReceived {
         digit: char,
     },
     Timer(TimerKind),
@@ -146,7 +147,8 @@ pub enum Action {
     },
     /// The media should now flow this way.
     SetMediaDirection(MediaDirection),
-    SendInfoDtmf(char),
+    /// Send a digit: RFC 4733 in the media when negotiated, else a SIP INFO.
+    SendDtmf(char),
     /// Tell the user a digit arrived.
     Dtmf(char),
     SendRefer {

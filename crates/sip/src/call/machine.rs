@@ -146,7 +146,7 @@ impl Call {
             Input::Resume => self.want_hold(false, &mut out),
             Input::SendDtmf(d) => {
                 if self.phase == CallPhase::Established {
-                    out.push(Action::SendInfoDtmf(d));
+                    out.push(Action::SendDtmf(d));
                 }
             }
             Input::Transfer { target } => {
@@ -263,7 +263,7 @@ impl Call {
                     }
                 }
             }
-            Input::InfoDtmf { digit } => {
+            Input::DtmfReceived { digit } => {
                 if matches!(
                     self.phase,
                     CallPhase::Established | CallPhase::EarlyMedia | CallPhase::Connecting

@@ -143,6 +143,8 @@ impl CallTask {
         let mut pending_refer: Option<TransactionHandle> = None;
         let mut actions = first;
         let (mut states_open, mut commands_open) = (true, true);
+        // Digits the media path decodes from RFC 4733 events.
+        let mut dtmf_in = self.media.dtmf_received();
         loop {
             for action in std::mem::take(&mut actions) {
                 if self
@@ -186,6 +188,13 @@ impl CallTask {
                     }
                 }
                 Some(done) = done_rx.recv() => Some(self.background_done(done)),
+                digit = async { match dtmf_in.as_mut() { Some(rx) => rx.recv().await, None => std::future::pending().await } } => match digit {
+                    Some(digit) => Some(Input::DtmfReceived { digit }),
+                    None => {
+                        dtmf_in = None;
+                        None
+                    }
+                },
                 cmd = self.commands.recv(), if commands_open => match cmd {
                     Some(Command::User(input)) => self.prepare_user_input(input),
                     Some(Command::TransferCallProgress(status)) => Some(Input::TransferCallProgress { status }),
@@ -435,7 +444,7 @@ impl CallTask {
                     StatusCode::UnsupportedMediaType
                 };
                 let _ = handle.reply(code).await;
-                digit.map(|digit| Input::InfoDtmf { digit })
+                digit.map(|digit| Input::DtmfReceived { digit })
             }
             DialogState::Refer(_, req, handle) => match refer_target(&req) {
                 Some(target) => {
@@ -588,7 +597,10 @@ impl CallTask {
                 }
             }
             Action::SetMediaDirection(direction) => self.media.set_direction(direction),
-            Action::SendInfoDtmf(digit) => {
+            Action::SendDtmf(digit) => {
+                if self.media.send_dtmf(digit) {
+                    return false;
+                }
                 let d = self.dialog.clone();
                 tokio::spawn(async move {
                     let body = format!("Signal={digit}\r\nDuration=160\r\n");

@@ -343,10 +343,10 @@ fn dtmf_goes_out_as_info_and_comes_in_as_an_event() {
     );
     assert_eq!(
         call.handle(t0, Input::SendDtmf('#')),
-        vec![Action::SendInfoDtmf('#')]
+        vec![Action::SendDtmf('#')]
     );
     assert_eq!(
-        call.handle(t0, Input::InfoDtmf { digit: '5' }),
+        call.handle(t0, Input::DtmfReceived { digit: '5' }),
         vec![Action::Dtmf('5')]
     );
 }
