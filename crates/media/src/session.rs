@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::watch;
 
+use crate::jitter::{JitterBuffer, JitterConfig, Playout};
 use crate::sdp::{self, DEFAULT_CODECS, Direction, LocalAudio, RemoteAudio, SdpError};
 use crate::wav::Pcm;
 use crate::{AudioCodec, CodecKind};
@@ -257,6 +258,11 @@ async fn pace(p: Pacing) {
         mut dtmf_to_send,
         dtmf_heard,
     } = p;
+    // What arrives waits in the jitter buffer and is played out (here: recorded) on this
+    // task's 20 ms clock, with losses concealed by the codec.
+    let started = tokio::time::Instant::now();
+    let mut jitter: Option<(u32, JitterBuffer)> = None;
+    let mut owed_until = 0u64;
     // RFC 4733 events: made for the telephone-event clock when it is known.
     let mut dtmf_sender: Option<(u32, crate::dtmf::DtmfSender)> = None;
     let mut dtmf_receiver = crate::dtmf::DtmfReceiver::new();
@@ -280,6 +286,11 @@ async fn pace(p: Pacing) {
             _ = tick.tick() => {
                 let current = flow.borrow().clone();
                 let Some(remote) = current.remote else { continue };
+                if current.direction.receives()
+                    && let Some((_, jb)) = jitter.as_mut()
+                {
+                    play_out(jb, &mut decoder, remote.codec, &mut pcm, &recording, started, &mut owed_until);
+                }
                 let (frame, step) = frame_of(remote.codec, remote.ptime_ms);
                 ts = ts.wrapping_add(step);
                 let (Some(to), true) = (remote.rtp, current.direction.sends()) else { continue };
@@ -365,28 +376,91 @@ async fn pace(p: Pacing) {
                 if !current.direction.receives() {
                     continue;
                 }
-                let Some(dec) = codec_slot(&mut decoder, remote.codec) else { continue };
-                if let Ok(n) = dec.decode(payload, &mut pcm)
-                    && let Ok(mut rec) = recording.lock()
-                {
-                    let rate = remote.codec.sample_rate();
-                    if rec.rate == 0 {
-                        rec.rate = rate;
-                    }
-                    let limit = rec.rate as usize * MAX_RECORDED_SECS;
-                    if rec.rate == rate {
-                        if rec.samples.len() + n <= limit {
-                            rec.samples.extend_from_slice(&pcm[..n]);
-                        }
-                    } else {
-                        // The codec changed mid-call: the file keeps its first rate.
-                        let frame = Pcm { rate, samples: pcm[..n].to_vec() }.resampled(rec.rate);
-                        if rec.samples.len() + frame.samples.len() <= limit {
-                            rec.samples.extend_from_slice(&frame.samples);
-                        }
-                    }
+                let clock = remote.codec.rtp_clock_rate();
+                if jitter.as_ref().is_none_or(|(c, _)| *c != clock) {
+                    jitter = Some((clock, JitterBuffer::new(JitterConfig {
+                        clock_rate: clock,
+                        frame_ms: remote.ptime_ms.clamp(10, 60),
+                        ..JitterConfig::default()
+                    })));
+                }
+                if let Some((_, jb)) = jitter.as_mut() {
+                    let seq = u16::from_be_bytes([incoming[2], incoming[3]]);
+                    let timestamp = u32::from_be_bytes([incoming[4], incoming[5], incoming[6], incoming[7]]);
+                    jb.push(micros_since(started), seq, timestamp, payload);
                 }
             }
+        }
+    }
+}
+
+fn micros_since(start: tokio::time::Instant) -> u64 {
+    u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX)
+}
+
+/// Plays out what is due from the jitter buffer: the next frame decoded, a lost one concealed
+/// (Opus rebuilds it from the next packet's FEC when it is there), nothing before the first.
+/// `owed_until` is when the audio already played runs out, so packets longer than our tick
+/// are not popped too early.
+fn play_out(
+    jb: &mut JitterBuffer,
+    decoder: &mut Option<(CodecKind, Box<dyn AudioCodec>)>,
+    codec: CodecKind,
+    pcm: &mut [i16],
+    recording: &Mutex<Pcm>,
+    started: tokio::time::Instant,
+    owed_until: &mut u64,
+) {
+    let now = micros_since(started);
+    if now + 5_000 < *owed_until {
+        return;
+    }
+    let rate = codec.sample_rate();
+    let frame = (u64::from(jb.samples_per_frame()) * u64::from(rate)
+        / u64::from(codec.rtp_clock_rate()))
+    .clamp(1, pcm.len() as u64) as usize;
+    let Some(dec) = codec_slot(decoder, codec) else {
+        return;
+    };
+    let n = match jb.pop(now) {
+        Playout::Frame { payload, .. } => dec.decode(payload, pcm).unwrap_or(0),
+        Playout::Conceal { fec } => dec.conceal(fec, &mut pcm[..frame]).unwrap_or(0),
+        Playout::Silence => {
+            // Nothing to play (a pause in the far end's packets): silence, once the call's
+            // audio has started, so the recording keeps time.
+            if recording.lock().is_ok_and(|r| r.rate == 0) {
+                *owed_until = now.max(*owed_until) + 20_000;
+                return;
+            }
+            pcm[..frame].fill(0);
+            frame
+        }
+    };
+    *owed_until = now.max(*owed_until) + (n as u64 * 1_000_000 / u64::from(rate)).max(1);
+    record(recording, rate, &pcm[..n]);
+}
+
+/// Adds played-out audio to the call's recording (which keeps the first codec's rate).
+fn record(recording: &Mutex<Pcm>, rate: u32, samples: &[i16]) {
+    let Ok(mut rec) = recording.lock() else {
+        return;
+    };
+    if rec.rate == 0 {
+        rec.rate = rate;
+    }
+    let limit = rec.rate as usize * MAX_RECORDED_SECS;
+    if rec.rate == rate {
+        if rec.samples.len() + samples.len() <= limit {
+            rec.samples.extend_from_slice(samples);
+        }
+    } else {
+        let frame = Pcm {
+            rate,
+            samples: samples.to_vec(),
+        }
+        .resampled(rec.rate);
+        if rec.samples.len() + frame.samples.len() <= limit {
+            rec.samples.extend_from_slice(&frame.samples);
         }
     }
 }
