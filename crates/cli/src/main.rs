@@ -122,6 +122,28 @@ struct AudioArgs {
     /// Write what the far end sent to this WAV file (mono, at the codec's rate) when the call ends.
     #[arg(long, value_name = "FILE.wav")]
     audio_out: Option<PathBuf>,
+    /// The codec to prefer (the others stay as fallbacks): opus, g722, pcmu or pcma.
+    #[arg(long, value_enum)]
+    codec: Option<CodecArg>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum CodecArg {
+    Opus,
+    G722,
+    Pcmu,
+    Pcma,
+}
+
+impl From<CodecArg> for siperb_media::CodecKind {
+    fn from(c: CodecArg) -> Self {
+        match c {
+            CodecArg::Opus => Self::Opus,
+            CodecArg::G722 => Self::G722,
+            CodecArg::Pcmu => Self::Pcmu,
+            CodecArg::Pcma => Self::Pcma,
+        }
+    }
 }
 
 impl AudioArgs {
@@ -132,9 +154,24 @@ impl AudioArgs {
             }
             None => None,
         };
+        // The preferred codec first, then the others in their usual order.
+        let codecs = match self.codec {
+            Some(first) => {
+                let first = siperb_media::CodecKind::from(first);
+                std::iter::once(first)
+                    .chain(
+                        siperb_media::sdp::DEFAULT_CODECS
+                            .into_iter()
+                            .filter(|c| *c != first),
+                    )
+                    .collect()
+            }
+            None => Vec::new(),
+        };
         Ok(siperb_engine::RtpFactory {
             play,
             record_to: self.audio_out.clone(),
+            codecs,
         })
     }
 }

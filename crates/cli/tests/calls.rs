@@ -155,3 +155,42 @@ fn a_refused_call_exits_non_zero_with_one_line_saying_why() {
     assert!(err.contains("403"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
+
+/// `--codec` puts a codec first: a caller preferring G.722 gets G.722 (16 kHz recording at the
+/// listener), even though both ends would otherwise pick Opus.
+#[test]
+fn the_preferred_codec_is_offered_first() {
+    let (p1, p2) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let port = free_port();
+    let dir = tempfile::tempdir().expect("dir");
+    let heard = dir.path().join("heard.wav");
+    let (mut listener, _out) = listen(p1.path(), port, |c| {
+        c.arg("--auto-answer").arg("--audio-out").arg(&heard);
+    });
+    let call = cli(p2.path(), "alice")
+        .args(["--json", "call", "--duration", "1", "--codec", "g722"])
+        .arg(format!("sip:bob@127.0.0.1:{port}"))
+        .output()
+        .expect("call");
+    assert!(
+        call.status.success(),
+        "{}",
+        String::from_utf8_lossy(&call.stderr)
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = Command::new("kill")
+        .args(["-INT", &listener.id().to_string()])
+        .status();
+    assert!(listener.wait().expect("wait").success());
+    let wav = std::fs::read(&heard).expect("recording");
+    let rate = u32::from_le_bytes([wav[24], wav[25], wav[26], wav[27]]);
+    assert_eq!(rate, 16_000, "not G.722");
+    let bad = cli(p2.path(), "alice")
+        .args(["call", "--codec", "gsm", "sip:bob@127.0.0.1:9"])
+        .output()
+        .expect("run");
+    assert_eq!(bad.status.code(), Some(2));
+}

@@ -8,6 +8,7 @@ pub mod codec;
 pub mod dtmf;
 pub mod jitter;
 pub mod quality;
+pub mod rtp;
 pub mod sdp;
 pub mod session;
 pub mod wav;

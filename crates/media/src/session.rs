@@ -133,6 +133,15 @@ impl RtpSession {
         })
     }
 
+    /// Offers and accepts only `codecs`, in this order (the account's or the user's choice);
+    /// an empty list keeps the defaults.
+    pub fn with_codecs(mut self, codecs: &[CodecKind]) -> Self {
+        if !codecs.is_empty() {
+            self.local.codecs = codecs.to_vec();
+        }
+        self
+    }
+
     pub fn local_rtp(&self) -> SocketAddr {
         self.local.rtp
     }

@@ -131,6 +131,7 @@ async fn call_on(jack: &Jack, codecs: &str, rate: u32, we_dial: bool) {
         Arc::new(RtpFactory {
             play: Some(ours.clone()),
             record_to: Some(heard_file.clone()),
+            codecs: Vec::new(),
         }),
     )
     .await;

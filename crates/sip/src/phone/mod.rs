@@ -140,11 +140,14 @@ pub trait MediaFactory: Send + Sync + std::fmt::Debug {
 pub struct RtpFactory {
     pub play: Option<siperb_media::wav::Pcm>,
     pub record_to: Option<std::path::PathBuf>,
+    /// The codecs to offer and accept, best first; empty for the defaults.
+    pub codecs: Vec<siperb_media::CodecKind>,
 }
 
 impl MediaFactory for RtpFactory {
     fn create(&self, local_ip: IpAddr) -> Result<Box<dyn MediaSession>, PhoneError> {
         RtpSession::start(local_ip, self.play.clone(), self.record_to.clone())
+            .map(|s| s.with_codecs(&self.codecs))
             .map(|s| Box::new(s) as Box<dyn MediaSession>)
             .map_err(|e| PhoneError::Media(e.to_string()))
     }
