@@ -90,7 +90,12 @@ export type CallEvent =
 /**
  * A scanner-style INVITE was refused without ringing.
  */
-{ event: "ghost_call_blocked"; from: string; reason: string } | { event: "call_ended"; call: CallRef; cause: EndCause; talk_secs: number; media: MediaStats }
+{ event: "ghost_call_blocked"; from: string; reason: string } | 
+/**
+ * Every second while the call is up: packets, loss, jitter, RTT, jitter-buffer delay and
+ * the MOS estimate.
+ */
+{ event: "stats"; call: CallRef; stats: CallStats } | { event: "call_ended"; call: CallRef; cause: EndCause; talk_secs: number; media: MediaStats }
 /**
  * The state names scripts and the UI see (`call_state` events).
  */
@@ -123,6 +128,46 @@ export type CallPhase =
  * Our handle on one call, unique for the life of the process.
  */
 export type CallRef = number
+/**
+ * Call statistics at one moment, for the once-a-second event.
+ */
+export type CallStats = { packets_sent: number; 
+/**
+ * RTP packets accepted (duplicates, stray and probation packets not counted).
+ */
+packets_received: number; 
+/**
+ * Cumulative, over every stream the far end sent in this call.
+ */
+packets_lost: number; 
+/**
+ * Loss since the previous snapshot, 0–100 %.
+ */
+loss_pct: number; 
+/**
+ * Interarrival jitter of what we receive (RFC 3550 A.8).
+ */
+jitter_ms: number; 
+/**
+ * From the far end's last report about us; `None` before one with an LSR, or when stale.
+ */
+rtt_ms: number | null; 
+/**
+ * Loss the far end reports over its last interval (0 when unknown).
+ */
+remote_loss_pct: number; 
+/**
+ * Jitter the far end reports for our stream (0 when unknown).
+ */
+remote_jitter_ms: number; 
+/**
+ * Not filled here (0): the jitter buffer's current delay, set by the caller.
+ */
+jitter_buffer_ms: number; 
+/**
+ * Not filled here (0): the caller's MOS estimate (`quality::mos`) from these figures.
+ */
+mos: number }
 /**
  * Why a call ended (`call_ended` events).
  */

@@ -16,6 +16,8 @@ pub(crate) struct LineChoice {
     pub(crate) account: Option<String>,
     pub(crate) password_env: Option<String>,
     pub(crate) bind: Option<SocketAddr>,
+    /// Print the per-second call statistics (`--stats`).
+    pub(crate) stats: bool,
 }
 
 /// Registers the chosen account (waiting until it is registered), or opens the local line
@@ -107,7 +109,10 @@ fn say(json: bool, obj: serde_json::Value, human: &str) {
     }
 }
 
-fn print_event(account: &str, event: &CallEvent, json: bool) {
+fn print_event(account: &str, event: &CallEvent, json: bool, show_stats: bool) {
+    if matches!(event, CallEvent::Stats { .. }) && !show_stats {
+        return;
+    }
     if json {
         let mut obj = serde_json::to_value(event).unwrap_or_default();
         obj["account"] = serde_json::Value::from(account);
@@ -148,6 +153,18 @@ fn print_event(account: &str, event: &CallEvent, json: bool) {
         } => format!(
             "call {}: {from} took over call {} (attended transfer)",
             call.0, replaced.0
+        ),
+        CallEvent::Stats { call, stats: s } => format!(
+            "call {}: {} sent, {} received, {} lost ({:.1} %), jitter {:.1} ms, RTT {}, buffer {:.0} ms, MOS {:.2}",
+            call.0,
+            s.packets_sent,
+            s.packets_received,
+            s.packets_lost,
+            s.loss_pct,
+            s.jitter_ms,
+            s.rtt_ms.map_or("-".to_owned(), |r| format!("{r:.0} ms")),
+            s.jitter_buffer_ms,
+            s.mos
         ),
         CallEvent::GhostCallBlocked { from, reason } => {
             format!("blocked a call from {from}: {reason}")
@@ -215,6 +232,7 @@ pub(crate) async fn call(
     control: bool,
     json: bool,
 ) -> Result<(), CliError> {
+    let stats = choice.stats;
     let account = open_line(engine, choice, json, target_addr(&target)).await?;
     let mut events = engine.subscribe();
     let live = LiveCalls::default();
@@ -245,7 +263,7 @@ pub(crate) async fn call(
                     continue;
                 }
                 track(&live, &event);
-                print_event(&account, &event, json);
+                print_event(&account, &event, json, stats);
                 match &event {
                     CallEvent::State { call: c, phase: CallPhase::Established } if *c == call && !answered => {
                         answered = true;
@@ -296,6 +314,7 @@ pub(crate) async fn listen(
     json: bool,
 ) -> Result<(), CliError> {
     let mut events = engine.subscribe();
+    let stats = choice.stats;
     let account = open_line(engine, choice, json, None).await?;
     let live = LiveCalls::default();
     let mut quit = control.then(|| control::spawn(engine.clone(), account, live.clone(), json));
@@ -309,7 +328,7 @@ pub(crate) async fn listen(
             event = events.recv() => {
                 let Ok(EngineEvent::Call { account, event }) = event else { continue };
                 track(&live, &event);
-                print_event(&account, &event, json);
+                print_event(&account, &event, json, stats);
                 if let CallEvent::IncomingCall { call, .. } = event
                     && auto_answer
                 {

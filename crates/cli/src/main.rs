@@ -125,6 +125,10 @@ struct AudioArgs {
     /// The codec to prefer (the others stay as fallbacks): opus, g722, pcmu or pcma.
     #[arg(long, value_enum)]
     codec: Option<CodecArg>,
+    /// Print call statistics every second (`stats` events: packets, loss, jitter, RTT,
+    /// jitter-buffer delay, MOS).
+    #[arg(long)]
+    stats: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -182,6 +186,7 @@ impl From<LineArgs> for calls::LineChoice {
             account: a.account,
             password_env: a.password_env,
             bind: a.bind,
+            stats: false,
         }
     }
 }
@@ -293,25 +298,22 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 duration,
                 dtmf,
                 control,
-                audio: _,
+                audio,
             } => {
-                calls::call(
-                    &engine,
-                    target,
-                    line.into(),
-                    duration,
-                    dtmf,
-                    control,
-                    cli.json,
-                )
-                .await?
+                let mut choice: calls::LineChoice = line.into();
+                choice.stats = audio.stats;
+                calls::call(&engine, target, choice, duration, dtmf, control, cli.json).await?
             }
             Command::Listen {
                 line,
                 auto_answer,
                 control,
-                audio: _,
-            } => calls::listen(&engine, line.into(), auto_answer, control, cli.json).await?,
+                audio,
+            } => {
+                let mut choice: calls::LineChoice = line.into();
+                choice.stats = audio.stats;
+                calls::listen(&engine, choice, auto_answer, control, cli.json).await?
+            }
         }
         Ok(())
     }

@@ -194,3 +194,53 @@ fn the_preferred_codec_is_offered_first() {
         .expect("run");
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// `--stats` prints the call's statistics every second: packets both ways, no loss on
+/// loopback, and a MOS near the codec's best; without it there are none.
+#[test]
+fn stats_come_every_second_with_a_mos() {
+    let (p1, p2) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let port = free_port();
+    let (mut listener, _out) = listen(p1.path(), port, |c| {
+        c.arg("--auto-answer");
+    });
+    let run = |extra: &[&str], secs: &str| {
+        cli(p2.path(), "alice")
+            .args(["--json", "call", "--duration", secs])
+            .args(extra)
+            .arg(format!("sip:bob@127.0.0.1:{port}"))
+            .output()
+            .expect("call")
+    };
+    let quiet = run(&[], "2");
+    let call = run(&["--stats"], "3");
+    let _ = Command::new("kill")
+        .args(["-INT", &listener.id().to_string()])
+        .status();
+    let _ = listener.wait();
+    assert!(!String::from_utf8_lossy(&quiet.stdout).contains("\"stats\""));
+    let stdout = String::from_utf8_lossy(&call.stdout);
+    assert!(call.status.success(), "{stdout}");
+    let stats: Vec<serde_json::Value> = events(&stdout)
+        .into_iter()
+        .filter(|e| e["event"] == "stats")
+        .collect();
+    assert!(stats.len() >= 2, "{stdout}");
+    let last = stats.last().expect("stats");
+    println!("{last}");
+    assert!(
+        last["packets_received"].as_u64().unwrap_or(0) > 50,
+        "{last}"
+    );
+    assert!(last["packets_sent"].as_u64().unwrap_or(0) > 50, "{last}");
+    assert_eq!(last["packets_lost"], 0, "{last}");
+    let mos = last["mos"].as_f64().unwrap_or(0.0);
+    assert!(mos > 4.0 && mos <= 4.5, "{last}");
+    assert!(
+        last["jitter_buffer_ms"].as_f64().unwrap_or(-1.0) >= 0.0,
+        "{last}"
+    );
+}

@@ -42,6 +42,10 @@ pub trait MediaSession: Send {
         let _ = digit;
         false
     }
+    /// The latest call statistics (refreshed every second while media flows).
+    fn stats(&self) -> Option<crate::rtp::CallStats> {
+        None
+    }
     /// The digits the far end sends as RFC 4733 events, once each; taken once by the call.
     fn dtmf_received(&mut self) -> Option<tokio::sync::mpsc::UnboundedReceiver<char>> {
         None
@@ -71,6 +75,8 @@ pub struct RtpSession {
     recording: Arc<Mutex<Pcm>>,
     stop: tokio_util::sync::CancellationToken,
     record_to: Option<std::path::PathBuf>,
+    /// The pacing task's statistics, refreshed every second.
+    stats: Arc<Mutex<Option<crate::rtp::CallStats>>>,
     /// Digits to send in-band, to the pacing task.
     dtmf_out: tokio::sync::mpsc::UnboundedSender<char>,
     /// Digits received in-band, until the call takes them.
@@ -105,6 +111,7 @@ impl RtpSession {
         let seed = u64::from(rtp.port()) ^ (std::process::id() as u64) << 16;
         let (dtmf_out, dtmf_to_send) = tokio::sync::mpsc::unbounded_channel();
         let (dtmf_heard, dtmf_in) = tokio::sync::mpsc::unbounded_channel();
+        let stats = Arc::new(Mutex::new(None));
         tokio::spawn(pace(Pacing {
             socket,
             flow: flow_rx,
@@ -115,6 +122,7 @@ impl RtpSession {
             seed,
             dtmf_to_send,
             dtmf_heard,
+            stats: stats.clone(),
         }));
         Ok(Self {
             local: LocalAudio {
@@ -130,6 +138,7 @@ impl RtpSession {
             record_to,
             dtmf_out,
             dtmf_in: Some(dtmf_in),
+            stats,
         })
     }
 
@@ -185,6 +194,10 @@ impl MediaSession for RtpSession {
 
     fn dtmf_received(&mut self) -> Option<tokio::sync::mpsc::UnboundedReceiver<char>> {
         self.dtmf_in.take()
+    }
+
+    fn stats(&self) -> Option<crate::rtp::CallStats> {
+        self.stats.lock().ok().and_then(|s| *s)
     }
 
     fn stop(&mut self) -> MediaStats {
@@ -253,6 +266,7 @@ struct Pacing {
     seed: u64,
     dtmf_to_send: tokio::sync::mpsc::UnboundedReceiver<char>,
     dtmf_heard: tokio::sync::mpsc::UnboundedSender<char>,
+    stats: Arc<Mutex<Option<crate::rtp::CallStats>>>,
 }
 
 async fn pace(p: Pacing) {
@@ -266,7 +280,12 @@ async fn pace(p: Pacing) {
         seed,
         mut dtmf_to_send,
         dtmf_heard,
+        stats,
     } = p;
+    // RFC 3550 bookkeeping of what arrives (loss, jitter, the far end's SSRC, latching to where
+    // its packets really come from), made when the far end's address is known.
+    let mut rtp_core: Option<(SocketAddr, u32, crate::rtp::RtpSession)> = None;
+    let mut ticks = 0u64;
     // What arrives waits in the jitter buffer and is played out (here: recorded) on this
     // task's 20 ms clock, with losses concealed by the codec.
     let started = tokio::time::Instant::now();
@@ -302,7 +321,29 @@ async fn pace(p: Pacing) {
                 }
                 let (frame, step) = frame_of(remote.codec, remote.ptime_ms);
                 ts = ts.wrapping_add(step);
-                let (Some(to), true) = (remote.rtp, current.direction.sends()) else { continue };
+                let clock = remote.codec.rtp_clock_rate();
+                if let Some(addr) = remote.rtp
+                    && rtp_core.as_ref().is_none_or(|(a, c, _)| *a != addr || *c != clock)
+                {
+                    let mut cfg = crate::rtp::RtpConfig::new(addr, clock, seed);
+                    cfg.payload_types = std::iter::once((remote.payload_type, clock))
+                        .chain(remote.dtmf_payload_type.map(|pt| (pt, remote.dtmf_clock_rate)))
+                        .collect();
+                    rtp_core = Some((addr, clock, crate::rtp::RtpSession::new(std::time::Instant::now(), cfg)));
+                }
+                ticks += 1;
+                if ticks.is_multiple_of(50)
+                    && let Some((_, _, core)) = rtp_core.as_mut()
+                {
+                    let jb = jitter.as_ref().map(|(_, jb)| jb.stats());
+                    let snapshot = call_stats(core, jb, remote.codec, counters.sent.load(Ordering::Relaxed));
+                    if let Ok(mut s) = stats.lock() {
+                        *s = Some(snapshot);
+                    }
+                }
+                // Symmetric RTP: where the far end's packets really come from (behind NAT).
+                let latched = rtp_core.as_ref().map(|(_, _, core)| core.rtp_destination());
+                let (Some(to), true) = (latched.or(remote.rtp), current.direction.sends()) else { continue };
                 let Some(enc) = codec_slot(&mut encoder, remote.codec) else { continue };
                 let rate = remote.codec.sample_rate();
                 if source.0 != rate {
@@ -360,7 +401,14 @@ async fn pace(p: Pacing) {
                 }
             }
             got = socket.recv_from(&mut incoming) => {
-                let Ok((len, _from)) = got else { continue };
+                let Ok((len, from)) = got else { continue };
+                if let Some((_, _, core)) = rtp_core.as_mut()
+                    && !core.on_packet(std::time::Instant::now(), from, &incoming[..len]).accepted()
+                {
+                    // Not the far end's stream (a stray or spoofed source): ignored.
+                    counters.ignored.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
                 let current = flow.borrow().clone();
                 let Some(remote) = current.remote else {
                     counters.ignored.fetch_add(1, Ordering::Relaxed);
@@ -401,6 +449,28 @@ async fn pace(p: Pacing) {
             }
         }
     }
+}
+
+/// The statistics the call reports: RFC 3550 figures from the RTP core, the jitter buffer's
+/// delay, and the G.107 E-model MOS from them.
+fn call_stats(
+    core: &mut crate::rtp::RtpSession,
+    jb: Option<crate::jitter::JitterStats>,
+    codec: CodecKind,
+    sent: u64,
+) -> crate::rtp::CallStats {
+    let mut s = core.stats(std::time::Instant::now());
+    s.packets_sent = sent;
+    s.jitter_buffer_ms = jb.map_or(0.0, |j| j.buffered_delay_ms as f32);
+    let one_way = s.rtt_ms.map_or(0.0, |rtt| f64::from(rtt) / 2.0);
+    s.mos = crate::quality::mos(&crate::quality::QualityInput {
+        codec,
+        one_way_delay_ms: one_way,
+        packet_loss_pct: f64::from(s.loss_pct),
+        burst_ratio: 1.0,
+        jitter_buffer_ms: f64::from(s.jitter_buffer_ms),
+    }) as f32;
+    s
 }
 
 fn micros_since(start: tokio::time::Instant) -> u64 {

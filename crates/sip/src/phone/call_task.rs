@@ -145,6 +145,12 @@ impl CallTask {
         let (mut states_open, mut commands_open) = (true, true);
         // Digits the media path decodes from RFC 4733 events.
         let mut dtmf_in = self.media.dtmf_received();
+        // Call statistics, once a second while the call is up.
+        let mut stats_tick = tokio::time::interval_at(
+            tokio::time::Instant::now() + std::time::Duration::from_secs(1),
+            std::time::Duration::from_secs(1),
+        );
+        stats_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             for action in std::mem::take(&mut actions) {
                 if self
@@ -188,6 +194,12 @@ impl CallTask {
                     }
                 }
                 Some(done) = done_rx.recv() => Some(self.background_done(done)),
+                _ = stats_tick.tick(), if self.call.phase() == CallPhase::Established => {
+                    if let Some(stats) = self.media.stats() {
+                        self.emit(CallEvent::Stats { call: self.id, stats });
+                    }
+                    None
+                },
                 digit = async { match dtmf_in.as_mut() { Some(rx) => rx.recv().await, None => std::future::pending().await } } => match digit {
                     Some(digit) => Some(Input::DtmfReceived { digit }),
                     None => {

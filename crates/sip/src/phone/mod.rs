@@ -89,6 +89,13 @@ pub enum CallEvent {
         from: String,
         reason: String,
     },
+    /// Every second while the call is up: packets, loss, jitter, RTT, jitter-buffer delay and
+    /// the MOS estimate.
+    Stats {
+        call: CallRef,
+        #[serde(flatten)]
+        stats: siperb_media::rtp::CallStats,
+    },
     CallEnded {
         call: CallRef,
         #[serde(flatten)]
@@ -109,6 +116,7 @@ impl CallEvent {
             | Self::Transfer { call, .. }
             | Self::TransferRequested { call, .. }
             | Self::CallReplaced { call, .. }
+            | Self::Stats { call, .. }
             | Self::CallEnded { call, .. } => Some(*call),
             Self::GhostCallBlocked { .. } => None,
         }
