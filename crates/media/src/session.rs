@@ -94,9 +94,11 @@ impl RtpSession {
         play: Option<Pcm>,
         record_to: Option<std::path::PathBuf>,
     ) -> std::io::Result<Self> {
-        let std_socket = std::net::UdpSocket::bind(SocketAddr::new(ip, 0))?;
+        let (std_socket, std_rtcp) = bind_pair(ip)?;
         std_socket.set_nonblocking(true)?;
+        std_rtcp.set_nonblocking(true)?;
         let socket = tokio::net::UdpSocket::from_std(std_socket)?;
+        let rtcp_socket = tokio::net::UdpSocket::from_std(std_rtcp)?;
         let rtp = socket.local_addr()?;
         let (flow, flow_rx) = watch::channel(Flow {
             remote: None,
@@ -114,6 +116,7 @@ impl RtpSession {
         let stats = Arc::new(Mutex::new(None));
         tokio::spawn(pace(Pacing {
             socket,
+            rtcp_socket,
             flow: flow_rx,
             play,
             counters: counters.clone(),
@@ -258,6 +261,8 @@ fn frame_of(codec: CodecKind, ptime_ms: u32) -> (usize, u32) {
 /// What the pacing task owns.
 struct Pacing {
     socket: tokio::net::UdpSocket,
+    /// RTCP, on the port above RTP (RFC 3550 §11).
+    rtcp_socket: tokio::net::UdpSocket,
     flow: watch::Receiver<Flow>,
     play: Option<Pcm>,
     counters: Arc<Counters>,
@@ -272,6 +277,7 @@ struct Pacing {
 async fn pace(p: Pacing) {
     let Pacing {
         socket,
+        rtcp_socket,
         flow,
         play,
         counters,
@@ -294,13 +300,13 @@ async fn pace(p: Pacing) {
     // RFC 4733 events: made for the telephone-event clock when it is known.
     let mut dtmf_sender: Option<(u32, crate::dtmf::DtmfSender)> = None;
     let mut dtmf_receiver = crate::dtmf::DtmfReceiver::new();
-    let ssrc = (seed as u32) | 1;
-    let mut seq = (seed >> 16) as u16;
-    let mut ts = (seed >> 32) as u32;
     let mut played = 0usize;
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut packet = [0u8; 12 + 1500];
+    let mut payload_buf = [0u8; 1500];
+    let mut rtcp_in = [0u8; 1500];
+    let mut rtcp_out = [0u8; 1500];
     let mut incoming = [0u8; 1500];
     let mut pcm = [0i16; 5760];
     // The file to send, at the rate of the codec in use (resampled when the codec changes).
@@ -310,7 +316,15 @@ async fn pace(p: Pacing) {
     let mut decoder: Option<(CodecKind, Box<dyn AudioCodec>)> = None;
     loop {
         tokio::select! {
-            () = stop.cancelled() => return,
+            () = stop.cancelled() => {
+                // RTCP BYE: the far end learns the stream ended (RFC 3550 §6.6).
+                if let Some((_, _, core)) = rtp_core.as_mut()
+                    && let Ok(n) = core.stop(std::time::Instant::now(), &mut rtcp_out)
+                {
+                    let _ = rtcp_socket.send_to(&rtcp_out[..n], core.rtcp_destination()).await;
+                }
+                return;
+            }
             _ = tick.tick() => {
                 let current = flow.borrow().clone();
                 let Some(remote) = current.remote else { continue };
@@ -320,18 +334,28 @@ async fn pace(p: Pacing) {
                     play_out(jb, &mut decoder, remote.codec, &mut pcm, &recording, started, &mut owed_until);
                 }
                 let (frame, step) = frame_of(remote.codec, remote.ptime_ms);
-                ts = ts.wrapping_add(step);
                 let clock = remote.codec.rtp_clock_rate();
                 if let Some(addr) = remote.rtp
                     && rtp_core.as_ref().is_none_or(|(a, c, _)| *a != addr || *c != clock)
                 {
                     let mut cfg = crate::rtp::RtpConfig::new(addr, clock, seed);
+                    cfg.ntp_at_start = crate::rtp::ntp_from_unix(
+                        std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .unwrap_or_default(),
+                    );
                     cfg.payload_types = std::iter::once((remote.payload_type, clock))
                         .chain(remote.dtmf_payload_type.map(|pt| (pt, remote.dtmf_clock_rate)))
                         .collect();
                     rtp_core = Some((addr, clock, crate::rtp::RtpSession::new(std::time::Instant::now(), cfg)));
                 }
                 ticks += 1;
+                // RTCP reports when due (SR while we send, RR otherwise).
+                if let Some((_, _, core)) = rtp_core.as_mut()
+                    && let Ok(Some(n)) = core.poll_rtcp(std::time::Instant::now(), &mut rtcp_out)
+                {
+                    let _ = rtcp_socket.send_to(&rtcp_out[..n], core.rtcp_destination()).await;
+                }
                 if ticks.is_multiple_of(50)
                     && let Some((_, _, core)) = rtp_core.as_mut()
                 {
@@ -377,27 +401,39 @@ async fn pace(p: Pacing) {
                     }
                     _ => None,
                 };
-                seq = seq.wrapping_add(1);
-                packet[0] = 0x80;
-                packet[2..4].copy_from_slice(&seq.to_be_bytes());
-                packet[8..12].copy_from_slice(&ssrc.to_be_bytes());
+                let Some((_, _, core)) = rtp_core.as_mut() else { continue };
+                let now = std::time::Instant::now();
+                let params = |payload_type, marker| crate::rtp::SendParams {
+                    payload_type,
+                    samples: step,
+                    marker,
+                };
+                // The RTP core numbers the packets and keeps the timeline (and counts them for
+                // its sender reports).
                 let len = match event {
                     Some((dpt, p)) => {
-                        packet[1] = (dpt & 0x7f) | if p.marker { 0x80 } else { 0 };
-                        packet[4..8].copy_from_slice(&p.rtp_timestamp(ts).to_be_bytes());
-                        packet[12..16].copy_from_slice(&p.payload);
-                        Some(16)
+                        let mut header = core.next_header(now, params(dpt, p.marker), p.payload.len());
+                        header.timestamp = p.rtp_timestamp(header.timestamp);
+                        header.marker = p.marker;
+                        write_header(&header, &p.payload, &mut packet)
                     }
-                    None => {
-                        packet[1] = remote.payload_type & 0x7f;
-                        packet[4..8].copy_from_slice(&ts.to_be_bytes());
-                        enc.encode(&pcm[..frame], &mut packet[12..]).ok().map(|n| 12 + n)
-                    }
+                    None => match enc.encode(&pcm[..frame], &mut payload_buf) {
+                        Ok(n) => core
+                            .write_rtp(now, params(remote.payload_type, false), &payload_buf[..n], &mut packet)
+                            .ok(),
+                        Err(_) => None,
+                    },
                 };
                 if let Some(len) = len
                     && socket.send_to(&packet[..len], to).await.is_ok()
                 {
                     counters.sent.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            got = rtcp_socket.recv_from(&mut rtcp_in) => {
+                let Ok((len, from)) = got else { continue };
+                if let Some((_, _, core)) = rtp_core.as_mut() {
+                    core.on_rtcp_packet(std::time::Instant::now(), from, &rtcp_in[..len]);
                 }
             }
             got = socket.recv_from(&mut incoming) => {
@@ -471,6 +507,34 @@ fn call_stats(
         jitter_buffer_ms: f64::from(s.jitter_buffer_ms),
     }) as f32;
     s
+}
+
+/// An RTP socket on an even port and its RTCP socket on the next one (RFC 3550 §11), on `ip`.
+fn bind_pair(ip: IpAddr) -> std::io::Result<(std::net::UdpSocket, std::net::UdpSocket)> {
+    let mut last = None;
+    for _ in 0..64 {
+        let rtp = std::net::UdpSocket::bind(SocketAddr::new(ip, 0))?;
+        let port = rtp.local_addr()?.port();
+        if port % 2 != 0 || port == u16::MAX {
+            continue;
+        }
+        match std::net::UdpSocket::bind(SocketAddr::new(ip, port + 1)) {
+            Ok(rtcp) => return Ok((rtp, rtcp)),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no free RTP/RTCP port pair")))
+}
+
+/// Writes an RTP `header` and `payload` into `out`; the length, or `None` if it does not fit.
+fn write_header(header: &rtp::header::Header, payload: &[u8], out: &mut [u8]) -> Option<usize> {
+    use webrtc_util::marshal::{Marshal, MarshalSize};
+    let size = header.marshal_size();
+    let total = size + payload.len();
+    let dest = out.get_mut(..total)?;
+    header.marshal_to(&mut dest[..size]).ok()?;
+    dest[size..].copy_from_slice(payload);
+    Some(total)
 }
 
 fn micros_since(start: tokio::time::Instant) -> u64 {

@@ -169,11 +169,31 @@ async fn call_on(jack: &Jack, codecs: &str, rate: u32, we_dial: bool) {
     assert!(r.contains("\"ok\":true"), "{r}");
     tokio::time::sleep(std::time::Duration::from_secs(TALK_SECS - 1)).await;
     let mut digits = String::new();
+    let mut stats = Vec::new();
     while let Ok(e) = rx.try_recv() {
-        if let CallEvent::Dtmf { digit, .. } = e {
-            digits.push(digit);
+        match e {
+            CallEvent::Dtmf { digit, .. } => digits.push(digit),
+            CallEvent::Stats { stats: s, .. } => stats.push(s),
+            _ => {}
         }
     }
+    // A stats event every second, and a clean loopback call scores near the codec's best.
+    assert!(stats.len() >= 4, "{} stats events", stats.len());
+    let last = stats.last().copied().unwrap_or_default();
+    assert!(
+        last.packets_received > 150 && last.packets_lost == 0,
+        "{last:?}"
+    );
+    assert!(last.mos > 4.0, "{last:?}");
+    println!(
+        "{codecs}: stats after {} s: {} received, jitter {:.1} ms, buffer {:.0} ms, RTT {:?} ms (baresip's RTCP), MOS {:.2}",
+        stats.len(),
+        last.packets_received,
+        last.jitter_ms,
+        last.jitter_buffer_ms,
+        last.rtt_ms,
+        last.mos
+    );
     if let Err(e) = line.command(call, Input::Hangup).await {
         panic!(
             "the call on {codecs} ended early ({e})\n{}",
