@@ -11,6 +11,7 @@ pub mod quality;
 pub mod rtp;
 pub mod sdp;
 pub mod session;
+pub mod srtp;
 pub mod wav;
 
 pub use codec::{AudioCodec, CodecError, CodecKind};
