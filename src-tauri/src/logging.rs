@@ -9,8 +9,15 @@ use tracing_subscriber::util::SubscriberInitExt;
 /// Logs to stderr and to a daily-rotated file in the profile's log folder (a week kept).
 /// `SIPERB_LOG` sets the filter (default `info`). The returned guard flushes the file on drop.
 pub(crate) fn init(log_dir: &Path) -> Option<WorkerGuard> {
-    let filter =
-        || EnvFilter::try_from_env("SIPERB_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // rsipstack logs whole SIP messages (at info), whose SDP carries SRTP keys: capped
+    // at warn whatever SIPERB_LOG asks, so keys never reach a log.
+    let filter = || {
+        let f = EnvFilter::try_from_env("SIPERB_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+        match "rsipstack=warn".parse() {
+            Ok(cap) => f.add_directive(cap),
+            Err(_) => f,
+        }
+    };
     let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let file = Builder::new()
         .rotation(Rotation::DAILY)

@@ -211,7 +211,12 @@ export type EndCause =
 /**
  * The network failed (no route, transport error).
  */
-{ cause: "network"; detail: string }
+{ cause: "network"; detail: string } | 
+/**
+ * The far end's media could not be used (e.g. it answered without the SRTP this account
+ * requires): we hung up at once.
+ */
+{ cause: "media_refused"; reason: string }
 /**
  * Everything the engine tells its front ends. Front ends subscribe; they never poll.
  */

@@ -197,6 +197,7 @@ fn describe(cause: &EndCause) -> String {
         EndCause::Transferred => "transferred".into(),
         EndCause::Replaced => "replaced by a transferred call".into(),
         EndCause::Network { detail } => format!("network: {detail}"),
+        EndCause::MediaRefused { reason } => format!("unusable media: {reason}"),
     }
 }
 
@@ -278,7 +279,7 @@ pub(crate) async fn call(
                         if control && !live.list().is_empty() {
                             continue;
                         }
-                        return if answered {
+                        return if answered && !matches!(cause, EndCause::MediaRefused { .. }) {
                             Ok(())
                         } else {
                             Err(CliError::CallFailed(describe(cause)))

@@ -129,6 +129,17 @@ struct AudioArgs {
     /// jitter-buffer delay, MOS).
     #[arg(long)]
     stats: bool,
+    /// Encrypt the media with SDES-SRTP: off (default), optional (offer it, use it when the far
+    /// end agrees) or required (calls without it fail).
+    #[arg(long, value_enum, default_value = "off")]
+    srtp: SrtpArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum SrtpArg {
+    Off,
+    Optional,
+    Required,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -176,6 +187,11 @@ impl AudioArgs {
             play,
             record_to: self.audio_out.clone(),
             codecs,
+            srtp: match self.srtp {
+                SrtpArg::Off => siperb_media::srtp::SrtpMode::Off,
+                SrtpArg::Optional => siperb_media::srtp::SrtpMode::Optional,
+                SrtpArg::Required => siperb_media::srtp::SrtpMode::Required,
+            },
         })
     }
 }
@@ -218,11 +234,15 @@ impl From<Theme> for ThemePreference {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let mut filter =
+        tracing_subscriber::EnvFilter::try_from_env("SIPERB_LOG").unwrap_or_else(|_| "warn".into());
+    // rsipstack logs whole SIP messages (at info), whose SDP carries SRTP keys: it is
+    // capped at warn whatever SIPERB_LOG asks (keys never reach a log).
+    if let Ok(cap) = "rsipstack=warn".parse() {
+        filter = filter.add_directive(cap);
+    }
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SIPERB_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -79,8 +79,10 @@ pub enum SdpError {
     NoAudio,
     #[error("no codec in common (offered: {offered})")]
     NoCommonCodec { offered: String },
-    #[error("the {0} media profile is not supported yet (encrypted media comes with issue 4)")]
+    #[error("the {0} media profile is not supported")]
     UnsupportedProfile(String),
+    #[error("secure media (SRTP): {0}")]
+    Srtp(String),
 }
 
 /// What we learned from the far end's SDP.
@@ -98,6 +100,8 @@ pub struct RemoteAudio {
     /// The direction the far end declared.
     pub direction: Direction,
     pub ptime_ms: u32,
+    /// The SRTP keys agreed (SDES), when the media is encrypted.
+    pub srtp: Option<crate::srtp::SrtpKeys>,
 }
 
 struct ParsedAudio {
@@ -108,6 +112,8 @@ struct ParsedAudio {
     rtpmaps: Vec<(u8, String, u32)>,
     direction: Direction,
     ptime_ms: u32,
+    /// `a=crypto` values of the audio stream.
+    crypto: Vec<String>,
 }
 
 fn parse(sdp: &str) -> Result<ParsedAudio, SdpError> {
@@ -154,6 +160,7 @@ fn parse(sdp: &str) -> Result<ParsedAudio, SdpError> {
                         rtpmaps: Vec::new(),
                         direction: session_direction,
                         ptime_ms: 20,
+                        crypto: Vec::new(),
                     });
                     in_other_media = false;
                 } else {
@@ -185,6 +192,7 @@ fn parse(sdp: &str) -> Result<ParsedAudio, SdpError> {
                             a.rtpmaps.push((pt, name, rate));
                         }
                     }
+                    "crypto" => a.crypto.push(arg.trim().to_owned()),
                     "ptime" => {
                         if let Ok(p) = arg.trim().parse::<u32>()
                             && (10..=120).contains(&p)
@@ -271,11 +279,12 @@ fn remote_of(parsed: &ParsedAudio, codec: CodecKind, pt: u8) -> RemoteAudio {
         dtmf_clock_rate: dtmf.map_or(8000, |(_, rate)| rate),
         direction: parsed.direction,
         ptime_ms: parsed.ptime_ms,
+        srtp: None,
     }
 }
 
 fn check_profile(profile: &str) -> Result<(), SdpError> {
-    if profile == "RTP/AVP" || profile == "RTP/AVPF" {
+    if matches!(profile, "RTP/AVP" | "RTP/AVPF" | "RTP/SAVP" | "RTP/SAVPF") {
         Ok(())
     } else {
         Err(SdpError::UnsupportedProfile(profile.to_owned()))
@@ -290,6 +299,10 @@ pub struct LocalAudio {
     pub version: u64,
     /// The codecs we offer and accept, best first.
     pub codecs: Vec<CodecKind>,
+    /// Whether media is encrypted (SDES-SRTP): off, offered, or required.
+    pub srtp: crate::srtp::SrtpMode,
+    /// The keys of our last offer, to match the answer's.
+    pub offered_crypto: Vec<crate::srtp::CryptoAttribute>,
 }
 
 /// The payload type we offer `codec` on.
@@ -342,12 +355,36 @@ impl LocalAudio {
         }
         formats.push_str(" 101");
         attrs.push_str("a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n");
+        self.offered_crypto.clear();
+        if self.srtp.offers_keys() {
+            match crate::srtp::make_offer(&crate::srtp::DEFAULT_PREFERENCE) {
+                Ok(keys) => self.offered_crypto = keys,
+                Err(e) => tracing::warn!("no SRTP keys for the offer: {e}"),
+            }
+        }
+        for key in &self.offered_crypto {
+            attrs.push_str(&format!("a=crypto:{}\r\n", key.to_sdp_value()));
+        }
         s.push_str(&format!(
-            "m=audio {} RTP/AVP{formats}\r\n{attrs}a=ptime:20\r\na={}\r\n",
+            "m=audio {} {}{formats}\r\n{attrs}a=ptime:20\r\na={}\r\n",
             self.rtp.port(),
+            self.srtp.offer_profile(),
             direction.attribute()
         ));
         s
+    }
+
+    /// Reads the far end's answer to our last offer: its codec, and the SRTP keys when the
+    /// media is encrypted (an error when this account requires SRTP and the answer has none).
+    pub fn read_answer(&self, answer: &str) -> Result<RemoteAudio, SdpError> {
+        let parsed = parse(answer)?;
+        let mut remote = usable_audio(&parsed, &self.codecs)?;
+        let answered: Vec<&str> = parsed.crypto.iter().map(String::as_str).collect();
+        remote.srtp = self
+            .srtp
+            .accept_answer(&self.offered_crypto, &answered)
+            .map_err(|e| SdpError::Srtp(e.to_string()))?;
+        Ok(remote)
     }
 
     /// Our answer to `offer`: the first of the offerer's codecs we support, telephone-event if
@@ -358,7 +395,13 @@ impl LocalAudio {
         local_hold: bool,
     ) -> Result<(String, RemoteAudio), SdpError> {
         let parsed = parse(offer)?;
-        let remote = usable_audio(&parsed, &self.codecs)?;
+        let mut remote = usable_audio(&parsed, &self.codecs)?;
+        let offered: Vec<&str> = parsed.crypto.iter().map(String::as_str).collect();
+        let savp = parsed.profile.contains("SAVP");
+        remote.srtp = self
+            .srtp
+            .answer(savp, &offered, &crate::srtp::DEFAULT_PREFERENCE)
+            .map_err(|e| SdpError::Srtp(e.to_string()))?;
         let (pt, codec) = (remote.payload_type, remote.codec);
         let direction = parsed.direction.answer_to(local_hold);
         let mut s = self.header();
@@ -375,8 +418,13 @@ impl LocalAudio {
                 "a=rtpmap:{d} telephone-event/{rate}\r\na=fmtp:{d} 0-16\r\n"
             ));
         }
+        // The answer keeps the offer's profile (RFC 4568 §5.1.1), with our own key.
+        if let Some(keys) = &remote.srtp {
+            attrs.push_str(&format!("a=crypto:{}\r\n", keys.local.to_sdp_value()));
+        }
+        let profile = if savp { "RTP/SAVP" } else { "RTP/AVP" };
         s.push_str(&format!(
-            "m=audio {} RTP/AVP {formats}\r\n{attrs}a=ptime:20\r\na={}\r\n",
+            "m=audio {} {profile} {formats}\r\n{attrs}a=ptime:20\r\na={}\r\n",
             self.rtp.port(),
             direction.attribute()
         ));
@@ -430,6 +478,8 @@ mod tests {
             session_id: 7,
             version: 1,
             codecs: vec![CodecKind::G722, CodecKind::Pcmu, CodecKind::Pcma],
+            srtp: crate::srtp::SrtpMode::Off,
+            offered_crypto: Vec::new(),
         }
     }
 
@@ -510,15 +560,72 @@ mod tests {
     }
 
     #[test]
+    fn sdes_keys_are_offered_answered_and_required() {
+        // We offer SRTP (required): RTP/SAVP with one crypto line per suite.
+        let mut ours = local();
+        ours.srtp = crate::srtp::SrtpMode::Required;
+        let offer = ours.offer(Direction::SendRecv);
+        assert!(offer.contains("m=audio 20000 RTP/SAVP "), "{offer}");
+        assert_eq!(offer.matches("a=crypto:").count(), 4, "{offer}");
+        // The far end (optional) answers with one of them and its own key.
+        let mut theirs = local();
+        theirs.srtp = crate::srtp::SrtpMode::Optional;
+        let (answer, their_view) = theirs.answer(&offer, false).expect("answer");
+        assert!(answer.contains("RTP/SAVP"), "{answer}");
+        assert_eq!(
+            answer.matches("a=crypto:1 AES_CM_128_HMAC_SHA1_80").count(),
+            1,
+            "{answer}"
+        );
+        let our_view = ours.read_answer(&answer).expect("read");
+        let (a, b) = (our_view.srtp.expect("keys"), their_view.srtp.expect("keys"));
+        assert_eq!(a.local, b.remote);
+        assert_eq!(a.remote, b.local);
+        assert_ne!(a.local.key_salt, a.remote.key_salt);
+        // An answer without crypto to a required offer fails the call.
+        let plain = answer
+            .lines()
+            .filter(|l| !l.starts_with("a=crypto"))
+            .collect::<Vec<_>>()
+            .join("\r\n")
+            .replace("RTP/SAVP", "RTP/AVP");
+        assert!(matches!(ours.read_answer(&plain), Err(SdpError::Srtp(_))));
+        // An account with SRTP off ignores keys on an RTP/AVP offer and answers plain RTP.
+        let optional_offer = {
+            let mut o = local();
+            o.srtp = crate::srtp::SrtpMode::Optional;
+            o.offer(Direction::SendRecv)
+        };
+        assert!(optional_offer.contains("RTP/AVP ") && optional_offer.contains("a=crypto:"));
+        let (answer, view) = local().answer(&optional_offer, false).expect("answer");
+        assert!(
+            view.srtp.is_none() && !answer.contains("a=crypto"),
+            "{answer}"
+        );
+    }
+
+    #[test]
     fn offers_we_cannot_serve_are_typed_errors() {
         let opus_only = BARESIP_OFFER.replace("RTP/AVP 96 8 0 101", "RTP/AVP 96");
         assert!(matches!(
             local().answer(&opus_only, false),
             Err(SdpError::NoCommonCodec { .. })
         ));
+        // An RTP/SAVP offer to an account with SRTP off, or one without keys: refused (488).
         let srtp = BARESIP_OFFER.replace("RTP/AVP", "RTP/SAVP");
         assert!(matches!(
             local().answer(&srtp, false),
+            Err(SdpError::Srtp(_))
+        ));
+        let mut required = local();
+        required.srtp = crate::srtp::SrtpMode::Required;
+        assert!(matches!(
+            required.answer(BARESIP_OFFER, false),
+            Err(SdpError::Srtp(_))
+        ));
+        let avpf = BARESIP_OFFER.replace("RTP/AVP", "UDP/TLS/RTP/SAVPF");
+        assert!(matches!(
+            local().answer(&avpf, false),
             Err(SdpError::UnsupportedProfile(_))
         ));
         assert!(matches!(

@@ -14,7 +14,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::jitter::{JitterBuffer, JitterConfig, Playout};
-use crate::sdp::{self, DEFAULT_CODECS, Direction, LocalAudio, RemoteAudio, SdpError};
+use crate::sdp::{DEFAULT_CODECS, Direction, LocalAudio, RemoteAudio, SdpError};
 use crate::wav::Pcm;
 use crate::{AudioCodec, CodecKind};
 
@@ -133,6 +133,8 @@ impl RtpSession {
                 session_id: seed & 0xffff_ffff,
                 version: 1,
                 codecs: DEFAULT_CODECS.to_vec(),
+                srtp: crate::srtp::SrtpMode::Off,
+                offered_crypto: Vec::new(),
             },
             flow,
             counters,
@@ -143,6 +145,13 @@ impl RtpSession {
             dtmf_in: Some(dtmf_in),
             stats,
         })
+    }
+
+    /// Encrypts the media with SDES-SRTP: `Optional` offers keys and uses them when the far end
+    /// agrees; `Required` offers RTP/SAVP and refuses calls without SRTP.
+    pub fn with_srtp(mut self, mode: crate::srtp::SrtpMode) -> Self {
+        self.local.srtp = mode;
+        self
     }
 
     /// Offers and accepts only `codecs`, in this order (the account's or the user's choice);
@@ -169,7 +178,7 @@ impl MediaSession for RtpSession {
     }
 
     fn apply_answer(&mut self, answer: &str) -> Result<(), SdpError> {
-        let remote = sdp::read_answer(answer, &self.local.codecs)?;
+        let remote = self.local.read_answer(answer)?;
         self.set_remote(remote);
         Ok(())
     }
@@ -307,6 +316,11 @@ async fn pace(p: Pacing) {
     let mut payload_buf = [0u8; 1500];
     let mut rtcp_in = [0u8; 1500];
     let mut rtcp_out = [0u8; 1500];
+    // SDES-SRTP contexts for the agreed keys (outbound with ours, inbound with theirs), and
+    // buffers the protected/unprotected packets pass through (grown once, then reused).
+    let mut srtp: Option<Srtp> = None;
+    let mut sealed: Vec<u8> = Vec::with_capacity(1600);
+    let mut opened: Vec<u8> = Vec::with_capacity(1600);
     let mut incoming = [0u8; 1500];
     let mut pcm = [0i16; 5760];
     // The file to send, at the rate of the codec in use (resampled when the codec changes).
@@ -320,14 +334,16 @@ async fn pace(p: Pacing) {
                 // RTCP BYE: the far end learns the stream ended (RFC 3550 §6.6).
                 if let Some((_, _, core)) = rtp_core.as_mut()
                     && let Ok(n) = core.stop(std::time::Instant::now(), &mut rtcp_out)
+                    && let Some(wire) = seal(&mut srtp, &rtcp_out[..n], true, &mut sealed)
                 {
-                    let _ = rtcp_socket.send_to(&rtcp_out[..n], core.rtcp_destination()).await;
+                    let _ = rtcp_socket.send_to(wire, core.rtcp_destination()).await;
                 }
                 return;
             }
             _ = tick.tick() => {
                 let current = flow.borrow().clone();
                 let Some(remote) = current.remote else { continue };
+                sync_srtp(&mut srtp, remote.srtp.as_ref());
                 if current.direction.receives()
                     && let Some((_, jb)) = jitter.as_mut()
                 {
@@ -353,8 +369,9 @@ async fn pace(p: Pacing) {
                 // RTCP reports when due (SR while we send, RR otherwise).
                 if let Some((_, _, core)) = rtp_core.as_mut()
                     && let Ok(Some(n)) = core.poll_rtcp(std::time::Instant::now(), &mut rtcp_out)
+                    && let Some(wire) = seal(&mut srtp, &rtcp_out[..n], true, &mut sealed)
                 {
-                    let _ = rtcp_socket.send_to(&rtcp_out[..n], core.rtcp_destination()).await;
+                    let _ = rtcp_socket.send_to(wire, core.rtcp_destination()).await;
                 }
                 if ticks.is_multiple_of(50)
                     && let Some((_, _, core)) = rtp_core.as_mut()
@@ -425,19 +442,29 @@ async fn pace(p: Pacing) {
                     },
                 };
                 if let Some(len) = len
-                    && socket.send_to(&packet[..len], to).await.is_ok()
+                    && let Some(wire) = seal(&mut srtp, &packet[..len], false, &mut sealed)
+                    && socket.send_to(wire, to).await.is_ok()
                 {
                     counters.sent.fetch_add(1, Ordering::Relaxed);
                 }
             }
             got = rtcp_socket.recv_from(&mut rtcp_in) => {
                 let Ok((len, from)) = got else { continue };
+                let Some(len) = open(&mut srtp, &mut rtcp_in, len, true, &mut opened) else { continue };
                 if let Some((_, _, core)) = rtp_core.as_mut() {
                     core.on_rtcp_packet(std::time::Instant::now(), from, &rtcp_in[..len]);
                 }
             }
             got = socket.recv_from(&mut incoming) => {
                 let Ok((len, from)) = got else { continue };
+                if let Some(remote) = flow.borrow().remote.as_ref() {
+                    sync_srtp(&mut srtp, remote.srtp.as_ref());
+                }
+                // SRTP: packets that fail authentication (or replays) are dropped here.
+                let Some(len) = open(&mut srtp, &mut incoming, len, false, &mut opened) else {
+                    counters.ignored.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                };
                 if let Some((_, _, core)) = rtp_core.as_mut()
                     && !core.on_packet(std::time::Instant::now(), from, &incoming[..len]).accepted()
                 {
@@ -507,6 +534,74 @@ fn call_stats(
         jitter_buffer_ms: f64::from(s.jitter_buffer_ms),
     }) as f32;
     s
+}
+
+/// The SRTP contexts of a call: the keys they were made from, outbound, inbound.
+type Srtp = (
+    crate::srtp::SrtpKeys,
+    crate::srtp::SrtpContext,
+    crate::srtp::SrtpContext,
+);
+
+/// Makes (or drops) the SRTP contexts when the agreed keys change.
+fn sync_srtp(srtp: &mut Option<Srtp>, keys: Option<&crate::srtp::SrtpKeys>) {
+    match keys {
+        None => *srtp = None,
+        Some(keys) if srtp.as_ref().is_some_and(|(k, _, _)| k == keys) => {}
+        Some(keys) => {
+            *srtp = match (
+                crate::srtp::SrtpContext::outbound(&keys.local),
+                crate::srtp::SrtpContext::inbound(&keys.remote),
+            ) {
+                (Ok(out), Ok(inb)) => Some((keys.clone(), out, inb)),
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::warn!("SRTP keys unusable: {e}");
+                    None
+                }
+            };
+        }
+    }
+}
+
+/// The bytes to send: `packet` protected when the call is encrypted, else as it is.
+fn seal<'a>(
+    srtp: &mut Option<Srtp>,
+    packet: &'a [u8],
+    rtcp: bool,
+    sealed: &'a mut Vec<u8>,
+) -> Option<&'a [u8]> {
+    let Some((_, out, _)) = srtp.as_mut() else {
+        return Some(packet);
+    };
+    let done = if rtcp {
+        out.protect_rtcp(packet, sealed)
+    } else {
+        out.protect_rtp(packet, sealed)
+    };
+    done.ok().map(|()| sealed.as_slice())
+}
+
+/// Unprotects `buf[..len]` in place when the call is encrypted; the plain length, or `None`
+/// for a packet that failed authentication or was replayed.
+fn open(
+    srtp: &mut Option<Srtp>,
+    buf: &mut [u8],
+    len: usize,
+    rtcp: bool,
+    opened: &mut Vec<u8>,
+) -> Option<usize> {
+    let Some((_, _, inb)) = srtp.as_mut() else {
+        return Some(len);
+    };
+    let done = if rtcp {
+        inb.unprotect_rtcp(&buf[..len], opened)
+    } else {
+        inb.unprotect_rtp(&buf[..len], opened)
+    };
+    done.ok()?;
+    let plain = buf.get_mut(..opened.len())?;
+    plain.copy_from_slice(opened);
+    Some(opened.len())
 }
 
 /// An RTP socket on an even port and its RTCP socket on the next one (RFC 3550 §11), on `ip`.

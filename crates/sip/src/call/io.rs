@@ -65,6 +65,11 @@ pub enum Input {
     Replaced,
     /// This was the consultation call of an attended transfer that succeeded: hang it up.
     HandedOver,
+    /// The answer's media cannot be used (no common codec, SRTP required but absent): end the
+    /// call with that reason.
+    MediaUnusable {
+        reason: String,
+    },
     // Our INVITE's responses.
     Provisional {
         code: u16,

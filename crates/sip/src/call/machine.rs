@@ -141,6 +141,9 @@ impl Call {
             }
             Input::Hangup => self.hangup(now, EndCause::LocalHangup, &mut out),
             Input::Replaced => self.hangup(now, EndCause::Replaced, &mut out),
+            Input::MediaUnusable { reason } => {
+                self.hangup(now, EndCause::MediaRefused { reason }, &mut out)
+            }
             Input::HandedOver => self.hangup(now, EndCause::Transferred, &mut out),
             Input::Hold => self.want_hold(true, &mut out),
             Input::Resume => self.want_hold(false, &mut out),

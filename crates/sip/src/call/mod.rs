@@ -87,4 +87,7 @@ pub enum EndCause {
     Replaced,
     /// The network failed (no route, transport error).
     Network { detail: String },
+    /// The far end's media could not be used (e.g. it answered without the SRTP this account
+    /// requires): we hung up at once.
+    MediaRefused { reason: String },
 }

@@ -60,6 +60,9 @@ pub(crate) struct CallTask {
     /// For an outgoing call with credentials: the INVITE to send again, once, with our answer
     /// to a 401/407 challenge.
     pub(crate) auth_retry: Option<InviteAuth>,
+    /// An input to handle right after the current one (e.g. unusable media once the 200 that
+    /// carried it is acknowledged).
+    pub(crate) after_input: Option<Input>,
 }
 
 /// What answering a challenge to our INVITE needs.
@@ -224,6 +227,9 @@ impl CallTask {
             };
             if let Some(input) = input {
                 actions = self.call.handle(Instant::now(), input);
+                if let Some(next) = self.after_input.take() {
+                    actions.extend(self.call.handle(Instant::now(), next));
+                }
             }
         }
     }
@@ -332,7 +338,12 @@ impl CallTask {
                     if let Some(answer) = body_text(&resp.body)
                         && let Err(e) = self.media.apply_answer(&answer)
                     {
+                        // The 200 is acknowledged (the dialog exists), then the call ends
+                        // with the reason instead of running without usable media.
                         tracing::info!(call = self.id.0, "unusable SDP answer: {e}");
+                        self.after_input = Some(Input::MediaUnusable {
+                            reason: e.to_string(),
+                        });
                     }
                     let session_timer =
                         session_expires(&resp.headers).map(|(secs, uas)| SessionTimer {

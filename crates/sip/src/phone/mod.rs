@@ -150,12 +150,14 @@ pub struct RtpFactory {
     pub record_to: Option<std::path::PathBuf>,
     /// The codecs to offer and accept, best first; empty for the defaults.
     pub codecs: Vec<siperb_media::CodecKind>,
+    /// SDES-SRTP: off, offered, or required.
+    pub srtp: siperb_media::srtp::SrtpMode,
 }
 
 impl MediaFactory for RtpFactory {
     fn create(&self, local_ip: IpAddr) -> Result<Box<dyn MediaSession>, PhoneError> {
         RtpSession::start(local_ip, self.play.clone(), self.record_to.clone())
-            .map(|s| s.with_codecs(&self.codecs))
+            .map(|s| s.with_codecs(&self.codecs).with_srtp(self.srtp))
             .map(|s| Box::new(s) as Box<dyn MediaSession>)
             .map_err(|e| PhoneError::Media(e.to_string()))
     }
@@ -522,6 +524,7 @@ impl Line {
             offered_in_200: false,
             incoming_session,
             auth_retry,
+            after_input: None,
         };
         tokio::spawn(task.run(first));
     }

@@ -40,6 +40,8 @@ pub(crate) struct MediaSetup<'a> {
     /// What baresip sends: a 48 kHz WAV (it resamples to the codec's rate).
     pub(crate) source: &'a std::path::Path,
     pub(crate) jack: &'a Jack,
+    /// More account parameters, e.g. `;mediaenc=srtp-mand`.
+    pub(crate) account_params: &'a str,
 }
 
 impl Baresip {
@@ -84,7 +86,7 @@ impl Baresip {
         // Opus must load before G.711 or baresip does not find it.
         let (modules, source, player, codecs) = match media {
             Some(m) => (
-                "module\t\t\topus.so\nmodule\t\t\tg722.so\nmodule\t\t\tg711.so\nmodule\t\t\taufile.so\n\
+                "module\t\t\topus.so\nmodule\t\t\tg722.so\nmodule\t\t\tg711.so\nmodule\t\t\taufile.so\nmodule\t\t\tsrtp.so\n\
                  module\t\t\tjack.so\nmodule\t\t\tsndfile.so\n"
                     .to_owned(),
                 m.source.display().to_string(),
@@ -92,7 +94,7 @@ impl Baresip {
                     "audio_player\t\tjack,\nauplay_format\t\tfloat\nauplay_srate\t\t48000\nausrc_srate\t\t48000\njack_connect_ports\tno\nsnd_path\t\t{}\nopus_stereo\t\tno\nopus_sprop_stereo\tno\n",
                     snd.display()
                 ),
-                m.codecs.to_owned(),
+                format!("{}{}", m.codecs, m.account_params),
             ),
             None => (
                 "module\t\t\tg711.so\nmodule\t\t\taufile.so\n".to_owned(),
