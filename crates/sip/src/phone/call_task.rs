@@ -63,6 +63,8 @@ pub(crate) struct CallTask {
     /// An input to handle right after the current one (e.g. unusable media once the 200 that
     /// carried it is acknowledged).
     pub(crate) after_input: Option<Input>,
+    /// Digits to send as SIP INFO, one after the other (made on the first).
+    pub(crate) info_digits: Option<mpsc::UnboundedSender<char>>,
 }
 
 /// What answering a challenge to our INVITE needs.
@@ -624,14 +626,24 @@ impl CallTask {
                 if self.media.send_dtmf(digit) {
                     return false;
                 }
-                let d = self.dialog.clone();
-                tokio::spawn(async move {
-                    let body = format!("Signal={digit}\r\nDuration=160\r\n");
-                    let headers = vec![Header::ContentType("application/dtmf-relay".into())];
-                    if let Err(e) = d.info(Some(headers), Some(body.into_bytes())).await {
-                        tracing::debug!("INFO failed: {e}");
-                    }
+                // One INFO at a time, in order: a second one sent before the first is answered
+                // can overtake it and the far end refuses the older CSeq (RFC 3261 §12.2.2).
+                let sender = self.info_digits.get_or_insert_with(|| {
+                    let (tx, mut rx) = mpsc::unbounded_channel::<char>();
+                    let d = self.dialog.clone();
+                    tokio::spawn(async move {
+                        while let Some(digit) = rx.recv().await {
+                            let body = format!("Signal={digit}\r\nDuration=160\r\n");
+                            let headers =
+                                vec![Header::ContentType("application/dtmf-relay".into())];
+                            if let Err(e) = d.info(Some(headers), Some(body.into_bytes())).await {
+                                tracing::debug!("INFO failed: {e}");
+                            }
+                        }
+                    });
+                    tx
                 });
+                let _ = sender.send(digit);
             }
             Action::Dtmf(digit) => self.emit(CallEvent::Dtmf { call: id, digit }),
             Action::SendRefer { target } => {

@@ -525,6 +525,7 @@ impl Line {
             incoming_session,
             auth_retry,
             after_input: None,
+            info_digits: None,
         };
         tokio::spawn(task.run(first));
     }
