@@ -432,11 +432,6 @@ impl LocalAudio {
     }
 }
 
-/// Reads the far end's answer to our offer of `ours`.
-pub fn read_answer(answer: &str, ours: &[CodecKind]) -> Result<RemoteAudio, SdpError> {
-    usable_audio(&parse(answer)?, ours)
-}
-
 /// The far end's audio with the first of its codecs we support (the offerer's preference
 /// wins, RFC 3264 §6.1), or why there is none.
 fn usable_audio(parsed: &ParsedAudio, ours: &[CodecKind]) -> Result<RemoteAudio, SdpError> {
@@ -505,7 +500,10 @@ mod tests {
         assert!(answer.contains("a=sendrecv"));
         // The answer is itself readable, and the version moves on.
         assert_eq!(
-            read_answer(&answer, &DEFAULT_CODECS).expect("read").codec,
+            with(&DEFAULT_CODECS)
+                .read_answer(&answer)
+                .expect("read")
+                .codec,
             CodecKind::Pcma
         );
         assert!(l.offer(Direction::SendOnly).contains("o=- 7 2 IN IP4"));
@@ -537,7 +535,7 @@ mod tests {
         assert!(offer.contains("a=rtpmap:110 telephone-event/48000\r\n"));
         // A peer answering our offer with Opus: its telephone-event at 48 kHz goes with it.
         let answer = "v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 3000 RTP/AVP 111 110\r\na=rtpmap:111 opus/48000/2\r\na=rtpmap:110 telephone-event/48000\r\n";
-        let r = read_answer(answer, &DEFAULT_CODECS).expect("read");
+        let r = with(&DEFAULT_CODECS).read_answer(answer).expect("read");
         assert_eq!((r.codec, r.payload_type), (CodecKind::Opus, 111));
         assert_eq!(r.dtmf_payload_type, Some(110));
         // Answering baresip's offer (opus 96 first): Opus on the offerer's payload type.
@@ -644,7 +642,7 @@ mod tests {
     #[test]
     fn static_payload_types_work_without_rtpmap() {
         let bare = "v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\n";
-        let r = read_answer(bare, &DEFAULT_CODECS).expect("read");
+        let r = with(&DEFAULT_CODECS).read_answer(bare).expect("read");
         assert_eq!(r.codec, CodecKind::Pcmu);
         assert_eq!(r.direction, Direction::SendRecv);
     }

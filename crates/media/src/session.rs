@@ -194,7 +194,7 @@ impl MediaSession for RtpSession {
     }
 
     fn send_dtmf(&mut self, digit: char) -> bool {
-        let flow = self.flow.borrow().clone();
+        let flow = self.flow.borrow();
         let in_band = flow.remote.as_ref().is_some_and(|r| {
             r.dtmf_payload_type.is_some()
                 && r.dtmf_clock_rate == r.codec.rtp_clock_rate()
@@ -287,7 +287,7 @@ async fn pace(p: Pacing) {
     let Pacing {
         socket,
         rtcp_socket,
-        flow,
+        mut flow,
         play,
         counters,
         recording,
@@ -297,6 +297,8 @@ async fn pace(p: Pacing) {
         dtmf_heard,
         stats,
     } = p;
+    // The task's copy of where and how media flows, refreshed when signalling changes it.
+    let mut current = flow.borrow_and_update().clone();
     // RFC 3550 bookkeeping of what arrives (loss, jitter, the far end's SSRC, latching to where
     // its packets really come from), made when the far end's address is known.
     let mut rtp_core: Option<(SocketAddr, u32, crate::rtp::RtpSession)> = None;
@@ -343,8 +345,8 @@ async fn pace(p: Pacing) {
                 return;
             }
             _ = tick.tick() => {
-                let current = flow.borrow().clone();
-                let Some(remote) = current.remote else { continue };
+                refresh(&mut flow, &mut current);
+                let Some(remote) = current.remote.as_ref() else { continue };
                 sync_srtp(&mut srtp, remote.srtp.as_ref());
                 if current.direction.receives()
                     && let Some((_, jb)) = jitter.as_mut()
@@ -459,7 +461,8 @@ async fn pace(p: Pacing) {
             }
             got = socket.recv_from(&mut incoming) => {
                 let Ok((len, from)) = got else { continue };
-                if let Some(remote) = flow.borrow().remote.as_ref() {
+                refresh(&mut flow, &mut current);
+                if let Some(remote) = current.remote.as_ref() {
                     sync_srtp(&mut srtp, remote.srtp.as_ref());
                 }
                 // SRTP: packets that fail authentication (or replays) are dropped here.
@@ -474,8 +477,7 @@ async fn pace(p: Pacing) {
                     counters.ignored.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
-                let current = flow.borrow().clone();
-                let Some(remote) = current.remote else {
+                let Some(remote) = current.remote.as_ref() else {
                     counters.ignored.fetch_add(1, Ordering::Relaxed);
                     continue;
                 };
@@ -632,6 +634,14 @@ fn write_header(header: &rtp::header::Header, payload: &[u8], out: &mut [u8]) ->
     header.marshal_to(&mut dest[..size]).ok()?;
     dest[size..].copy_from_slice(payload);
     Some(total)
+}
+
+/// Takes the session's new remote/direction when signalling changed them; otherwise keeps the
+/// copy the task already has (no clone per tick or per packet).
+fn refresh(flow: &mut watch::Receiver<Flow>, current: &mut Flow) {
+    if flow.has_changed().unwrap_or(false) {
+        *current = flow.borrow_and_update().clone();
+    }
 }
 
 fn micros_since(start: tokio::time::Instant) -> u64 {
