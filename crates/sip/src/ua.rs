@@ -393,14 +393,16 @@ impl SipEndpoint {
                                             RegistrationFailure::Network { detail }
                                         }
                                     };
-                                    let input = Input::Failed(failure);
-                                    let next = self
-                                        .fail_over(&mut servers, &input, resolver.as_ref(), account)
+                                    let input = self
+                                        .after_register(
+                                            &mut servers,
+                                            &mut registrar,
+                                            Input::Failed(failure),
+                                            resolver.as_ref(),
+                                            account,
+                                        )
                                         .await;
-                                    pending.extend(machine.handle(
-                                        Instant::now(),
-                                        self.moved(&mut registrar, next, input),
-                                    ));
+                                    pending.extend(machine.handle(Instant::now(), input));
                                     continue;
                                 }
                             }
@@ -459,10 +461,17 @@ impl SipEndpoint {
                             }
                             return Ok(());
                         }
-                        let next = self
-                            .fail_over(&mut servers, &input, resolver.as_ref(), account)
+                        let before = registrar;
+                        let input = self
+                            .after_register(
+                                &mut servers,
+                                &mut registrar,
+                                input,
+                                resolver.as_ref(),
+                                account,
+                            )
                             .await;
-                        if next.is_some_and(|(n, _)| n != registrar) {
+                        if registrar != before {
                             if let Some(f) = flow.take() {
                                 f.close().await;
                             }
@@ -471,9 +480,7 @@ impl SipEndpoint {
                                 transport: None,
                             });
                         }
-                        pending.extend(
-                            machine.handle(Instant::now(), self.moved(&mut registrar, next, input)),
-                        );
+                        pending.extend(machine.handle(Instant::now(), input));
                     }
                 }
             }
@@ -521,50 +528,39 @@ impl SipEndpoint {
         }
     }
 
-    /// After a REGISTER to the current server failed: the server to use from now on, if it
-    /// changes. Moving on goes to the next server; when all failed, a fresh lookup (if we can)
-    /// and the best server again, after the machine's back-off.
-    async fn fail_over(
+    /// Decides what a REGISTER's outcome means for the account's servers (RFC 3263 §4.3) and
+    /// returns what the machine hears: a fresh start when we moved on to the next server,
+    /// else the outcome itself (a failure of every server makes it back off; then the domain is
+    /// looked up again and `registrar` is the best server once more).
+    async fn after_register(
         &self,
         servers: &mut ServerList,
-        outcome: &Input,
+        registrar: &mut SocketAddr,
+        outcome: Input,
         resolver: Option<&DnsResolver>,
         account: &AccountConfig,
-    ) -> Option<(SocketAddr, bool)> {
-        match servers.after(outcome) {
-            Failover::Stay => return None,
+    ) -> Input {
+        match servers.after(&outcome) {
+            Failover::Stay => outcome,
             Failover::MoveTo(next) => {
                 tracing::warn!(%next, "the server failed ({outcome:?}); trying the next one");
+                *registrar = next;
                 self.set_route(servers, next);
-                return Some((next, true));
+                Input::NextServer
             }
-            Failover::Exhausted => {}
-        }
-        if let Some(resolver) = resolver {
-            match server_addresses(account, resolver).await {
-                Ok(found) => servers.replace(found),
-                Err(e) => tracing::warn!("looking the servers up again failed: {e}"),
+            Failover::Exhausted => {
+                if let Some(resolver) = resolver {
+                    match server_addresses(account, resolver).await {
+                        Ok(found) => servers.replace(found),
+                        Err(e) => tracing::warn!("looking the servers up again failed: {e}"),
+                    }
+                }
+                if let Some(first) = servers.current() {
+                    *registrar = first;
+                    self.set_route(servers, first);
+                }
+                outcome
             }
-        }
-        let first = servers.current()?;
-        self.set_route(servers, first);
-        Some((first, false))
-    }
-
-    /// Applies a [`Self::fail_over`] decision: the input the machine gets is a fresh start at
-    /// the next server, or the failure itself (it backs off).
-    fn moved(
-        &self,
-        registrar: &mut SocketAddr,
-        next: Option<(SocketAddr, bool)>,
-        outcome: Input,
-    ) -> Input {
-        match next {
-            Some((addr, move_on)) => {
-                *registrar = addr;
-                if move_on { Input::NextServer } else { outcome }
-            }
-            None => outcome,
         }
     }
 
