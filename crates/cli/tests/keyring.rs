@@ -4,6 +4,8 @@
 
 #[path = "../../sip/tests/support/kamailio.rs"]
 mod kamailio;
+#[path = "../../store/tests/support/session.rs"]
+mod session;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -11,8 +13,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kamailio::{Kamailio, PASSWORD, USER};
-
-const INSIDE: &str = "SIPERB_CLI_KEYRING_TEST_INSIDE";
+use session::{Session, files_under, inside};
 
 fn cli(profile: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_siperb-cli"));
@@ -22,56 +23,6 @@ fn cli(profile: &Path) -> Command {
         .arg("--profile")
         .arg(profile);
     c
-}
-
-/// Re-runs `test` inside a D-Bus session with an unlocked GNOME Keyring (`keyring: true`) or
-/// with no session bus at all; true when this is that re-run.
-fn inside(test: &str, keyring: bool) -> bool {
-    if std::env::var_os(INSIDE).is_some() {
-        return true;
-    }
-    let home = tempfile::tempdir().expect("temp dir");
-    let exe = std::env::current_exe().expect("test binary");
-    let run = format!("exec '{}' --exact {test} --nocapture", exe.display());
-    let mut cmd = if keyring {
-        let mut c = Command::new("dbus-run-session");
-        c.args([
-            "--",
-            "sh",
-            "-c",
-            &format!(
-                "printf 'unlock-pw' | gnome-keyring-daemon --unlock --components=secrets >/dev/null && {run}"
-            ),
-        ]);
-        c
-    } else {
-        let mut c = Command::new("sh");
-        c.args(["-c", &run]).env(
-            "DBUS_SESSION_BUS_ADDRESS",
-            format!("unix:path={}/no-bus", home.path().display()),
-        );
-        c
-    };
-    if keyring {
-        cmd.env_remove("DBUS_SESSION_BUS_ADDRESS");
-    }
-    let out = cmd
-        .env(INSIDE, "1")
-        .env("HOME", home.path())
-        .env_remove("XDG_DATA_HOME")
-        .env_remove("XDG_RUNTIME_DIR")
-        .output()
-        .expect("start the session");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success() && text.contains("1 passed"),
-        "inside the session:\n{text}"
-    );
-    false
 }
 
 fn add_with_password(profile: &Path, port: u16, password: &str) -> std::process::Output {
@@ -102,24 +53,11 @@ fn add_with_password(profile: &Path, port: u16, password: &str) -> std::process:
     child.wait_with_output().expect("wait")
 }
 
-fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(files_under(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
-}
-
 #[test]
 fn a_password_from_stdin_is_kept_in_the_keyring_and_used_to_register() {
     if !inside(
         "a_password_from_stdin_is_kept_in_the_keyring_and_used_to_register",
-        true,
+        Session::SecretService,
     ) {
         return;
     }
@@ -204,7 +142,7 @@ fn a_password_from_stdin_is_kept_in_the_keyring_and_used_to_register() {
 fn without_a_keyring_password_stdin_fails_and_adds_nothing() {
     if !inside(
         "without_a_keyring_password_stdin_fails_and_adds_nothing",
-        false,
+        Session::NoBus,
     ) {
         return;
     }
