@@ -7,6 +7,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ARTIFACTS="${SIPERB_ARTIFACTS:-$ROOT/artifacts}"
 export SIPERB_ARTIFACTS="$ARTIFACTS"
 mkdir -p "$ARTIFACTS/logs"
+# A one-off build gains nothing from incremental caches, which doubled the target directory.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 : > "$ARTIFACTS/logs/times.txt"
 
 ensure_packages "${APP_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
