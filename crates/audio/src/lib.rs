@@ -1,14 +1,23 @@
 //! Audio for Siperb Desktop.
 //!
-//! This first part holds the device model, the level meter the Settings view shows and the test
-//! tone generator. cpal devices, hot-plug watching, lock-free rings, resampling and echo/noise
-//! processing grow here (issues 4 and 5). Everything that runs inside an audio callback is
-//! allocation-free and lock-free.
+//! Audio ports (lock-free rings between device callbacks and the media thread) over the
+//! default cpal devices or file devices, frame resampling, WAV files, the device model, the
+//! level meter the Settings view shows and the test tone generator. Hot-plug watching and
+//! echo/noise processing grow here (issue 5). Everything that runs inside an audio callback
+//! is allocation-free and lock-free.
 
 mod device;
+mod devices;
+mod files;
 mod level;
+mod port;
+mod resample;
 mod tone;
+pub mod wav;
 
 pub use device::{DeviceDirection, DeviceId, DeviceInfo, DeviceRole};
+pub use files::{FILE_RATE, FileAudio};
 pub use level::LevelMeter;
+pub use port::{AudioError, AudioPort, CaptureSide, Device, PlaybackSide, PortCounters, PortStats};
+pub use resample::FrameResampler;
 pub use tone::ToneGenerator;

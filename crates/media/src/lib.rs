@@ -12,7 +12,7 @@ pub mod rtp;
 pub mod sdp;
 pub mod session;
 pub mod srtp;
-pub mod wav;
+pub use siperb_audio::wav;
 
 pub use codec::{AudioCodec, CodecError, CodecKind};
 pub use sdp::{Direction, SdpError};
