@@ -167,7 +167,15 @@ jitter_buffer_ms: number;
 /**
  * Not filled here (0): the caller's MOS estimate (`quality::mos`) from these figures.
  */
-mos: number }
+mos: number; 
+/**
+ * Not filled here: the codec the call sends and receives.
+ */
+codec: CodecKind | null }
+/**
+ * The audio codecs Siperb negotiates, in the user's words.
+ */
+export type CodecKind = "opus" | "g722" | "pcmu" | "pcma"
 /**
  * Why a call ended (`call_ended` events).
  */

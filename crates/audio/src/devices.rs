@@ -4,16 +4,18 @@
 //! their callbacks only convert, mix down and move samples. The streams live on a thread of
 //! their own (cpal streams are not `Send` on every platform) until the port closes.
 
-use std::sync::mpsc;
 use std::sync::Arc;
+use std::sync::mpsc;
 
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{FromSample, SampleFormat, SizedSample, StreamConfig};
 
 use crate::port::{AudioError, AudioPort, CaptureSide, Device, PlaybackSide, PortCounters};
 
-/// The device period asked for: 10 ms keeps the mouth-to-ear delay low.
-const PERIOD_MS: u32 = 10;
+/// The device period asked for: short for a low mouth-to-ear delay. Through ALSA's PulseAudio
+/// plugin 10 ms periods failed (`snd_pcm_avail_delay` I/O errors, output stalled for a
+/// second) where 20 ms ran clean.
+const PERIOD_MS: u32 = 20;
 
 struct DeviceThread {
     stop: mpsc::Sender<()>,
@@ -38,7 +40,20 @@ impl AudioPort {
         let thread = std::thread::Builder::new()
             .name("siperb-audio-devices".into())
             .spawn(move || {
-                let streams = match open_streams() {
+                // alsa-lib prints what it cannot open straight to stderr (a dozen lines on a
+                // machine without a sound card); on this thread they go to a buffer instead,
+                // and into our log.
+                #[cfg(target_os = "linux")]
+                let alsa_messages = alsa::Output::local_error_handler().ok();
+                let opened = open_streams();
+                #[cfg(target_os = "linux")]
+                if let Some(out) = alsa_messages {
+                    let text = out.borrow().to_string();
+                    if !text.trim().is_empty() {
+                        tracing::debug!("alsa-lib: {}", text.trim());
+                    }
+                }
+                let streams = match opened {
                     Ok((port, streams)) => {
                         let _ = ready_tx.send(Ok(port));
                         streams
@@ -149,7 +164,9 @@ where
     device
         .build_input_stream::<T, _, _>(
             config,
-            move |data: &[T], _| capture.push_interleaved(data, channels, <f32 as FromSample<T>>::from_sample_),
+            move |data: &[T], _| {
+                capture.push_interleaved(data, channels, <f32 as FromSample<T>>::from_sample_)
+            },
             move |_| counters.device_error(),
             None,
         )

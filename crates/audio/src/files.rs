@@ -194,6 +194,9 @@ mod tests {
             record_to: Some("/nonexistent/dir/out.wav".into()),
         })
         .expect_err("cannot create");
-        assert!(err.to_string().contains("/nonexistent/dir/out.wav"), "{err}");
+        assert!(
+            err.to_string().contains("/nonexistent/dir/out.wav"),
+            "{err}"
+        );
     }
 }

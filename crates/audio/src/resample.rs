@@ -36,19 +36,15 @@ impl FrameResampler {
         if frame_in * 1000 != (from * frame_ms) as usize
             || frame_out * 1000 != (to * frame_ms) as usize
         {
-            return Err(bad(format!("{frame_ms} ms is not a whole number of samples")));
+            return Err(bad(format!(
+                "{frame_ms} ms is not a whole number of samples"
+            )));
         }
         let fft = if from == to {
             None
         } else {
-            let fft = Fft::<f32>::new(
-                from as usize,
-                to as usize,
-                frame_in,
-                1,
-                FixedSync::Both,
-            )
-            .map_err(|e| bad(e.to_string()))?;
+            let fft = Fft::<f32>::new(from as usize, to as usize, frame_in, 1, FixedSync::Both)
+                .map_err(|e| bad(e.to_string()))?;
             if fft.input_frames_next() != frame_in || fft.output_frames_next() != frame_out {
                 return Err(bad(format!(
                     "frames of {} and {} samples instead of {frame_in} and {frame_out}",

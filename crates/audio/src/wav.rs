@@ -171,7 +171,8 @@ impl WavWriter {
             source,
         };
         let mut file = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
-        file.write_all(&header(rate, channels.max(1), 0)).map_err(io)?;
+        file.write_all(&header(rate, channels.max(1), 0))
+            .map_err(io)?;
         Ok(Self {
             file,
             path: name,
@@ -184,7 +185,11 @@ impl WavWriter {
     /// Appends interleaved samples. A WAV holds at most 4 GiB: past that, samples are dropped.
     pub fn write(&mut self, samples: &[i16]) -> Result<(), WavError> {
         let bytes = u32::try_from(samples.len() * 2).unwrap_or(u32::MAX);
-        if self.data_len.checked_add(bytes).is_none_or(|n| n > u32::MAX - 36) {
+        if self
+            .data_len
+            .checked_add(bytes)
+            .is_none_or(|n| n > u32::MAX - 36)
+        {
             return Ok(());
         }
         for s in samples {
@@ -226,10 +231,12 @@ pub fn read_channels(path: &Path) -> Result<(u32, Vec<Vec<i16>>), WavError> {
         path: name.clone(),
         source,
     })?;
-    let channels = u16_at(&bytes, 22).filter(|c| *c > 0).ok_or(WavError::Format {
-        path: name,
-        why: "no channel count",
-    })?;
+    let channels = u16_at(&bytes, 22)
+        .filter(|c| *c > 0)
+        .ok_or(WavError::Format {
+            path: name,
+            why: "no channel count",
+        })?;
     let mut out = vec![Vec::new(); usize::from(channels)];
     // `read` has checked the layout; here the samples are split by channel.
     let data = data_chunk(&bytes).unwrap_or_default();

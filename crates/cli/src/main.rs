@@ -116,12 +116,17 @@ struct LineArgs {
 
 #[derive(Debug, Clone, clap::Args)]
 struct AudioArgs {
-    /// Send this 16-bit PCM WAV file (then silence) instead of silence.
+    /// Play this 16-bit PCM WAV file as the microphone, in real time (then silence), instead
+    /// of using the sound devices.
     #[arg(long, value_name = "FILE.wav")]
     audio_in: Option<PathBuf>,
-    /// Write what the far end sent to this WAV file (mono, at the codec's rate) when the call ends.
+    /// Write what the far end sent to this WAV file (mono, 48 kHz, in real time from its first
+    /// sound) instead of playing it on the speaker.
     #[arg(long, value_name = "FILE.wav")]
     audio_out: Option<PathBuf>,
+    /// Use no sound device: a silent microphone (unless --audio-in) and no speaker.
+    #[arg(long)]
+    no_audio: bool,
     /// The codec to prefer (the others stay as fallbacks): opus, g722, pcmu or pcma.
     #[arg(long, value_enum)]
     codec: Option<CodecArg>,
@@ -183,9 +188,18 @@ impl AudioArgs {
             }
             None => Vec::new(),
         };
+        let audio = if play.is_some() || self.audio_out.is_some() {
+            siperb_engine::AudioSource::Files(siperb_audio::FileAudio {
+                play,
+                record_to: self.audio_out.clone(),
+            })
+        } else if self.no_audio {
+            siperb_engine::AudioSource::Silence
+        } else {
+            siperb_engine::AudioSource::Devices
+        };
         Ok(siperb_engine::RtpFactory {
-            play,
-            record_to: self.audio_out.clone(),
+            audio,
             codecs,
             srtp: match self.srtp {
                 SrtpArg::Off => siperb_media::srtp::SrtpMode::Off,

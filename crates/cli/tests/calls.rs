@@ -156,8 +156,8 @@ fn a_refused_call_exits_non_zero_with_one_line_saying_why() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
 
-/// `--codec` puts a codec first: a caller preferring G.722 gets G.722 (16 kHz recording at the
-/// listener), even though both ends would otherwise pick Opus.
+/// `--codec` puts a codec first: a caller preferring G.722 gets G.722 (its stats say so, and
+/// the listener hears it), even though both ends would otherwise pick Opus.
 #[test]
 fn the_preferred_codec_is_offered_first() {
     let (p1, p2) = (
@@ -171,7 +171,7 @@ fn the_preferred_codec_is_offered_first() {
         c.arg("--auto-answer").arg("--audio-out").arg(&heard);
     });
     let call = cli(p2.path(), "alice")
-        .args(["--json", "call", "--duration", "1", "--codec", "g722"])
+        .args(["--json", "call", "--duration", "2", "--stats", "--codec", "g722"])
         .arg(format!("sip:bob@127.0.0.1:{port}"))
         .output()
         .expect("call");
@@ -185,9 +185,17 @@ fn the_preferred_codec_is_offered_first() {
         .args(["-INT", &listener.id().to_string()])
         .status();
     assert!(listener.wait().expect("wait").success());
-    let wav = std::fs::read(&heard).expect("recording");
-    let rate = u32::from_le_bytes([wav[24], wav[25], wav[26], wav[27]]);
-    assert_eq!(rate, 16_000, "not G.722");
+    let out = String::from_utf8_lossy(&call.stdout);
+    let codecs: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("\"event\":\"stats\""))
+        .filter_map(|l| l.split("\"codec\":\"").nth(1)?.split('"').next())
+        .collect();
+    assert!(!codecs.is_empty(), "no stats: {out}");
+    assert!(codecs.iter().all(|c| *c == "g722"), "{codecs:?}");
+    // The listener recorded the call (from the far end's first sound, at the file rate).
+    let wav = siperb_audio::wav::read(&heard).expect("recording");
+    assert_eq!(wav.rate, 48_000);
     let bad = cli(p2.path(), "alice")
         .args(["call", "--codec", "gsm", "sip:bob@127.0.0.1:9"])
         .output()

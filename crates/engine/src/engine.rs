@@ -119,7 +119,7 @@ pub struct EngineOptions {
 impl Default for EngineOptions {
     fn default() -> Self {
         Self {
-            media: Arc::new(RtpFactory::default()),
+            media: Arc::new(RtpFactory::devices()),
             dns_servers: Vec::new(),
         }
     }

@@ -1,12 +1,13 @@
 //! Media for Siperb Desktop: everything between audio samples and the network.
 //!
-//! Today: the codec interface and G.711, SDP offer/answer for one audio stream, the
-//! [`MediaSession`] trait signalling talks to, and a minimal RTP backend. RTP/RTCP statistics,
-//! SRTP, the jitter buffer, Opus and DTMF grow here as sans-IO pieces (issue 4).
+//! SDP offer/answer, codecs (Opus, G.722, G.711) behind one interface, RTP/RTCP, SDES-SRTP,
+//! the jitter buffer, RFC 4733 DTMF and the E-model as sans-IO pieces; the call's audio
+//! pipeline; and the [`MediaSession`] trait signalling talks to, with its RTP backend.
 
 pub mod codec;
 pub mod dtmf;
 pub mod jitter;
+mod pipeline;
 pub mod quality;
 pub mod rtp;
 pub mod sdp;
@@ -16,4 +17,4 @@ pub use siperb_audio::wav;
 
 pub use codec::{AudioCodec, CodecError, CodecKind};
 pub use sdp::{Direction, SdpError};
-pub use session::{MediaSession, MediaStats, RtpSession};
+pub use session::{MediaSession, MediaStats, RecordError, RtpSession};

@@ -1077,6 +1077,8 @@ pub struct CallStats {
     pub jitter_buffer_ms: f32,
     /// Not filled here (0): the caller's MOS estimate (`quality::mos`) from these figures.
     pub mos: f32,
+    /// Not filled here: the codec the call sends and receives.
+    pub codec: Option<crate::CodecKind>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1678,6 +1680,7 @@ impl RtpSession {
             remote_jitter_ms: remote.map_or(0.0, |r| r.jitter_ms),
             jitter_buffer_ms: 0.0,
             mos: 0.0,
+            codec: None,
         }
     }
 }

@@ -1,22 +1,25 @@
 //! The one place signalling meets media: a [`MediaSession`] per call (DESIGN.md §2).
 //!
-//! The call logic asks for offers and answers and sets the direction; it never sees RTP. This
-//! file also holds the minimal backend issue 3 runs on, [`RtpSession`]: G.711 over plain RTP,
-//! paced by a timer, playing an optional WAV file (else silence) and recording what arrives.
-//! Issue 4 replaces it with the real pipeline (jitter buffer, devices, Opus, SRTP).
+//! The call logic asks for offers and answers and sets the direction; it never sees RTP. The
+//! backend here, [`RtpSession`], runs the call's audio pipeline (see `pipeline.rs`) on an
+//! [`AudioPort`] (the default devices, file devices or silence) over RTP/RTCP, with SDES-SRTP,
+//! the jitter buffer, RFC 4733 DTMF, statistics and recording.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
+use siperb_audio::AudioPort;
+use siperb_audio::wav::WavWriter;
 use tokio::sync::watch;
 
-use crate::jitter::{JitterBuffer, JitterConfig, Playout};
+use crate::CodecKind;
+use crate::jitter::{JitterBuffer, JitterConfig};
+use crate::pipeline::Pipeline;
 use crate::sdp::{DEFAULT_CODECS, Direction, LocalAudio, RemoteAudio, SdpError};
-use crate::wav::Pcm;
-use crate::{AudioCodec, CodecKind};
 
 /// What a call did with its media, for `call_ended` and tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, specta::Type)]
@@ -25,6 +28,18 @@ pub struct MediaStats {
     pub packets_received: u64,
     /// RTP packets that were not for us (wrong version, payload type, or too short).
     pub packets_ignored: u64,
+}
+
+/// Why a recording could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecordError {
+    #[error("this call is already being recorded to {0}")]
+    AlreadyRecording(String),
+    #[error("cannot record: {0}")]
+    File(#[from] siperb_audio::wav::WavError),
+    #[error("this call's media cannot be recorded")]
+    Unsupported,
 }
 
 /// Signalling's view of a call's media.
@@ -50,6 +65,19 @@ pub trait MediaSession: Send {
     fn dtmf_received(&mut self) -> Option<tokio::sync::mpsc::UnboundedReceiver<char>> {
         None
     }
+    /// Mutes (or unmutes) the microphone: silence is sent, the call goes on.
+    fn set_mute(&mut self, muted: bool) {
+        let _ = muted;
+    }
+    /// Starts recording the call to a stereo WAV file (local left, remote right).
+    fn start_recording(&mut self, path: &Path) -> Result<(), RecordError> {
+        let _ = path;
+        Err(RecordError::Unsupported)
+    }
+    /// Stops the recording and completes the file; the seconds recorded, if one was running.
+    fn stop_recording(&mut self) -> Result<Option<f64>, RecordError> {
+        Ok(None)
+    }
     /// Stops the media and says what it did.
     fn stop(&mut self) -> MediaStats;
 }
@@ -67,33 +95,32 @@ struct Counters {
     ignored: AtomicU64,
 }
 
-/// The minimal RTP backend (see the module docs).
+/// A recording in progress: its file and its name.
+type Recording = Arc<Mutex<Option<(WavWriter, String)>>>;
+
+/// The RTP backend (see the module docs).
 pub struct RtpSession {
     local: LocalAudio,
     flow: watch::Sender<Flow>,
     counters: Arc<Counters>,
-    recording: Arc<Mutex<Pcm>>,
+    /// The audio port, shared with the media task; taken and closed on stop (so file devices
+    /// have written their file when `stop` returns).
+    port: Arc<Mutex<Option<AudioPort>>>,
+    muted: Arc<AtomicBool>,
+    recording: Recording,
     stop: tokio_util::sync::CancellationToken,
-    record_to: Option<std::path::PathBuf>,
-    /// The pacing task's statistics, refreshed every second.
+    /// The media task's statistics, refreshed every second.
     stats: Arc<Mutex<Option<crate::rtp::CallStats>>>,
-    /// Digits to send in-band, to the pacing task.
+    /// Digits to send in-band, to the media task.
     dtmf_out: tokio::sync::mpsc::UnboundedSender<char>,
     /// Digits received in-band, until the call takes them.
     dtmf_in: Option<tokio::sync::mpsc::UnboundedReceiver<char>>,
 }
 
-/// Recording is capped (one hour) so a forgotten call cannot eat memory.
-const MAX_RECORDED_SECS: usize = 3600;
-
 impl RtpSession {
-    /// Binds an RTP port on `ip` and starts the pacing task (idle until a remote is known).
-    /// `play` is sent once then silence follows; what arrives is written to `record_to` on stop.
-    pub fn start(
-        ip: IpAddr,
-        play: Option<Pcm>,
-        record_to: Option<std::path::PathBuf>,
-    ) -> std::io::Result<Self> {
+    /// Binds an RTP/RTCP port pair on `ip` and starts the media task on `port` (idle until a
+    /// remote is known).
+    pub fn start(ip: IpAddr, port: AudioPort) -> std::io::Result<Self> {
         let (std_socket, std_rtcp) = bind_pair(ip)?;
         std_socket.set_nonblocking(true)?;
         std_rtcp.set_nonblocking(true)?;
@@ -105,22 +132,22 @@ impl RtpSession {
             direction: Direction::SendRecv,
         });
         let counters = Arc::new(Counters::default());
-        let recording = Arc::new(Mutex::new(Pcm {
-            rate: 0,
-            samples: Vec::new(),
-        }));
         let stop = tokio_util::sync::CancellationToken::new();
         let seed = u64::from(rtp.port()) ^ (std::process::id() as u64) << 16;
         let (dtmf_out, dtmf_to_send) = tokio::sync::mpsc::unbounded_channel();
         let (dtmf_heard, dtmf_in) = tokio::sync::mpsc::unbounded_channel();
         let stats = Arc::new(Mutex::new(None));
-        tokio::spawn(pace(Pacing {
+        let port = Arc::new(Mutex::new(Some(port)));
+        let muted = Arc::new(AtomicBool::new(false));
+        let recording: Recording = Arc::new(Mutex::new(None));
+        tokio::spawn(run(Media {
             socket,
             rtcp_socket,
             flow: flow_rx,
-            play,
-            counters: counters.clone(),
+            port: port.clone(),
+            muted: muted.clone(),
             recording: recording.clone(),
+            counters: counters.clone(),
             stop: stop.clone(),
             seed,
             dtmf_to_send,
@@ -138,17 +165,18 @@ impl RtpSession {
             },
             flow,
             counters,
+            port,
+            muted,
             recording,
             stop,
-            record_to,
             dtmf_out,
             dtmf_in: Some(dtmf_in),
             stats,
         })
     }
 
-    /// Encrypts the media with SDES-SRTP: `Optional` offers keys and uses them when the far end
-    /// agrees; `Required` offers RTP/SAVP and refuses calls without SRTP.
+    /// Encrypts the media with SDES-SRTP: `Optional` offers keys and uses them when the far
+    /// end agrees; `Required` offers RTP/SAVP and refuses calls without SRTP.
     pub fn with_srtp(mut self, mode: crate::srtp::SrtpMode) -> Self {
         self.local.srtp = mode;
         self
@@ -165,6 +193,11 @@ impl RtpSession {
 
     pub fn local_rtp(&self) -> SocketAddr {
         self.local.rtp
+    }
+
+    /// The audio port's counters (captured, played, underruns…), while the call runs.
+    pub fn port_stats(&self) -> Option<siperb_audio::PortStats> {
+        self.port.lock().ok()?.as_ref().map(AudioPort::stats)
     }
 
     fn set_remote(&mut self, remote: RemoteAudio) {
@@ -212,19 +245,51 @@ impl MediaSession for RtpSession {
         self.stats.lock().ok().and_then(|s| *s)
     }
 
+    fn set_mute(&mut self, muted: bool) {
+        self.muted.store(muted, Ordering::Relaxed);
+    }
+
+    fn start_recording(&mut self, path: &Path) -> Result<(), RecordError> {
+        let rate = self
+            .port
+            .lock()
+            .ok()
+            .and_then(|p| p.as_ref().map(AudioPort::rate))
+            .ok_or(RecordError::Unsupported)?;
+        let mut slot = self
+            .recording
+            .lock()
+            .map_err(|_| RecordError::Unsupported)?;
+        if let Some((_, name)) = slot.as_ref() {
+            return Err(RecordError::AlreadyRecording(name.clone()));
+        }
+        let writer = WavWriter::create(path, rate, 2)?;
+        *slot = Some((writer, path.display().to_string()));
+        Ok(())
+    }
+
+    fn stop_recording(&mut self) -> Result<Option<f64>, RecordError> {
+        let taken = self.recording.lock().ok().and_then(|mut r| r.take());
+        match taken {
+            Some((writer, _)) => {
+                let secs = writer.seconds();
+                writer.finish()?;
+                Ok(Some(secs))
+            }
+            None => Ok(None),
+        }
+    }
+
     fn stop(&mut self) -> MediaStats {
         self.stop.cancel();
-        if let Some(path) = self.record_to.take() {
-            let mut heard = self.recording.lock().map(|r| r.clone()).unwrap_or(Pcm {
-                rate: 0,
-                samples: Vec::new(),
-            });
-            if heard.rate == 0 {
-                heard.rate = 8000;
-            }
-            if let Err(e) = crate::wav::write(&path, &heard) {
-                tracing::warn!("could not save the call's audio: {e}");
-            }
+        if let Err(e) = self.stop_recording() {
+            tracing::warn!("could not complete the call's recording: {e}");
+        }
+        let port = self.port.lock().ok().and_then(|mut p| p.take());
+        if let Some(port) = port
+            && let Err(e) = port.close()
+        {
+            tracing::warn!("could not save the call's audio: {e}");
         }
         MediaStats {
             packets_sent: self.counters.sent.load(Ordering::Relaxed),
@@ -240,42 +305,16 @@ impl Drop for RtpSession {
     }
 }
 
-/// The codec of `kind` in `slot`, made anew when the negotiated codec changes.
-fn codec_slot(
-    slot: &mut Option<(CodecKind, Box<dyn AudioCodec>)>,
-    kind: CodecKind,
-) -> Option<&mut Box<dyn AudioCodec>> {
-    if slot.as_ref().is_none_or(|(k, _)| *k != kind) {
-        match crate::codec::new_codec(kind) {
-            Ok(codec) => *slot = Some((kind, codec)),
-            Err(e) => {
-                tracing::warn!("cannot run {kind:?}: {e}");
-                *slot = None;
-            }
-        }
-    }
-    slot.as_mut().map(|(_, codec)| codec)
-}
-
-/// Samples of one frame of `ptime_ms` at the codec's own rate, and the RTP timestamp step.
-/// This backend sends 10 to 20 ms frames.
-fn frame_of(codec: CodecKind, ptime_ms: u32) -> (usize, u32) {
-    let ptime = ptime_ms.clamp(10, 20);
-    (
-        (codec.sample_rate() / 1000 * ptime) as usize,
-        codec.rtp_clock_rate() / 1000 * ptime,
-    )
-}
-
-/// What the pacing task owns.
-struct Pacing {
+/// What the media task owns.
+struct Media {
     socket: tokio::net::UdpSocket,
     /// RTCP, on the port above RTP (RFC 3550 §11).
     rtcp_socket: tokio::net::UdpSocket,
     flow: watch::Receiver<Flow>,
-    play: Option<Pcm>,
+    port: Arc<Mutex<Option<AudioPort>>>,
+    muted: Arc<AtomicBool>,
+    recording: Recording,
     counters: Arc<Counters>,
-    recording: Arc<Mutex<Pcm>>,
     stop: tokio_util::sync::CancellationToken,
     seed: u64,
     dtmf_to_send: tokio::sync::mpsc::UnboundedReceiver<char>,
@@ -283,238 +322,385 @@ struct Pacing {
     stats: Arc<Mutex<Option<crate::rtp::CallStats>>>,
 }
 
-async fn pace(p: Pacing) {
-    let Pacing {
+/// How often the media task looks for captured frames: well under a frame, so a frame waits
+/// at most this long before it is sent.
+const POLL: Duration = Duration::from_millis(4);
+/// Captured audio older than this (after a stall) is dropped rather than sent late.
+const MAX_CAPTURE_BACKLOG_MS: u32 = 200;
+/// The speaker's queue is kept under this: more is delay (the two device clocks drift).
+const MAX_PLAYBACK_QUEUE_MS: u32 = 120;
+
+/// What the media task keeps between frames.
+struct State {
+    /// The task's copy of where and how media flows, refreshed when signalling changes it.
+    current: Flow,
+    /// RFC 3550 bookkeeping (loss, jitter, the far end's SSRC, latching), made when the far
+    /// end's address is known.
+    rtp_core: Option<(SocketAddr, u32, crate::rtp::RtpSession)>,
+    frames: u64,
+    started: tokio::time::Instant,
+    jitter: Option<(u32, JitterBuffer)>,
+    dtmf_sender: Option<(u32, crate::dtmf::DtmfSender)>,
+    dtmf_receiver: crate::dtmf::DtmfReceiver,
+    /// SDES-SRTP contexts for the agreed keys (outbound with ours, inbound with theirs), and
+    /// buffers the protected/unprotected packets pass through (grown once, then reused).
+    srtp: Option<Srtp>,
+    sealed: Vec<u8>,
+    opened: Vec<u8>,
+    pipeline: Option<Pipeline>,
+    captured: Vec<f32>,
+    packet: Vec<u8>,
+    payload: Vec<u8>,
+    rtcp_out: Vec<u8>,
+}
+
+async fn run(m: Media) {
+    let Media {
         socket,
         rtcp_socket,
         mut flow,
-        play,
-        counters,
+        port,
+        muted,
         recording,
+        counters,
         stop,
         seed,
         mut dtmf_to_send,
         dtmf_heard,
         stats,
-    } = p;
-    // The task's copy of where and how media flows, refreshed when signalling changes it.
-    let mut current = flow.borrow_and_update().clone();
-    // RFC 3550 bookkeeping of what arrives (loss, jitter, the far end's SSRC, latching to where
-    // its packets really come from), made when the far end's address is known.
-    let mut rtp_core: Option<(SocketAddr, u32, crate::rtp::RtpSession)> = None;
-    let mut ticks = 0u64;
-    // What arrives waits in the jitter buffer and is played out (here: recorded) on this
-    // task's 20 ms clock, with losses concealed by the codec.
-    let started = tokio::time::Instant::now();
-    let mut jitter: Option<(u32, JitterBuffer)> = None;
-    let mut owed_until = 0u64;
-    // RFC 4733 events: made for the telephone-event clock when it is known.
-    let mut dtmf_sender: Option<(u32, crate::dtmf::DtmfSender)> = None;
-    let mut dtmf_receiver = crate::dtmf::DtmfReceiver::new();
-    let mut played = 0usize;
-    let mut tick = tokio::time::interval(Duration::from_millis(20));
-    // A late tick is caught up (Burst), so a busy machine does not slow the stream down: the
-    // file plays and the far end is played out at 50 frames a second on average.
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let mut packet = [0u8; 12 + 1500];
-    let mut payload_buf = [0u8; 1500];
+    } = m;
+    let mut st = State {
+        current: flow.borrow_and_update().clone(),
+        rtp_core: None,
+        frames: 0,
+        started: tokio::time::Instant::now(),
+        jitter: None,
+        dtmf_sender: None,
+        dtmf_receiver: crate::dtmf::DtmfReceiver::new(),
+        srtp: None,
+        sealed: Vec::with_capacity(1600),
+        opened: Vec::with_capacity(1600),
+        pipeline: None,
+        captured: Vec::new(),
+        packet: vec![0; 12 + 1500],
+        payload: vec![0; 1500],
+        rtcp_out: vec![0; 1500],
+    };
+    let mut poll = tokio::time::interval(POLL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut rtcp_in = [0u8; 1500];
-    let mut rtcp_out = [0u8; 1500];
-    // SDES-SRTP contexts for the agreed keys (outbound with ours, inbound with theirs), and
-    // buffers the protected/unprotected packets pass through (grown once, then reused).
-    let mut srtp: Option<Srtp> = None;
-    let mut sealed: Vec<u8> = Vec::with_capacity(1600);
-    let mut opened: Vec<u8> = Vec::with_capacity(1600);
     let mut incoming = [0u8; 1500];
-    let mut pcm = [0i16; 5760];
-    // The file to send, at the rate of the codec in use (resampled when the codec changes).
-    let mut source: (u32, Vec<i16>) = (0, Vec::new());
-    // One encoder and one decoder, made again only when the negotiated codec changes.
-    let mut encoder: Option<(CodecKind, Box<dyn AudioCodec>)> = None;
-    let mut decoder: Option<(CodecKind, Box<dyn AudioCodec>)> = None;
+    // What one poll has to send: (bytes, to, is RTCP), collected while the port is locked.
+    let mut outbox: Vec<(Vec<u8>, SocketAddr, bool)> = Vec::new();
     loop {
         tokio::select! {
             () = stop.cancelled() => {
                 // RTCP BYE: the far end learns the stream ended (RFC 3550 §6.6).
-                if let Some((_, _, core)) = rtp_core.as_mut()
-                    && let Ok(n) = core.stop(std::time::Instant::now(), &mut rtcp_out)
-                    && let Some(wire) = seal(&mut srtp, &rtcp_out[..n], true, &mut sealed)
+                if let Some((_, _, core)) = st.rtp_core.as_mut()
+                    && let Ok(n) = core.stop(std::time::Instant::now(), &mut st.rtcp_out)
+                    && let Some(wire) = seal(&mut st.srtp, &st.rtcp_out[..n], true, &mut st.sealed)
                 {
                     let _ = rtcp_socket.send_to(wire, core.rtcp_destination()).await;
                 }
                 return;
             }
-            _ = tick.tick() => {
-                refresh(&mut flow, &mut current);
-                let Some(remote) = current.remote.as_ref() else { continue };
-                sync_srtp(&mut srtp, remote.srtp.as_ref());
-                if current.direction.receives()
-                    && let Some((_, jb)) = jitter.as_mut()
+            _ = poll.tick() => {
+                refresh(&mut flow, &mut st.current);
                 {
-                    play_out(jb, &mut decoder, remote.codec, &mut pcm, &recording, started, &mut owed_until);
+                    let Ok(mut guard) = port.lock() else { return };
+                    let Some(port) = guard.as_mut() else { return };
+                    let ctx = FrameContext {
+                        muted: muted.load(Ordering::Relaxed),
+                        recording: &recording,
+                        counters: &counters,
+                        stats: &stats,
+                        seed,
+                        dtmf_to_send: &mut dtmf_to_send,
+                    };
+                    frames(&mut st, port, ctx, &mut outbox);
                 }
-                let (frame, step) = frame_of(remote.codec, remote.ptime_ms);
-                let clock = remote.codec.rtp_clock_rate();
-                if let Some(addr) = remote.rtp
-                    && rtp_core.as_ref().is_none_or(|(a, c, _)| *a != addr || *c != clock)
-                {
-                    let mut cfg = crate::rtp::RtpConfig::new(addr, clock, seed);
-                    cfg.ntp_at_start = crate::rtp::ntp_from_unix(
-                        std::time::SystemTime::now()
-                            .duration_since(std::time::UNIX_EPOCH)
-                            .unwrap_or_default(),
-                    );
-                    cfg.payload_types = std::iter::once((remote.payload_type, clock))
-                        .chain(remote.dtmf_payload_type.map(|pt| (pt, remote.dtmf_clock_rate)))
-                        .collect();
-                    rtp_core = Some((addr, clock, crate::rtp::RtpSession::new(std::time::Instant::now(), cfg)));
-                }
-                ticks += 1;
-                // RTCP reports when due (SR while we send, RR otherwise).
-                if let Some((_, _, core)) = rtp_core.as_mut()
-                    && let Ok(Some(n)) = core.poll_rtcp(std::time::Instant::now(), &mut rtcp_out)
-                    && let Some(wire) = seal(&mut srtp, &rtcp_out[..n], true, &mut sealed)
-                {
-                    let _ = rtcp_socket.send_to(wire, core.rtcp_destination()).await;
-                }
-                if ticks.is_multiple_of(50)
-                    && let Some((_, _, core)) = rtp_core.as_mut()
-                {
-                    let jb = jitter.as_ref().map(|(_, jb)| jb.stats());
-                    let snapshot = call_stats(core, jb, remote.codec, counters.sent.load(Ordering::Relaxed));
-                    if let Ok(mut s) = stats.lock() {
-                        *s = Some(snapshot);
+                for (bytes, to, rtcp) in outbox.drain(..) {
+                    let sock = if rtcp { &rtcp_socket } else { &socket };
+                    if sock.send_to(&bytes, to).await.is_ok() && !rtcp {
+                        counters.sent.fetch_add(1, Ordering::Relaxed);
                     }
-                }
-                // Symmetric RTP: where the far end's packets really come from (behind NAT).
-                let latched = rtp_core.as_ref().map(|(_, _, core)| core.rtp_destination());
-                let (Some(to), true) = (latched.or(remote.rtp), current.direction.sends()) else { continue };
-                let Some(enc) = codec_slot(&mut encoder, remote.codec) else { continue };
-                let rate = remote.codec.sample_rate();
-                if source.0 != rate {
-                    // Where we are in the file, in time, carries over to the new rate.
-                    let at = if source.0 == 0 { 0 } else { played * rate as usize / source.0 as usize };
-                    source = (rate, play.as_ref().map(|p| p.resampled(rate).samples).unwrap_or_default());
-                    played = at;
-                }
-                for (i, s) in pcm[..frame].iter_mut().enumerate() {
-                    *s = source.1.get(played + i).copied().unwrap_or(0);
-                }
-                played += frame;
-                // While a digit plays, its RFC 4733 event replaces the audio packet.
-                let event = match remote.dtmf_payload_type {
-                    Some(dpt) if remote.dtmf_clock_rate == remote.codec.rtp_clock_rate() => {
-                        let rate = remote.dtmf_clock_rate;
-                        if dtmf_sender.as_ref().is_none_or(|(r, _)| *r != rate) {
-                            let interval = remote.ptime_ms.clamp(10, 20);
-                            dtmf_sender = crate::dtmf::DtmfSender::new(rate, interval)
-                                .ok()
-                                .map(|sender| (rate, sender));
-                        }
-                        dtmf_sender.as_mut().and_then(|(_, sender)| {
-                            while let Ok(digit) = dtmf_to_send.try_recv() {
-                                if let Err(e) = sender.start(digit, None, crate::dtmf::DEFAULT_VOLUME) {
-                                    tracing::debug!("digit {digit} not sent: {e}");
-                                }
-                            }
-                            sender.poll().map(|p| (dpt, p))
-                        })
-                    }
-                    _ => None,
-                };
-                let Some((_, _, core)) = rtp_core.as_mut() else { continue };
-                let now = std::time::Instant::now();
-                let params = |payload_type, marker| crate::rtp::SendParams {
-                    payload_type,
-                    samples: step,
-                    marker,
-                };
-                // The RTP core numbers the packets and keeps the timeline (and counts them for
-                // its sender reports).
-                let len = match event {
-                    Some((dpt, p)) => {
-                        let mut header = core.next_header(now, params(dpt, p.marker), p.payload.len());
-                        header.timestamp = p.rtp_timestamp(header.timestamp);
-                        header.marker = p.marker;
-                        write_header(&header, &p.payload, &mut packet)
-                    }
-                    None => match enc.encode(&pcm[..frame], &mut payload_buf) {
-                        Ok(n) => core
-                            .write_rtp(now, params(remote.payload_type, false), &payload_buf[..n], &mut packet)
-                            .ok(),
-                        Err(_) => None,
-                    },
-                };
-                if let Some(len) = len
-                    && let Some(wire) = seal(&mut srtp, &packet[..len], false, &mut sealed)
-                    && socket.send_to(wire, to).await.is_ok()
-                {
-                    counters.sent.fetch_add(1, Ordering::Relaxed);
                 }
             }
             got = rtcp_socket.recv_from(&mut rtcp_in) => {
                 let Ok((len, from)) = got else { continue };
-                let Some(len) = open(&mut srtp, &mut rtcp_in, len, true, &mut opened) else { continue };
-                if let Some((_, _, core)) = rtp_core.as_mut() {
+                let Some(len) = open(&mut st.srtp, &mut rtcp_in, len, true, &mut st.opened) else { continue };
+                if let Some((_, _, core)) = st.rtp_core.as_mut() {
                     core.on_rtcp_packet(std::time::Instant::now(), from, &rtcp_in[..len]);
                 }
             }
             got = socket.recv_from(&mut incoming) => {
                 let Ok((len, from)) = got else { continue };
-                refresh(&mut flow, &mut current);
-                if let Some(remote) = current.remote.as_ref() {
-                    sync_srtp(&mut srtp, remote.srtp.as_ref());
-                }
-                // SRTP: packets that fail authentication (or replays) are dropped here.
-                let Some(len) = open(&mut srtp, &mut incoming, len, false, &mut opened) else {
-                    counters.ignored.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                };
-                if let Some((_, _, core)) = rtp_core.as_mut()
-                    && !core.on_packet(std::time::Instant::now(), from, &incoming[..len]).accepted()
-                {
-                    // Not the far end's stream (a stray or spoofed source): ignored.
-                    counters.ignored.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
-                let Some(remote) = current.remote.as_ref() else {
-                    counters.ignored.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                };
-                if let Some(dpt) = remote.dtmf_payload_type
-                    && let Some(event) = rtp_payload(&incoming[..len], dpt)
-                {
-                    counters.received.fetch_add(1, Ordering::Relaxed);
-                    let marker = incoming[1] & 0x80 != 0;
-                    let timestamp = u32::from_be_bytes([incoming[4], incoming[5], incoming[6], incoming[7]]);
-                    if let Some(digit) = dtmf_receiver.on_packet(timestamp, marker, event) {
-                        let _ = dtmf_heard.send(digit);
-                    }
-                    continue;
-                }
-                let Some(payload) = rtp_payload(&incoming[..len], remote.payload_type) else {
-                    counters.ignored.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                };
-                counters.received.fetch_add(1, Ordering::Relaxed);
-                if !current.direction.receives() {
-                    continue;
-                }
-                let clock = remote.codec.rtp_clock_rate();
-                if jitter.as_ref().is_none_or(|(c, _)| *c != clock) {
-                    jitter = Some((clock, JitterBuffer::new(JitterConfig {
-                        clock_rate: clock,
-                        frame_ms: remote.ptime_ms.clamp(10, 60),
-                        ..JitterConfig::default()
-                    })));
-                }
-                if let Some((_, jb)) = jitter.as_mut() {
-                    let seq = u16::from_be_bytes([incoming[2], incoming[3]]);
-                    let timestamp = u32::from_be_bytes([incoming[4], incoming[5], incoming[6], incoming[7]]);
-                    jb.push(micros_since(started), seq, timestamp, payload);
-                }
+                received(&mut st, &mut flow, &counters, &dtmf_heard, &mut incoming, len, from);
             }
         }
+    }
+}
+
+/// What processing a frame needs besides the task's state.
+struct FrameContext<'a> {
+    muted: bool,
+    recording: &'a Recording,
+    counters: &'a Counters,
+    stats: &'a Mutex<Option<crate::rtp::CallStats>>,
+    seed: u64,
+    dtmf_to_send: &'a mut tokio::sync::mpsc::UnboundedReceiver<char>,
+}
+
+/// Runs the pipeline for every whole frame the microphone has captured: the capture device's
+/// clock paces sending, playout, RTCP and statistics.
+fn frames(
+    st: &mut State,
+    port: &mut AudioPort,
+    mut ctx: FrameContext<'_>,
+    outbox: &mut Vec<(Vec<u8>, SocketAddr, bool)>,
+) {
+    let pipeline = st
+        .pipeline
+        .get_or_insert_with(|| Pipeline::new(port.rate()));
+    let frame = pipeline.frame();
+    if st.captured.len() != frame {
+        st.captured = vec![0.0; frame];
+    }
+    let rate_ms = port.rate() as usize / 1000;
+    let dropped = port.drop_captured_beyond(rate_ms * MAX_CAPTURE_BACKLOG_MS as usize);
+    if dropped > 0 {
+        tracing::debug!("media ran late: {dropped} captured samples dropped");
+    }
+    while port.read(&mut st.captured) {
+        if ctx.muted {
+            st.captured.fill(0.0);
+        }
+        one_frame(st, port, &mut ctx, outbox);
+    }
+}
+
+/// One 20 ms frame: playout to the speaker, the recording, RTCP and stats when due, and the
+/// captured frame encoded and sent.
+fn one_frame(
+    st: &mut State,
+    port: &mut AudioPort,
+    ctx: &mut FrameContext<'_>,
+    outbox: &mut Vec<(Vec<u8>, SocketAddr, bool)>,
+) {
+    let Some(pipeline) = st.pipeline.as_mut() else {
+        return;
+    };
+    let Some(remote) = st.current.remote.as_ref() else {
+        record(pipeline, ctx.recording, &st.captured, false);
+        return;
+    };
+    sync_srtp(&mut st.srtp, remote.srtp.as_ref());
+    // The far end, to the speaker.
+    let receives = st.current.direction.receives();
+    let jb = st.jitter.as_mut().filter(|_| receives).map(|(_, jb)| jb);
+    let played = match pipeline.playout(remote.codec, jb, micros_since(st.started)) {
+        Some(speaker) => {
+            if port.queued() < port.rate() as usize / 1000 * MAX_PLAYBACK_QUEUE_MS as usize {
+                port.write(speaker);
+            }
+            true
+        }
+        None => false,
+    };
+    record(pipeline, ctx.recording, &st.captured, played);
+    let clock = remote.codec.rtp_clock_rate();
+    if let Some(addr) = remote.rtp
+        && st
+            .rtp_core
+            .as_ref()
+            .is_none_or(|(a, c, _)| *a != addr || *c != clock)
+    {
+        let mut cfg = crate::rtp::RtpConfig::new(addr, clock, ctx.seed);
+        cfg.ntp_at_start = crate::rtp::ntp_from_unix(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default(),
+        );
+        cfg.payload_types = std::iter::once((remote.payload_type, clock))
+            .chain(
+                remote
+                    .dtmf_payload_type
+                    .map(|pt| (pt, remote.dtmf_clock_rate)),
+            )
+            .collect();
+        st.rtp_core = Some((
+            addr,
+            clock,
+            crate::rtp::RtpSession::new(std::time::Instant::now(), cfg),
+        ));
+    }
+    st.frames += 1;
+    // RTCP reports when due (SR while we send, RR otherwise).
+    if let Some((_, _, core)) = st.rtp_core.as_mut()
+        && let Ok(Some(n)) = core.poll_rtcp(std::time::Instant::now(), &mut st.rtcp_out)
+        && let Some(wire) = seal(&mut st.srtp, &st.rtcp_out[..n], true, &mut st.sealed)
+    {
+        outbox.push((wire.to_vec(), core.rtcp_destination(), true));
+    }
+    if st.frames.is_multiple_of(50)
+        && let Some((_, _, core)) = st.rtp_core.as_mut()
+    {
+        let jb = st.jitter.as_ref().map(|(_, jb)| jb.stats());
+        let sent = ctx.counters.sent.load(Ordering::Relaxed);
+        let snapshot = call_stats(core, jb, remote.codec, sent);
+        if let Ok(mut s) = ctx.stats.lock() {
+            *s = Some(snapshot);
+        }
+    }
+    // Symmetric RTP: where the far end's packets really come from (behind NAT).
+    let latched = st
+        .rtp_core
+        .as_ref()
+        .map(|(_, _, core)| core.rtp_destination());
+    let (Some(to), true) = (latched.or(remote.rtp), st.current.direction.sends()) else {
+        return;
+    };
+    let step = remote.codec.rtp_clock_rate() / 1000 * crate::pipeline::FRAME_MS;
+    // While a digit plays, its RFC 4733 event replaces the audio packet.
+    let event = match remote.dtmf_payload_type {
+        Some(dpt) if remote.dtmf_clock_rate == remote.codec.rtp_clock_rate() => {
+            let rate = remote.dtmf_clock_rate;
+            if st.dtmf_sender.as_ref().is_none_or(|(r, _)| *r != rate) {
+                st.dtmf_sender = crate::dtmf::DtmfSender::new(rate, crate::pipeline::FRAME_MS)
+                    .ok()
+                    .map(|sender| (rate, sender));
+            }
+            st.dtmf_sender.as_mut().and_then(|(_, sender)| {
+                while let Ok(digit) = ctx.dtmf_to_send.try_recv() {
+                    if let Err(e) = sender.start(digit, None, crate::dtmf::DEFAULT_VOLUME) {
+                        tracing::debug!("digit {digit} not sent: {e}");
+                    }
+                }
+                sender.poll().map(|p| (dpt, p))
+            })
+        }
+        _ => None,
+    };
+    // The audio is encoded even while a digit plays, so the encoder keeps its history.
+    let encoded = pipeline.encode(remote.codec, &st.captured, &mut st.payload);
+    let Some((_, _, core)) = st.rtp_core.as_mut() else {
+        return;
+    };
+    let now = std::time::Instant::now();
+    let params = |payload_type, marker| crate::rtp::SendParams {
+        payload_type,
+        samples: step,
+        marker,
+    };
+    // The RTP core numbers the packets and keeps the timeline (and counts them for its
+    // sender reports).
+    let len = match event {
+        Some((dpt, p)) => {
+            let mut header = core.next_header(now, params(dpt, p.marker), p.payload.len());
+            header.timestamp = p.rtp_timestamp(header.timestamp);
+            header.marker = p.marker;
+            write_header(&header, &p.payload, &mut st.packet)
+        }
+        None => encoded.and_then(|n| {
+            core.write_rtp(
+                now,
+                params(remote.payload_type, false),
+                &st.payload[..n],
+                &mut st.packet,
+            )
+            .ok()
+        }),
+    };
+    if let Some(len) = len
+        && let Some(wire) = seal(&mut st.srtp, &st.packet[..len], false, &mut st.sealed)
+    {
+        outbox.push((wire.to_vec(), to, false));
+    }
+}
+
+/// Adds a frame to the call's recording, if one runs; a write error ends the recording.
+fn record(pipeline: &mut Pipeline, recording: &Recording, local: &[f32], played: bool) {
+    let Ok(mut slot) = recording.lock() else {
+        return;
+    };
+    let Some((writer, name)) = slot.as_mut() else {
+        return;
+    };
+    if let Err(e) = pipeline.record(writer, local, played) {
+        tracing::warn!("recording to {name} stopped: {e}");
+        if let Some((writer, _)) = slot.take() {
+            let _ = writer.finish();
+        }
+    }
+}
+
+/// An RTP or RTCP-less packet from the far end: SRTP, the RTP core's checks, DTMF events,
+/// then the jitter buffer.
+fn received(
+    st: &mut State,
+    flow: &mut watch::Receiver<Flow>,
+    counters: &Counters,
+    dtmf_heard: &tokio::sync::mpsc::UnboundedSender<char>,
+    incoming: &mut [u8],
+    len: usize,
+    from: SocketAddr,
+) {
+    refresh(flow, &mut st.current);
+    if let Some(remote) = st.current.remote.as_ref() {
+        sync_srtp(&mut st.srtp, remote.srtp.as_ref());
+    }
+    // SRTP: packets that fail authentication (or replays) are dropped here.
+    let Some(len) = open(&mut st.srtp, incoming, len, false, &mut st.opened) else {
+        counters.ignored.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
+    if let Some((_, _, core)) = st.rtp_core.as_mut()
+        && !core
+            .on_packet(std::time::Instant::now(), from, &incoming[..len])
+            .accepted()
+    {
+        // Not the far end's stream (a stray or spoofed source): ignored.
+        counters.ignored.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    let Some(remote) = st.current.remote.as_ref() else {
+        counters.ignored.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
+    if let Some(dpt) = remote.dtmf_payload_type
+        && let Some(event) = rtp_payload(&incoming[..len], dpt)
+    {
+        counters.received.fetch_add(1, Ordering::Relaxed);
+        let marker = incoming[1] & 0x80 != 0;
+        let timestamp = u32::from_be_bytes([incoming[4], incoming[5], incoming[6], incoming[7]]);
+        if let Some(digit) = st.dtmf_receiver.on_packet(timestamp, marker, event) {
+            let _ = dtmf_heard.send(digit);
+        }
+        return;
+    }
+    let Some(payload) = rtp_payload(&incoming[..len], remote.payload_type) else {
+        counters.ignored.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
+    counters.received.fetch_add(1, Ordering::Relaxed);
+    if !st.current.direction.receives() {
+        return;
+    }
+    let clock = remote.codec.rtp_clock_rate();
+    if st.jitter.as_ref().is_none_or(|(c, _)| *c != clock) {
+        st.jitter = Some((
+            clock,
+            JitterBuffer::new(JitterConfig {
+                clock_rate: clock,
+                frame_ms: remote.ptime_ms.clamp(10, 60),
+                ..JitterConfig::default()
+            }),
+        ));
+    }
+    if let Some((_, jb)) = st.jitter.as_mut() {
+        let seq = u16::from_be_bytes([incoming[2], incoming[3]]);
+        let timestamp = u32::from_be_bytes([incoming[4], incoming[5], incoming[6], incoming[7]]);
+        jb.push(micros_since(st.started), seq, timestamp, payload);
     }
 }
 
@@ -528,6 +714,7 @@ fn call_stats(
 ) -> crate::rtp::CallStats {
     let mut s = core.stats(std::time::Instant::now());
     s.packets_sent = sent;
+    s.codec = Some(codec);
     s.jitter_buffer_ms = jb.map_or(0.0, |j| j.buffered_delay_ms as f32);
     let one_way = s.rtt_ms.map_or(0.0, |rtt| f64::from(rtt) / 2.0);
     s.mos = crate::quality::mos(&crate::quality::QualityInput {
@@ -648,73 +835,6 @@ fn micros_since(start: tokio::time::Instant) -> u64 {
     u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX)
 }
 
-/// Plays out what is due from the jitter buffer: the next frame decoded, a lost one concealed
-/// (Opus rebuilds it from the next packet's FEC when it is there), nothing before the first.
-/// `owed_until` is when the audio already played runs out, so packets longer than our tick
-/// are not popped too early.
-fn play_out(
-    jb: &mut JitterBuffer,
-    decoder: &mut Option<(CodecKind, Box<dyn AudioCodec>)>,
-    codec: CodecKind,
-    pcm: &mut [i16],
-    recording: &Mutex<Pcm>,
-    started: tokio::time::Instant,
-    owed_until: &mut u64,
-) {
-    let now = micros_since(started);
-    if now + 5_000 < *owed_until {
-        return;
-    }
-    let rate = codec.sample_rate();
-    let frame = (u64::from(jb.samples_per_frame()) * u64::from(rate)
-        / u64::from(codec.rtp_clock_rate()))
-    .clamp(1, pcm.len() as u64) as usize;
-    let Some(dec) = codec_slot(decoder, codec) else {
-        return;
-    };
-    let n = match jb.pop(now) {
-        Playout::Frame { payload, .. } => dec.decode(payload, pcm).unwrap_or(0),
-        Playout::Conceal { fec } => dec.conceal(fec, &mut pcm[..frame]).unwrap_or(0),
-        Playout::Silence => {
-            // Nothing to play (a pause in the far end's packets): silence, once the call's
-            // audio has started, so the recording keeps time.
-            if recording.lock().is_ok_and(|r| r.rate == 0) {
-                *owed_until = now.max(*owed_until) + 20_000;
-                return;
-            }
-            pcm[..frame].fill(0);
-            frame
-        }
-    };
-    *owed_until = now.max(*owed_until) + (n as u64 * 1_000_000 / u64::from(rate)).max(1);
-    record(recording, rate, &pcm[..n]);
-}
-
-/// Adds played-out audio to the call's recording (which keeps the first codec's rate).
-fn record(recording: &Mutex<Pcm>, rate: u32, samples: &[i16]) {
-    let Ok(mut rec) = recording.lock() else {
-        return;
-    };
-    if rec.rate == 0 {
-        rec.rate = rate;
-    }
-    let limit = rec.rate as usize * MAX_RECORDED_SECS;
-    if rec.rate == rate {
-        if rec.samples.len() + samples.len() <= limit {
-            rec.samples.extend_from_slice(samples);
-        }
-    } else {
-        let frame = Pcm {
-            rate,
-            samples: samples.to_vec(),
-        }
-        .resampled(rec.rate);
-        if rec.samples.len() + frame.samples.len() <= limit {
-            rec.samples.extend_from_slice(&frame.samples);
-        }
-    }
-}
-
 /// The payload of an RTP packet with payload type `pt`, or `None` for anything else
 /// (RFC 3550 §5.1: version 2, CSRCs, extension and padding honoured).
 pub fn rtp_payload(packet: &[u8], pt: u8) -> Option<&[u8]> {
@@ -763,14 +883,17 @@ mod tests {
     async fn two_sessions_exchange_audio_after_offer_and_answer() {
         let ip: IpAddr = [127, 0, 0, 1].into();
         let dir = tempfile::tempdir().expect("dir");
-        let tone = Pcm {
+        let tone = crate::wav::Pcm {
             rate: 8000,
             samples: (0..8000)
                 .map(|i| ((i as f64 * 0.3).sin() * 8000.0) as i16)
                 .collect(),
         };
-        let mut a = RtpSession::start(ip, Some(tone), None).expect("a");
-        let mut b = RtpSession::start(ip, None, Some(dir.path().join("b.wav"))).expect("b");
+        let files = |play, record_to| {
+            AudioPort::files(siperb_audio::FileAudio { play, record_to }).expect("port")
+        };
+        let mut a = RtpSession::start(ip, files(Some(tone), None)).expect("a");
+        let mut b = RtpSession::start(ip, files(None, Some(dir.path().join("b.wav")))).expect("b");
         let offer = a.create_offer(Direction::SendRecv);
         let answer = b.answer_offer(&offer, false).expect("answer");
         a.apply_answer(&answer).expect("apply");

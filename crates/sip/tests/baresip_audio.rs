@@ -16,7 +16,7 @@ use lines::{Events, next_event};
 use siperb_media::srtp::SrtpMode;
 use siperb_media::wav::{self, Pcm};
 use siperb_sip::call::{CallPhase, Input};
-use siperb_sip::phone::{CallEvent, RtpFactory};
+use siperb_sip::phone::{AudioSource, CallEvent, RtpFactory};
 
 /// How long each signal is (longer than the call: baresip ends a call when its file ends).
 const SECONDS: u32 = 15;
@@ -135,8 +135,10 @@ async fn call_on(jack: &Jack, codecs: &str, rate: u32, we_dial: bool, srtp: Srtp
     let (_ep, line, mut rx) = lines::local_line_with(
         "alice",
         Arc::new(RtpFactory {
-            play: Some(ours.clone()),
-            record_to: Some(heard_file.clone()),
+            audio: AudioSource::Files(siperb_audio::FileAudio {
+                play: Some(ours.clone()),
+                record_to: Some(heard_file.clone()),
+            }),
             codecs: Vec::new(),
             srtp,
         }),

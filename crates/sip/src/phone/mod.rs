@@ -143,20 +143,60 @@ pub trait MediaFactory: Send + Sync + std::fmt::Debug {
     fn create(&self, local_ip: IpAddr) -> Result<Box<dyn MediaSession>, PhoneError>;
 }
 
-/// The minimal RTP backend, optionally playing a file and recording to another.
+/// Where a call's audio comes from and goes to.
+#[derive(Debug, Clone, Default)]
+pub enum AudioSource {
+    /// A silent microphone and a speaker that discards, paced like a device (tests, scripts).
+    #[default]
+    Silence,
+    /// The system's default microphone and speaker; silence (with a warning) when there are
+    /// none, so a call never fails for want of a sound card.
+    Devices,
+    /// A WAV file as the microphone, and a WAV file of what the far end sent.
+    Files(siperb_audio::FileAudio),
+}
+
+impl AudioSource {
+    /// Opens the port a new call runs on.
+    pub fn open(&self) -> Result<siperb_audio::AudioPort, PhoneError> {
+        use siperb_audio::{AudioPort, FileAudio};
+        let port = match self {
+            Self::Silence => AudioPort::files(FileAudio::default()),
+            Self::Devices => AudioPort::default_devices().or_else(|e| {
+                // Common on servers and in CI: said once per call, not as a warning.
+                tracing::info!("no usable sound device ({e}): the call runs with silence");
+                AudioPort::files(FileAudio::default())
+            }),
+            Self::Files(files) => AudioPort::files(files.clone()),
+        };
+        port.map_err(|e| PhoneError::Media(e.to_string()))
+    }
+}
+
+/// The RTP backend: each call's audio on `audio`, with the codecs and SRTP given.
 #[derive(Debug, Clone, Default)]
 pub struct RtpFactory {
-    pub play: Option<siperb_media::wav::Pcm>,
-    pub record_to: Option<std::path::PathBuf>,
+    pub audio: AudioSource,
     /// The codecs to offer and accept, best first; empty for the defaults.
     pub codecs: Vec<siperb_media::CodecKind>,
     /// SDES-SRTP: off, offered, or required.
     pub srtp: siperb_media::srtp::SrtpMode,
 }
 
+impl RtpFactory {
+    /// Calls on the default devices, with the default codecs and no SRTP: what the app uses.
+    pub fn devices() -> Self {
+        Self {
+            audio: AudioSource::Devices,
+            ..Self::default()
+        }
+    }
+}
+
 impl MediaFactory for RtpFactory {
     fn create(&self, local_ip: IpAddr) -> Result<Box<dyn MediaSession>, PhoneError> {
-        RtpSession::start(local_ip, self.play.clone(), self.record_to.clone())
+        let port = self.audio.open()?;
+        RtpSession::start(local_ip, port)
             .map(|s| s.with_codecs(&self.codecs).with_srtp(self.srtp))
             .map(|s| Box::new(s) as Box<dyn MediaSession>)
             .map_err(|e| PhoneError::Media(e.to_string()))
