@@ -9,7 +9,8 @@ use tokio::sync::mpsc;
 
 pub(crate) const HELP: &str = "commands: call TARGET | answer [CALL] | reject [CALL] [CODE] | \
      hangup [CALL] | hold [CALL] | resume [CALL] | dtmf DIGITS [CALL] | transfer TARGET [CALL] | \
-     attended CALL TO | swap CALL | calls | quit  (CALL defaults to the latest live call)";
+     attended CALL TO | swap CALL | mute [CALL] | unmute [CALL] | record FILE.wav [CALL] | \
+     record stop [CALL] | calls | quit  (CALL defaults to the latest live call)";
 
 /// The calls alive now, oldest first: shared between the event loop and the control task.
 #[derive(Clone, Default)]
@@ -48,6 +49,9 @@ enum Cmd {
     Dtmf(Option<CallRef>, String),
     Attended(CallRef, CallRef),
     Swap(CallRef),
+    Mute(Option<CallRef>, bool),
+    Record(Option<CallRef>, std::path::PathBuf),
+    StopRecording(Option<CallRef>),
     Calls,
     Quit,
 }
@@ -133,6 +137,20 @@ fn parse(line: &str) -> Result<Cmd, String> {
             extra(1)?;
             Cmd::Swap(need_call(args.first())?)
         }
+        "mute" | "unmute" => {
+            extra(1)?;
+            Cmd::Mute(call(args.first())?, verb.eq_ignore_ascii_case("mute"))
+        }
+        "record" => {
+            extra(2)?;
+            match *args
+                .first()
+                .ok_or("record to which file? (or: record stop)")?
+            {
+                "stop" => Cmd::StopRecording(call(args.get(1))?),
+                file => Cmd::Record(call(args.get(1))?, file.into()),
+            }
+        }
         "calls" => Cmd::Calls,
         "quit" | "exit" => Cmd::Quit,
         _ => return Err(format!("unknown command {verb:?}; {HELP}")),
@@ -201,8 +219,50 @@ async fn run(
         }
         Cmd::Attended(call, to) => engine.attended_transfer(call, to).await,
         Cmd::Swap(call) => engine.swap_to(call).await,
+        Cmd::Mute(call, muted) => {
+            let call = current(call)?;
+            engine.mute(call, muted).await.map(|()| {
+                let what = if muted { "muted" } else { "unmuted" };
+                say(
+                    json,
+                    serde_json::json!({"event": what, "call": call.0}),
+                    || format!("call {}: {what}", call.0),
+                );
+            })
+        }
+        Cmd::Record(call, file) => {
+            let call = current(call)?;
+            engine.start_recording(call, file.clone()).await.map(|()| {
+                let file = file.display().to_string();
+                say(
+                    json,
+                    serde_json::json!({"event": "recording", "call": call.0, "file": file}),
+                    || format!("call {}: recording to {file}", call.0),
+                );
+            })
+        }
+        Cmd::StopRecording(call) => {
+            let call = current(call)?;
+            engine.stop_recording(call).await.map(|secs| {
+                let secs = secs.unwrap_or(0.0);
+                say(
+                    json,
+                    serde_json::json!({"event": "recording_stopped", "call": call.0, "seconds": secs}),
+                    || format!("call {}: recording stopped ({secs:.1} s)", call.0),
+                );
+            })
+        }
     };
     result.map(|()| false).map_err(|e| e.to_string())
+}
+
+/// Prints what a command did: a JSON event, or a line for people.
+fn say(json: bool, event: serde_json::Value, text: impl FnOnce() -> String) {
+    if json {
+        println!("{event}");
+    } else {
+        println!("{}", text());
+    }
 }
 
 fn report(json: bool, line: &str, message: &str) {
@@ -255,6 +315,13 @@ mod tests {
             Ok(Cmd::Dtmf(Some(CallRef(7)), "12#".into()))
         );
         assert_eq!(parse("quit"), Ok(Cmd::Quit));
+        assert_eq!(parse("mute"), Ok(Cmd::Mute(None, true)));
+        assert_eq!(parse("unmute 2"), Ok(Cmd::Mute(Some(CallRef(2)), false)));
+        assert_eq!(
+            parse("record /tmp/a.wav 3"),
+            Ok(Cmd::Record(Some(CallRef(3)), "/tmp/a.wav".into()))
+        );
+        assert_eq!(parse("record stop"), Ok(Cmd::StopRecording(None)));
     }
 
     #[test]
@@ -268,6 +335,8 @@ mod tests {
             ("attended 1", "which call"),
             ("hangup 1 2", "too many"),
             ("call", "call whom"),
+            ("record", "which file"),
+            ("mute 1 2", "too many"),
         ] {
             let err = parse(line).expect_err(line);
             assert!(err.contains(says), "{line:?}: {err}");

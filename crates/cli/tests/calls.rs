@@ -171,7 +171,15 @@ fn the_preferred_codec_is_offered_first() {
         c.arg("--auto-answer").arg("--audio-out").arg(&heard);
     });
     let call = cli(p2.path(), "alice")
-        .args(["--json", "call", "--duration", "2", "--stats", "--codec", "g722"])
+        .args([
+            "--json",
+            "call",
+            "--duration",
+            "2",
+            "--stats",
+            "--codec",
+            "g722",
+        ])
         .arg(format!("sip:bob@127.0.0.1:{port}"))
         .output()
         .expect("call");

@@ -1,5 +1,5 @@
 use siperb_sip::call::Input as CallInput;
-use siperb_sip::phone::CallRef;
+use siperb_sip::phone::{CallRef, MediaControl};
 use siperb_sip::{AccountConfig, AccountId};
 use siperb_store::{Settings, ThemePreference};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -106,6 +106,42 @@ impl EngineHandle {
     pub async fn attended_transfer(&self, call: CallRef, to: CallRef) -> Result<(), EngineError> {
         self.ask(|reply| Request::AttendedTransfer { call, to, reply })
             .await?
+    }
+
+    /// Mutes or unmutes the microphone on `call` (silence is sent; the far end is not told).
+    pub async fn mute(&self, call: CallRef, muted: bool) -> Result<(), EngineError> {
+        self.media_control(call, MediaControl::Mute(muted))
+            .await
+            .map(|_| ())
+    }
+
+    /// Starts recording `call` to a stereo WAV file (us left, the far end right).
+    pub async fn start_recording(
+        &self,
+        call: CallRef,
+        path: std::path::PathBuf,
+    ) -> Result<(), EngineError> {
+        self.media_control(call, MediaControl::StartRecording(path))
+            .await
+            .map(|_| ())
+    }
+
+    /// Stops recording `call`; the seconds recorded (`None` when no recording ran).
+    pub async fn stop_recording(&self, call: CallRef) -> Result<Option<f64>, EngineError> {
+        self.media_control(call, MediaControl::StopRecording).await
+    }
+
+    async fn media_control(
+        &self,
+        call: CallRef,
+        control: MediaControl,
+    ) -> Result<Option<f64>, EngineError> {
+        self.ask(|reply| Request::MediaControl {
+            call,
+            control,
+            reply,
+        })
+        .await?
     }
 
     /// Talks on `call`: every other call goes on hold, `call` is resumed.

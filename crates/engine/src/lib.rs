@@ -14,7 +14,9 @@ pub use error::EngineError;
 pub use event::EngineEvent;
 pub use handle::EngineHandle;
 pub use siperb_sip::call::{CallPhase, EndCause, Input as CallInput};
-pub use siperb_sip::phone::{AudioSource, CallEvent, CallRef, MediaFactory, RtpFactory};
+pub use siperb_sip::phone::{
+    AudioSource, CallEvent, CallRef, ECHO_TARGET, MediaControl, MediaFactory, RtpFactory,
+};
 pub use siperb_sip::{AccountConfig, AccountId, RegistrationFailure, RegistrationState, Transport};
 pub use siperb_store::{Profile, Settings, ThemePreference};
 pub use status::{AccountStatus, EngineStatus, RegistrationSummary};

@@ -28,6 +28,11 @@ pub(crate) enum Command {
     User(Input),
     /// Progress of the call we placed for a REFER this call accepted.
     TransferCallProgress(u16),
+    /// Mute or record: local to the media, no signalling.
+    Media(
+        super::MediaControl,
+        tokio::sync::oneshot::Sender<Result<Option<f64>, String>>,
+    ),
 }
 
 /// Results of the requests the task sent in the background.
@@ -215,6 +220,10 @@ impl CallTask {
                 cmd = self.commands.recv(), if commands_open => match cmd {
                     Some(Command::User(input)) => self.prepare_user_input(input),
                     Some(Command::TransferCallProgress(status)) => Some(Input::TransferCallProgress { status }),
+                    Some(Command::Media(control, reply)) => {
+                        let _ = reply.send(super::media_control(self.media.as_mut(), control));
+                        None
+                    }
                     // Nobody can control the call any more (the app is quitting): hang up.
                     None => {
                         commands_open = false;

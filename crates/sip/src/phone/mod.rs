@@ -26,6 +26,38 @@ use crate::call::{
 };
 use call_task::{CallTask, Command};
 
+mod echo;
+pub use echo::{ECHO_DELAY, ECHO_TARGET, is_echo};
+
+/// What the user does to a call's media, with no signalling: mute, record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaControl {
+    /// Silence (or not) the microphone for this call.
+    Mute(bool),
+    /// Record the call to a stereo WAV file (us left, the far end right).
+    StartRecording(std::path::PathBuf),
+    /// Stop recording; the reply holds the seconds recorded.
+    StopRecording,
+}
+
+/// Applies `control` to a call's media; for a stopped recording, the seconds recorded.
+fn media_control(
+    media: &mut dyn MediaSession,
+    control: MediaControl,
+) -> Result<Option<f64>, String> {
+    match control {
+        MediaControl::Mute(muted) => {
+            media.set_mute(muted);
+            Ok(None)
+        }
+        MediaControl::StartRecording(path) => media
+            .start_recording(&path)
+            .map(|()| None)
+            .map_err(|e| e.to_string()),
+        MediaControl::StopRecording => media.stop_recording().map_err(|e| e.to_string()),
+    }
+}
+
 /// Our handle on one call, unique for the life of the process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, specta::Type)]
 pub struct CallRef(pub u64);
@@ -344,6 +376,20 @@ impl Line {
         self.send_to(call, Command::User(input)).await
     }
 
+    /// Mutes or records a call; for a stopped recording, the seconds it holds.
+    pub async fn media_control(
+        &self,
+        call: CallRef,
+        control: MediaControl,
+    ) -> Result<Option<f64>, PhoneError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.send_to(call, Command::Media(control, reply)).await?;
+        answer
+            .await
+            .map_err(|_| PhoneError::NoSuchCall)?
+            .map_err(PhoneError::Media)
+    }
+
     /// The line's calls and what they are doing.
     pub fn calls(&self) -> Vec<(CallRef, CallStatus)> {
         let mut calls: Vec<_> = self
@@ -435,8 +481,11 @@ impl Line {
         Ok(uri)
     }
 
-    /// Places a call to `target`.
+    /// Places a call to `target` (`echo` is the echo test: no server involved).
     pub fn dial(&self, target: &str) -> Result<CallRef, PhoneError> {
+        if is_echo(target) {
+            return self.dial_echo();
+        }
         let inner = &self.inner;
         // A REFER's target may carry headers for the new INVITE: we honour Replaces (attended
         // transfer, RFC 5589) and nothing else.
