@@ -49,6 +49,14 @@ pub(crate) struct AddArgs {
     /// Read the password from the first line of stdin and keep it in the OS keyring.
     #[arg(long)]
     password_stdin: bool,
+    /// The codecs to offer and accept on this account, best first (comma-separated: opus,
+    /// g722, pcmu, pcma); default all of them in that order.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    codecs: Vec<crate::CodecArg>,
+    /// SDES-SRTP on this account: off, optional (offered, used when the far end agrees) or
+    /// required (calls without it fail).
+    #[arg(long, value_enum, default_value = "off")]
+    srtp: crate::SrtpArg,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -87,6 +95,14 @@ pub(crate) async fn run(
             account.outbound_proxy = a.outbound_proxy;
             account.display_name = a.display_name;
             account.expires_secs = a.expires;
+            let mut codecs: Vec<siperb_media::CodecKind> = Vec::new();
+            for c in a.codecs.iter().copied().map(siperb_media::CodecKind::from) {
+                if !codecs.contains(&c) {
+                    codecs.push(c);
+                }
+            }
+            account.media.codecs = codecs;
+            account.media.srtp = a.srtp.into();
             let password = if a.password_stdin {
                 Some(crate::password::from_stdin()?)
             } else {

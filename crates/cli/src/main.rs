@@ -134,10 +134,11 @@ struct AudioArgs {
     /// jitter-buffer delay, MOS).
     #[arg(long)]
     stats: bool,
-    /// Encrypt the media with SDES-SRTP: off (default), optional (offer it, use it when the far
-    /// end agrees) or required (calls without it fail).
-    #[arg(long, value_enum, default_value = "off")]
-    srtp: SrtpArg,
+    /// Encrypt the media with SDES-SRTP: off, optional (offer it, use it when the far end
+    /// agrees) or required (calls without it fail); default the account's choice (off for the
+    /// local line).
+    #[arg(long, value_enum)]
+    srtp: Option<SrtpArg>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -162,6 +163,16 @@ impl From<CodecArg> for siperb_media::CodecKind {
             CodecArg::G722 => Self::G722,
             CodecArg::Pcmu => Self::Pcmu,
             CodecArg::Pcma => Self::Pcma,
+        }
+    }
+}
+
+impl From<SrtpArg> for siperb_media::srtp::SrtpMode {
+    fn from(a: SrtpArg) -> Self {
+        match a {
+            SrtpArg::Off => Self::Off,
+            SrtpArg::Optional => Self::Optional,
+            SrtpArg::Required => Self::Required,
         }
     }
 }
@@ -201,11 +212,7 @@ impl AudioArgs {
         Ok(siperb_engine::RtpFactory {
             audio,
             codecs,
-            srtp: match self.srtp {
-                SrtpArg::Off => siperb_media::srtp::SrtpMode::Off,
-                SrtpArg::Optional => siperb_media::srtp::SrtpMode::Optional,
-                SrtpArg::Required => siperb_media::srtp::SrtpMode::Required,
-            },
+            srtp: self.srtp.map(siperb_media::srtp::SrtpMode::from),
         })
     }
 }

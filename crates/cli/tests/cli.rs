@@ -92,3 +92,35 @@ fn an_unusable_profile_is_a_clear_error() {
         "{err}"
     );
 }
+
+/// An account's codec order and SRTP choice are kept with it (and a codec given twice once).
+#[test]
+fn account_media_choices_are_saved() {
+    let profile = tempfile::tempdir().expect("dir");
+    stdout(
+        cli()
+            .arg("--profile")
+            .arg(profile.path())
+            .args(["account", "add", "pbx", "--uri", "sip:1001@127.0.0.1"])
+            .args(["--codecs", "g722,pcmu,g722", "--srtp", "required"]),
+    );
+    let list = stdout(
+        cli()
+            .arg("--profile")
+            .arg(profile.path())
+            .args(["--json", "account", "list"]),
+    );
+    let accounts: serde_json::Value = serde_json::from_str(&list).expect("json");
+    assert_eq!(
+        accounts[0]["media"],
+        serde_json::json!({"codecs": ["g722", "pcmu"], "srtp": "required"}),
+        "{list}"
+    );
+    let bad = cli()
+        .arg("--profile")
+        .arg(profile.path())
+        .args(["account", "add", "x", "--uri", "sip:1@h", "--codecs", "gsm"])
+        .output()
+        .expect("run");
+    assert_eq!(bad.status.code(), Some(2));
+}

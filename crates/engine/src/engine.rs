@@ -424,6 +424,7 @@ impl Engine {
             ghost_filter: true,
             do_not_disturb: false,
             media: self.media.clone(),
+            media_settings: Default::default(),
         };
         let (call_tx, mut call_rx) = mpsc::unbounded_channel();
         let line = endpoint

@@ -92,6 +92,7 @@ impl Registrations {
                 ghost_filter: true,
                 do_not_disturb: false,
                 media,
+                media_settings: account.media.clone(),
             };
             let (call_tx, mut call_rx) = mpsc::unbounded_channel();
             match endpoint.start_line(line_cfg, call_tx) {

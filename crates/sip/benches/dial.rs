@@ -83,6 +83,7 @@ async fn registered(
                 ghost_filter: true,
                 do_not_disturb: false,
                 media: Arc::new(RtpFactory::default()),
+                media_settings: Default::default(),
             },
             tx,
         )

@@ -64,6 +64,21 @@ pub struct AccountConfig {
     pub expires_secs: u32,
     pub tls: TlsSettings,
     pub enabled: bool,
+    /// Codec order and SRTP for this account's calls.
+    #[serde(default)]
+    pub media: MediaSettings,
+}
+
+/// An account's media choices.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase", default)]
+pub struct MediaSettings {
+    /// The codecs to offer and accept, best first; empty for the defaults (Opus, G.722, PCMU,
+    /// PCMA).
+    pub codecs: Vec<siperb_media::CodecKind>,
+    /// SDES-SRTP: off, optional (offered, used when the far end agrees) or required (calls
+    /// without it fail).
+    pub srtp: siperb_media::srtp::SrtpMode,
 }
 
 /// Why an account cannot be used as given.
@@ -97,6 +112,7 @@ impl AccountConfig {
             expires_secs: Self::DEFAULT_EXPIRES_SECS,
             tls: TlsSettings::default(),
             enabled: true,
+            media: MediaSettings::default(),
         })
     }
 

@@ -19,7 +19,7 @@ pub mod ua;
 mod util;
 pub mod wire;
 
-pub use account::{AccountConfig, AccountError, AccountId, TlsSettings, Transport};
+pub use account::{AccountConfig, AccountError, AccountId, MediaSettings, TlsSettings, Transport};
 pub use address::{AddressError, SipAddress};
 pub use backoff::RetryBackoff;
 pub use gated::GateCounters;

@@ -140,7 +140,7 @@ async fn call_on(jack: &Jack, codecs: &str, rate: u32, we_dial: bool, srtp: Srtp
                 record_to: Some(heard_file.clone()),
             }),
             codecs: Vec::new(),
-            srtp,
+            srtp: Some(srtp),
         }),
     )
     .await;

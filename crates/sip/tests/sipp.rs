@@ -260,6 +260,7 @@ async fn line_with_credential(user: &str, password: &str) -> (SipEndpoint, Line,
         ghost_filter: true,
         do_not_disturb: false,
         media: Arc::new(RtpFactory::default()),
+        media_settings: Default::default(),
     };
     let line = ep.start_line(cfg, tx).expect("line");
     (ep, line, rx)

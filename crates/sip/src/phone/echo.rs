@@ -39,7 +39,10 @@ impl Line {
     pub(super) fn dial_echo(&self) -> Result<CallRef, PhoneError> {
         let inner = &self.inner;
         let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
-        let mut media = inner.cfg.media.create(loopback)?;
+        let mut media = inner
+            .cfg
+            .media
+            .create(loopback, &inner.cfg.media_settings)?;
         let reflector = Reflector::bind(loopback).map_err(|e| PhoneError::Media(e.to_string()))?;
         let offer = media.create_offer(Direction::SendRecv);
         let mut far = LocalAudio {

@@ -172,7 +172,12 @@ pub enum PhoneError {
 
 /// Makes the media session of each call.
 pub trait MediaFactory: Send + Sync + std::fmt::Debug {
-    fn create(&self, local_ip: IpAddr) -> Result<Box<dyn MediaSession>, PhoneError>;
+    /// A session for a call on `local_ip`, with the account's codec order and SRTP choice.
+    fn create(
+        &self,
+        local_ip: IpAddr,
+        account: &crate::account::MediaSettings,
+    ) -> Result<Box<dyn MediaSession>, PhoneError>;
 }
 
 /// Where a call's audio comes from and goes to.
@@ -205,14 +210,16 @@ impl AudioSource {
     }
 }
 
-/// The RTP backend: each call's audio on `audio`, with the codecs and SRTP given.
+/// The RTP backend: each call's audio on `audio`, with the account's codecs and SRTP unless
+/// this run overrides them.
 #[derive(Debug, Clone, Default)]
 pub struct RtpFactory {
     pub audio: AudioSource,
-    /// The codecs to offer and accept, best first; empty for the defaults.
+    /// The codecs to offer and accept, best first, for every account; empty for each
+    /// account's own choice.
     pub codecs: Vec<siperb_media::CodecKind>,
-    /// SDES-SRTP: off, offered, or required.
-    pub srtp: siperb_media::srtp::SrtpMode,
+    /// SDES-SRTP for every account; `None` for each account's own choice.
+    pub srtp: Option<siperb_media::srtp::SrtpMode>,
 }
 
 impl RtpFactory {
@@ -226,10 +233,20 @@ impl RtpFactory {
 }
 
 impl MediaFactory for RtpFactory {
-    fn create(&self, local_ip: IpAddr) -> Result<Box<dyn MediaSession>, PhoneError> {
+    fn create(
+        &self,
+        local_ip: IpAddr,
+        account: &crate::account::MediaSettings,
+    ) -> Result<Box<dyn MediaSession>, PhoneError> {
+        let codecs = if self.codecs.is_empty() {
+            &account.codecs
+        } else {
+            &self.codecs
+        };
+        let srtp = self.srtp.unwrap_or(account.srtp);
         let port = self.audio.open()?;
         RtpSession::start(local_ip, port)
-            .map(|s| s.with_codecs(&self.codecs).with_srtp(self.srtp))
+            .map(|s| s.with_codecs(codecs).with_srtp(srtp))
             .map(|s| Box::new(s) as Box<dyn MediaSession>)
             .map_err(|e| PhoneError::Media(e.to_string()))
     }
@@ -249,6 +266,8 @@ pub struct LineConfig {
     pub ghost_filter: bool,
     pub do_not_disturb: bool,
     pub media: Arc<dyn MediaFactory>,
+    /// The account's codec order and SRTP choice.
+    pub media_settings: crate::account::MediaSettings,
 }
 
 /// What the line knows of one of its calls, from the call's own events.
@@ -499,7 +518,10 @@ impl Line {
             crate::util::parse_uri(&uri).map_err(|e| PhoneError::BadTarget(e.to_string()))?;
         let caller =
             crate::util::parse_uri(&inner.cfg.aor).map_err(|e| PhoneError::Sip(e.to_string()))?;
-        let mut media = inner.cfg.media.create(inner.local.ip())?;
+        let mut media = inner
+            .cfg
+            .media
+            .create(inner.local.ip(), &inner.cfg.media_settings)?;
         let offer = media.create_offer(siperb_media::Direction::SendRecv);
         let (state_tx, state_rx) = inner.layer.new_dialog_state_channel();
         let opt = InviteOption {
@@ -699,7 +721,11 @@ impl Line {
                 }
             },
         };
-        let media = match inner.cfg.media.create(inner.local.ip()) {
+        let media = match inner
+            .cfg
+            .media
+            .create(inner.local.ip(), &inner.cfg.media_settings)
+        {
             Ok(m) => m,
             Err(e) => {
                 tracing::warn!("no media for an incoming call: {e}");

@@ -34,6 +34,7 @@ pub(crate) async fn local_line_with(
         ghost_filter: true,
         do_not_disturb: false,
         media,
+        media_settings: Default::default(),
     };
     let line = ep.start_line(cfg, tx).expect("line");
     (ep, line, rx)

@@ -58,6 +58,7 @@ pub(crate) async fn registered(
                 ghost_filter: true,
                 do_not_disturb: false,
                 media: Arc::new(RtpFactory::default()),
+                media_settings: Default::default(),
             },
             tx,
         )
