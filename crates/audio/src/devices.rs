@@ -3,19 +3,29 @@
 //! Both streams run mono samples through an [`AudioPort`]'s rings at the microphone's rate;
 //! their callbacks only convert, mix down and move samples. The streams live on a thread of
 //! their own (cpal streams are not `Send` on every platform) until the port closes.
+//!
+//! That thread also watches them: a stream that stops moving samples is rebuilt on the same
+//! ring, so the call goes on. Through ALSA's PulseAudio plugin (null sinks, here) a speaker
+//! stream sometimes stops calling back for good, at times after `snd_pcm_avail_delay` I/O
+//! errors (EIO, which cpal does not recover from as it does an xrun); a new stream plays.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
+use std::time::Duration;
 
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{FromSample, SampleFormat, SizedSample, StreamConfig};
 
 use crate::port::{AudioError, AudioPort, CaptureSide, Device, PlaybackSide, PortCounters};
 
-/// The device period asked for: short for a low mouth-to-ear delay. Through ALSA's PulseAudio
-/// plugin 10 ms periods failed (`snd_pcm_avail_delay` I/O errors, output stalled for a
-/// second) where 20 ms ran clean.
-const PERIOD_MS: u32 = 20;
+/// How often the device thread checks the streams.
+const WATCH_EVERY: Duration = Duration::from_millis(250);
+/// Looks without a sample moved before a running stream is taken for stalled (a device's
+/// period is far shorter).
+const STALL_CHECKS: u32 = 2;
+/// The same before a new stream's first samples (sound servers can take a while to start).
+const START_CHECKS: u32 = 16;
 
 struct DeviceThread {
     stop: mpsc::Sender<()>,
@@ -45,7 +55,7 @@ impl AudioPort {
                 // and into our log.
                 #[cfg(target_os = "linux")]
                 let alsa_messages = alsa::Output::local_error_handler().ok();
-                let opened = open_streams();
+                let opened = Streams::open();
                 #[cfg(target_os = "linux")]
                 if let Some(out) = alsa_messages {
                     let text = out.borrow().to_string();
@@ -53,19 +63,15 @@ impl AudioPort {
                         tracing::debug!("alsa-lib: {}", text.trim());
                     }
                 }
-                let streams = match opened {
+                match opened {
                     Ok((port, streams)) => {
                         let _ = ready_tx.send(Ok(port));
-                        streams
+                        streams.watch(&stop_rx);
                     }
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
-                        return;
                     }
-                };
-                // Until the port closes (or is dropped).
-                let _ = stop_rx.recv();
-                drop(streams);
+                }
             })
             .map_err(|e| AudioError::Device {
                 what: "audio",
@@ -83,6 +89,195 @@ impl AudioPort {
     }
 }
 
+/// A ring side lent to a stream's callback: when the stream (and its callback) is dropped,
+/// the side comes back, so a new stream can take over the same ring.
+struct Lent<T: Send + 'static> {
+    side: Option<T>,
+    back: mpsc::Sender<T>,
+}
+
+impl<T: Send + 'static> Drop for Lent<T> {
+    fn drop(&mut self) {
+        if let Some(side) = self.side.take() {
+            let _ = self.back.send(side);
+        }
+    }
+}
+
+/// One direction's device, config and stream, and what the watchdog saw of it.
+struct Direction<T: Send + 'static> {
+    what: &'static str,
+    device: cpal::Device,
+    config: StreamConfig,
+    format: SampleFormat,
+    stream: Option<cpal::Stream>,
+    /// The ring side while no stream holds it, and where streams give it back.
+    idle: Option<T>,
+    back: (mpsc::Sender<T>, mpsc::Receiver<T>),
+    /// Errors this stream reported (the callback adds, the watchdog reads).
+    errors: Arc<AtomicU64>,
+    /// Samples moved at the last look, looks since they last changed, and whether this stream
+    /// has moved any.
+    moved: u64,
+    still: u32,
+    started: bool,
+    rebuilt: u32,
+}
+
+struct Streams {
+    input: Direction<CaptureSide>,
+    output: Direction<PlaybackSide>,
+    counters: Arc<PortCounters>,
+}
+
+impl Streams {
+    fn open() -> Result<(AudioPort, Streams), AudioError> {
+        let host = cpal::default_host();
+        let input = host
+            .default_input_device()
+            .ok_or(AudioError::NoDevice("microphone"))?;
+        let output = host
+            .default_output_device()
+            .ok_or(AudioError::NoDevice("speaker"))?;
+        let in_supported = input
+            .default_input_config()
+            .map_err(device_error("microphone"))?;
+        let out_supported = output
+            .default_output_config()
+            .map_err(device_error("speaker"))?;
+        // The microphone's rate paces the call; the speaker is opened at the same rate.
+        let rate = in_supported.sample_rate();
+        let (port, capture, playback) = AudioPort::new(rate, "default devices");
+        let mut streams = Streams {
+            input: Direction::new("microphone", input, &in_supported, rate, capture),
+            output: Direction::new("speaker", output, &out_supported, rate, playback),
+            counters: port.counters(),
+        };
+        streams.input.start(&streams.counters, input_stream)?;
+        streams.output.start(&streams.counters, output_stream)?;
+        Ok((port, streams))
+    }
+
+    /// Keeps the streams running until `stop` says (or the port is gone).
+    fn watch(mut self, stop: &mpsc::Receiver<()>) {
+        while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(WATCH_EVERY) {
+            let c = self.counters.clone();
+            // Samples a stream moved, taken or lost, played or not: a stalled stream moves none.
+            let captured =
+                c.captured.load(Ordering::Relaxed) + c.capture_overruns.load(Ordering::Relaxed);
+            self.input.check(captured, &c, input_stream);
+            let played = c.played.load(Ordering::Relaxed) + c.underruns.load(Ordering::Relaxed);
+            self.output.check(played, &c, output_stream);
+        }
+    }
+}
+
+/// Builds a stream of one direction on a lent ring side.
+type Build<T> = fn(
+    &cpal::Device,
+    StreamConfig,
+    SampleFormat,
+    Lent<T>,
+    Arc<AtomicU64>,
+    Arc<PortCounters>,
+) -> Result<cpal::Stream, AudioError>;
+
+impl<T: Send + 'static> Direction<T> {
+    fn new(
+        what: &'static str,
+        device: cpal::Device,
+        supported: &cpal::SupportedStreamConfig,
+        rate: u32,
+        side: T,
+    ) -> Self {
+        Self {
+            what,
+            device,
+            config: config_at(supported, rate),
+            format: supported.sample_format(),
+            stream: None,
+            idle: Some(side),
+            back: mpsc::channel(),
+            errors: Arc::new(AtomicU64::new(0)),
+            moved: 0,
+            still: 0,
+            started: false,
+            rebuilt: 0,
+        }
+    }
+
+    /// Builds and starts a stream with the idle ring side.
+    fn start(&mut self, counters: &Arc<PortCounters>, build: Build<T>) -> Result<(), AudioError> {
+        let side = self.idle.take().ok_or(AudioError::Device {
+            what: self.what,
+            detail: "its ring is still held by the old stream".into(),
+        })?;
+        let lent = Lent {
+            side: Some(side),
+            back: self.back.0.clone(),
+        };
+        let stream = build(
+            &self.device,
+            self.config,
+            self.format,
+            lent,
+            self.errors.clone(),
+            counters.clone(),
+        );
+        let stream = match stream {
+            Ok(s) => s,
+            Err(e) => {
+                // The callback (and the side it held) was dropped with the failed build.
+                self.idle = self.back.1.recv_timeout(Duration::from_secs(1)).ok();
+                return Err(e);
+            }
+        };
+        if let Err(e) = stream.play() {
+            drop(stream);
+            self.idle = self.back.1.recv_timeout(Duration::from_secs(1)).ok();
+            return Err(device_error(self.what)(e));
+        }
+        self.stream = Some(stream);
+        Ok(())
+    }
+
+    /// Rebuilds the stream when it stopped moving samples: for [`STALL_CHECKS`] looks in a row
+    /// once it has run, or [`START_CHECKS`] before its first samples.
+    fn check(&mut self, moved: u64, counters: &Arc<PortCounters>, build: Build<T>) {
+        let errors = self.errors.load(Ordering::Relaxed);
+        if moved != self.moved {
+            self.moved = moved;
+            self.still = 0;
+            self.started = true;
+            return;
+        }
+        self.still += 1;
+        let limit = if self.started {
+            STALL_CHECKS
+        } else {
+            START_CHECKS
+        };
+        if self.still < limit && self.stream.is_some() {
+            return;
+        }
+        self.still = 0;
+        self.started = false;
+        if let Some(old) = self.stream.take() {
+            drop(old);
+            self.idle = self.back.1.recv_timeout(Duration::from_secs(1)).ok();
+        }
+        self.rebuilt += 1;
+        match self.start(counters, build) {
+            Ok(()) => tracing::warn!(
+                "the {} stream stopped ({errors} errors so far): opened it again (time {})",
+                self.what,
+                self.rebuilt
+            ),
+            Err(e) => tracing::warn!("the {} stream stopped and cannot reopen: {e}", self.what),
+        }
+    }
+}
+
 fn device_error(what: &'static str) -> impl Fn(cpal::Error) -> AudioError {
     move |e| AudioError::Device {
         what,
@@ -90,70 +285,62 @@ fn device_error(what: &'static str) -> impl Fn(cpal::Error) -> AudioError {
     }
 }
 
-/// A stream config at `rate` with the device's channel count and a short period when the
-/// device allows one.
+/// A stream config at `rate` with the device's channel count. The period is left to the
+/// device: through ALSA's PulseAudio plugin, fixed 10-40 ms periods made the microphone start
+/// about two seconds late where the default started at once (see the device echo test's delay
+/// in the notes).
 fn config_at(supported: &cpal::SupportedStreamConfig, rate: u32) -> StreamConfig {
-    let period = rate * PERIOD_MS / 1000;
-    let buffer_size = match supported.buffer_size() {
-        cpal::SupportedBufferSize::Range { min, max } if (*min..=*max).contains(&period) => {
-            cpal::BufferSize::Fixed(period)
-        }
-        _ => cpal::BufferSize::Default,
-    };
     StreamConfig {
         channels: supported.channels(),
         sample_rate: rate,
-        buffer_size,
+        buffer_size: cpal::BufferSize::Default,
     }
 }
 
-fn open_streams() -> Result<(AudioPort, (cpal::Stream, cpal::Stream)), AudioError> {
-    let host = cpal::default_host();
-    let input = host
-        .default_input_device()
-        .ok_or(AudioError::NoDevice("microphone"))?;
-    let output = host
-        .default_output_device()
-        .ok_or(AudioError::NoDevice("speaker"))?;
-    let in_supported = input
-        .default_input_config()
-        .map_err(device_error("microphone"))?;
-    let out_supported = output
-        .default_output_config()
-        .map_err(device_error("speaker"))?;
-    // The microphone's rate paces the call; the speaker is opened at the same rate.
-    let rate = in_supported.sample_rate();
-    let (port, capture, playback) = AudioPort::new(rate, "default devices");
-    let counters = port.counters();
-    let in_config = config_at(&in_supported, rate);
-    let out_config = config_at(&out_supported, rate);
-    let mic = match in_supported.sample_format() {
-        SampleFormat::F32 => input_stream::<f32>(&input, in_config, capture, counters.clone()),
-        SampleFormat::I16 => input_stream::<i16>(&input, in_config, capture, counters.clone()),
-        SampleFormat::I32 => input_stream::<i32>(&input, in_config, capture, counters.clone()),
-        other => Err(AudioError::Device {
-            what: "microphone",
-            detail: format!("unsupported sample format {other}"),
-        }),
-    }?;
-    let speaker = match out_supported.sample_format() {
-        SampleFormat::F32 => output_stream::<f32>(&output, out_config, playback, counters),
-        SampleFormat::I16 => output_stream::<i16>(&output, out_config, playback, counters),
-        SampleFormat::I32 => output_stream::<i32>(&output, out_config, playback, counters),
-        other => Err(AudioError::Device {
-            what: "speaker",
-            detail: format!("unsupported sample format {other}"),
-        }),
-    }?;
-    mic.play().map_err(device_error("microphone"))?;
-    speaker.play().map_err(device_error("speaker"))?;
-    Ok((port, (mic, speaker)))
+fn unsupported(what: &'static str, format: SampleFormat) -> AudioError {
+    AudioError::Device {
+        what,
+        detail: format!("unsupported sample format {format}"),
+    }
 }
 
-fn input_stream<T>(
+fn input_stream(
     device: &cpal::Device,
     config: StreamConfig,
-    mut capture: CaptureSide,
+    format: SampleFormat,
+    lent: Lent<CaptureSide>,
+    errors: Arc<AtomicU64>,
+    counters: Arc<PortCounters>,
+) -> Result<cpal::Stream, AudioError> {
+    match format {
+        SampleFormat::F32 => input_of::<f32>(device, config, lent, errors, counters),
+        SampleFormat::I16 => input_of::<i16>(device, config, lent, errors, counters),
+        SampleFormat::I32 => input_of::<i32>(device, config, lent, errors, counters),
+        other => Err(unsupported("microphone", other)),
+    }
+}
+
+fn output_stream(
+    device: &cpal::Device,
+    config: StreamConfig,
+    format: SampleFormat,
+    lent: Lent<PlaybackSide>,
+    errors: Arc<AtomicU64>,
+    counters: Arc<PortCounters>,
+) -> Result<cpal::Stream, AudioError> {
+    match format {
+        SampleFormat::F32 => output_of::<f32>(device, config, lent, errors, counters),
+        SampleFormat::I16 => output_of::<i16>(device, config, lent, errors, counters),
+        SampleFormat::I32 => output_of::<i32>(device, config, lent, errors, counters),
+        other => Err(unsupported("speaker", other)),
+    }
+}
+
+fn input_of<T>(
+    device: &cpal::Device,
+    config: StreamConfig,
+    mut lent: Lent<CaptureSide>,
+    errors: Arc<AtomicU64>,
     counters: Arc<PortCounters>,
 ) -> Result<cpal::Stream, AudioError>
 where
@@ -165,18 +352,24 @@ where
         .build_input_stream::<T, _, _>(
             config,
             move |data: &[T], _| {
-                capture.push_interleaved(data, channels, <f32 as FromSample<T>>::from_sample_)
+                if let Some(capture) = lent.side.as_mut() {
+                    capture.push_interleaved(data, channels, <f32 as FromSample<T>>::from_sample_);
+                }
             },
-            move |_| counters.device_error(),
+            move |_| {
+                errors.fetch_add(1, Ordering::Relaxed);
+                counters.device_error();
+            },
             None,
         )
         .map_err(device_error("microphone"))
 }
 
-fn output_stream<T>(
+fn output_of<T>(
     device: &cpal::Device,
     config: StreamConfig,
-    mut playback: PlaybackSide,
+    mut lent: Lent<PlaybackSide>,
+    errors: Arc<AtomicU64>,
     counters: Arc<PortCounters>,
 ) -> Result<cpal::Stream, AudioError>
 where
@@ -188,9 +381,14 @@ where
         .build_output_stream::<T, _, _>(
             config,
             move |out: &mut [T], _| {
-                playback.fill_interleaved(out, channels, <T as FromSample<f32>>::from_sample_);
+                if let Some(playback) = lent.side.as_mut() {
+                    playback.fill_interleaved(out, channels, <T as FromSample<f32>>::from_sample_);
+                }
             },
-            move |_| counters.device_error(),
+            move |_| {
+                errors.fetch_add(1, Ordering::Relaxed);
+                counters.device_error();
+            },
             None,
         )
         .map_err(device_error("speaker"))

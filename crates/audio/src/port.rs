@@ -32,12 +32,12 @@ pub enum AudioError {
 /// Counters the device side keeps (atomics: the callback only adds to them).
 #[derive(Debug, Default)]
 pub struct PortCounters {
-    captured: AtomicU64,
+    pub(crate) captured: AtomicU64,
     /// Captured samples lost because the media side did not take them in time.
-    capture_overruns: AtomicU64,
-    played: AtomicU64,
+    pub(crate) capture_overruns: AtomicU64,
+    pub(crate) played: AtomicU64,
     /// Samples of silence the speaker played because nothing was queued.
-    underruns: AtomicU64,
+    pub(crate) underruns: AtomicU64,
     /// Samples the media side could not queue for the speaker (ring full).
     playback_dropped: AtomicU64,
     /// Errors the device reported (unplugged, stream broken).
