@@ -102,6 +102,10 @@ pub struct RemoteAudio {
     pub ptime_ms: u32,
     /// The SRTP keys agreed (SDES), when the media is encrypted.
     pub srtp: Option<crate::srtp::SrtpKeys>,
+    /// RTCP shares the RTP port (RFC 5761), both ends having said `a=rtcp-mux`.
+    pub rtcp_mux: bool,
+    /// Where the far end takes RTCP when it said so (`a=rtcp`, RFC 3605).
+    pub rtcp: Option<SocketAddr>,
 }
 
 struct ParsedAudio {
@@ -114,6 +118,9 @@ struct ParsedAudio {
     ptime_ms: u32,
     /// `a=crypto` values of the audio stream.
     crypto: Vec<String>,
+    rtcp_mux: bool,
+    /// `a=rtcp`: port, and address when given.
+    rtcp: Option<(u16, Option<IpAddr>)>,
 }
 
 fn parse(sdp: &str) -> Result<ParsedAudio, SdpError> {
@@ -161,6 +168,8 @@ fn parse(sdp: &str) -> Result<ParsedAudio, SdpError> {
                         direction: session_direction,
                         ptime_ms: 20,
                         crypto: Vec::new(),
+                        rtcp_mux: false,
+                        rtcp: None,
                     });
                     in_other_media = false;
                 } else {
@@ -193,6 +202,17 @@ fn parse(sdp: &str) -> Result<ParsedAudio, SdpError> {
                         }
                     }
                     "crypto" => a.crypto.push(arg.trim().to_owned()),
+                    "rtcp-mux" => a.rtcp_mux = true,
+                    "rtcp" => {
+                        let mut p = arg.split_whitespace();
+                        if let Some(port) = p.next().and_then(|v| v.parse::<u16>().ok()) {
+                            let addr = match (p.next(), p.next(), p.next()) {
+                                (Some("IN"), Some(_), Some(addr)) => addr.parse().ok(),
+                                _ => None,
+                            };
+                            a.rtcp = Some((port, addr));
+                        }
+                    }
                     "ptime" => {
                         if let Ok(p) = arg.trim().parse::<u32>()
                             && (10..=120).contains(&p)
@@ -280,6 +300,11 @@ fn remote_of(parsed: &ParsedAudio, codec: CodecKind, pt: u8) -> RemoteAudio {
         direction: parsed.direction,
         ptime_ms: parsed.ptime_ms,
         srtp: None,
+        rtcp_mux: parsed.rtcp_mux,
+        rtcp: parsed.rtcp.and_then(|(port, addr)| {
+            let ip = addr.or(parsed.addr)?;
+            (port != 0 && !ip.is_unspecified()).then_some(SocketAddr::new(ip, port))
+        }),
     }
 }
 
@@ -366,7 +391,7 @@ impl LocalAudio {
             attrs.push_str(&format!("a=crypto:{}\r\n", key.to_sdp_value()));
         }
         s.push_str(&format!(
-            "m=audio {} {}{formats}\r\n{attrs}a=ptime:20\r\na={}\r\n",
+            "m=audio {} {}{formats}\r\n{attrs}a=rtcp-mux\r\na=ptime:20\r\na={}\r\n",
             self.rtp.port(),
             self.srtp.offer_profile(),
             direction.attribute()
@@ -422,6 +447,10 @@ impl LocalAudio {
         if let Some(keys) = &remote.srtp {
             attrs.push_str(&format!("a=crypto:{}\r\n", keys.local.to_sdp_value()));
         }
+        // RTCP on the RTP port when the offerer asked for it (RFC 5761 §5.1.1).
+        if remote.rtcp_mux {
+            attrs.push_str("a=rtcp-mux\r\n");
+        }
         let profile = if savp { "RTP/SAVP" } else { "RTP/AVP" };
         s.push_str(&format!(
             "m=audio {} {profile} {formats}\r\n{attrs}a=ptime:20\r\na={}\r\n",
@@ -464,6 +493,25 @@ pub fn offered_direction(sdp: &str) -> Result<Direction, SdpError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rtcp_mux_is_offered_and_answered_only_when_offered() {
+        let mut us = local();
+        assert!(us.offer(Direction::SendRecv).contains("a=rtcp-mux\r\n"));
+        // baresip's offer has no rtcp-mux: neither has our answer.
+        let (answer, remote) = us.answer(BARESIP_OFFER, false).expect("answer");
+        assert!(!answer.contains("rtcp-mux"), "{answer}");
+        assert!(!remote.rtcp_mux);
+        let muxed = BARESIP_OFFER.replace("a=sendrecv", "a=rtcp-mux\r\na=rtcp:10001\r\na=sendrecv");
+        let (answer, remote) = us.answer(&muxed, false).expect("answer");
+        assert!(answer.contains("a=rtcp-mux\r\n"), "{answer}");
+        assert!(remote.rtcp_mux);
+        assert_eq!(remote.rtcp, Some("127.0.0.1:10001".parse().expect("addr")));
+        let elsewhere =
+            BARESIP_OFFER.replace("a=sendrecv", "a=rtcp:9000 IN IP4 10.0.0.9\r\na=sendrecv");
+        let (_, remote) = us.answer(&elsewhere, false).expect("answer");
+        assert_eq!(remote.rtcp, Some("10.0.0.9:9000".parse().expect("addr")));
+    }
 
     const BARESIP_OFFER: &str = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 10000 RTP/AVP 96 8 0 101\r\na=rtpmap:96 opus/48000/2\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=sendrecv\r\n";
 

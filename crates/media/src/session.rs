@@ -335,8 +335,8 @@ struct State {
     /// The task's copy of where and how media flows, refreshed when signalling changes it.
     current: Flow,
     /// RFC 3550 bookkeeping (loss, jitter, the far end's SSRC, latching), made when the far
-    /// end's address is known.
-    rtp_core: Option<(SocketAddr, u32, crate::rtp::RtpSession)>,
+    /// end's address is known (again when it, the clock or rtcp-mux change).
+    rtp_core: Option<(CoreKey, crate::rtp::RtpSession)>,
     frames: u64,
     started: tokio::time::Instant,
     jitter: Option<(u32, JitterBuffer)>,
@@ -396,11 +396,12 @@ async fn run(m: Media) {
         tokio::select! {
             () = stop.cancelled() => {
                 // RTCP BYE: the far end learns the stream ended (RFC 3550 §6.6).
-                if let Some((_, _, core)) = st.rtp_core.as_mut()
+                let sock = if muxed(&st) { &socket } else { &rtcp_socket };
+                if let Some((_, core)) = st.rtp_core.as_mut()
                     && let Ok(n) = core.stop(std::time::Instant::now(), &mut st.rtcp_out)
                     && let Some(wire) = seal(&mut st.srtp, &st.rtcp_out[..n], true, &mut st.sealed)
                 {
-                    let _ = rtcp_socket.send_to(wire, core.rtcp_destination()).await;
+                    let _ = sock.send_to(wire, core.rtcp_destination()).await;
                 }
                 return;
             }
@@ -419,8 +420,9 @@ async fn run(m: Media) {
                     };
                     frames(&mut st, port, ctx, &mut outbox);
                 }
+                let mux = muxed(&st);
                 for (bytes, to, rtcp) in outbox.drain(..) {
-                    let sock = if rtcp { &rtcp_socket } else { &socket };
+                    let sock = if rtcp && !mux { &rtcp_socket } else { &socket };
                     if sock.send_to(&bytes, to).await.is_ok() && !rtcp {
                         counters.sent.fetch_add(1, Ordering::Relaxed);
                     }
@@ -429,7 +431,7 @@ async fn run(m: Media) {
             got = rtcp_socket.recv_from(&mut rtcp_in) => {
                 let Ok((len, from)) = got else { continue };
                 let Some(len) = open(&mut st.srtp, &mut rtcp_in, len, true, &mut st.opened) else { continue };
-                if let Some((_, _, core)) = st.rtp_core.as_mut() {
+                if let Some((_, core)) = st.rtp_core.as_mut() {
                     core.on_rtcp_packet(std::time::Instant::now(), from, &rtcp_in[..len]);
                 }
             }
@@ -439,6 +441,14 @@ async fn run(m: Media) {
             }
         }
     }
+}
+
+/// What an RTP core was made for: the far end's address, the clock rate, rtcp-mux.
+type CoreKey = (SocketAddr, u32, bool);
+
+/// Whether RTCP shares the RTP socket on this call (RFC 5761).
+fn muxed(st: &State) -> bool {
+    st.current.remote.as_ref().is_some_and(|r| r.rtcp_mux)
 }
 
 /// What processing a frame needs besides the task's state.
@@ -513,9 +523,11 @@ fn one_frame(
         && st
             .rtp_core
             .as_ref()
-            .is_none_or(|(a, c, _)| *a != addr || *c != clock)
+            .is_none_or(|(key, _)| *key != (addr, clock, remote.rtcp_mux))
     {
         let mut cfg = crate::rtp::RtpConfig::new(addr, clock, ctx.seed);
+        cfg.rtcp_mux = remote.rtcp_mux;
+        cfg.remote_rtcp = remote.rtcp;
         cfg.ntp_at_start = crate::rtp::ntp_from_unix(
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -528,22 +540,19 @@ fn one_frame(
                     .map(|pt| (pt, remote.dtmf_clock_rate)),
             )
             .collect();
-        st.rtp_core = Some((
-            addr,
-            clock,
-            crate::rtp::RtpSession::new(std::time::Instant::now(), cfg),
-        ));
+        let core = crate::rtp::RtpSession::new(std::time::Instant::now(), cfg);
+        st.rtp_core = Some(((addr, clock, remote.rtcp_mux), core));
     }
     st.frames += 1;
     // RTCP reports when due (SR while we send, RR otherwise).
-    if let Some((_, _, core)) = st.rtp_core.as_mut()
+    if let Some((_, core)) = st.rtp_core.as_mut()
         && let Ok(Some(n)) = core.poll_rtcp(std::time::Instant::now(), &mut st.rtcp_out)
         && let Some(wire) = seal(&mut st.srtp, &st.rtcp_out[..n], true, &mut st.sealed)
     {
         outbox.push((wire.to_vec(), core.rtcp_destination(), true));
     }
     if st.frames.is_multiple_of(50)
-        && let Some((_, _, core)) = st.rtp_core.as_mut()
+        && let Some((_, core)) = st.rtp_core.as_mut()
     {
         let jb = st.jitter.as_ref().map(|(_, jb)| jb.stats());
         let sent = ctx.counters.sent.load(Ordering::Relaxed);
@@ -553,10 +562,7 @@ fn one_frame(
         }
     }
     // Symmetric RTP: where the far end's packets really come from (behind NAT).
-    let latched = st
-        .rtp_core
-        .as_ref()
-        .map(|(_, _, core)| core.rtp_destination());
+    let latched = st.rtp_core.as_ref().map(|(_, core)| core.rtp_destination());
     let (Some(to), true) = (latched.or(remote.rtp), st.current.direction.sends()) else {
         return;
     };
@@ -583,7 +589,7 @@ fn one_frame(
     };
     // The audio is encoded even while a digit plays, so the encoder keeps its history.
     let encoded = pipeline.encode(remote.codec, &st.captured, &mut st.payload);
-    let Some((_, _, core)) = st.rtp_core.as_mut() else {
+    let Some((_, core)) = st.rtp_core.as_mut() else {
         return;
     };
     let now = std::time::Instant::now();
@@ -649,12 +655,22 @@ fn received(
     if let Some(remote) = st.current.remote.as_ref() {
         sync_srtp(&mut st.srtp, remote.srtp.as_ref());
     }
+    // With rtcp-mux, RTCP arrives here too: packet types 200-204 in the second byte (the
+    // range RFC 5761 §4 sets aside), unprotected as SRTCP and handed to the RTP core.
+    if muxed(st) && incoming.get(1).is_some_and(|b| (192..=223).contains(b)) {
+        if let Some(len) = open(&mut st.srtp, incoming, len, true, &mut st.opened)
+            && let Some((_, core)) = st.rtp_core.as_mut()
+        {
+            core.on_packet(std::time::Instant::now(), from, &incoming[..len]);
+        }
+        return;
+    }
     // SRTP: packets that fail authentication (or replays) are dropped here.
     let Some(len) = open(&mut st.srtp, incoming, len, false, &mut st.opened) else {
         counters.ignored.fetch_add(1, Ordering::Relaxed);
         return;
     };
-    if let Some((_, _, core)) = st.rtp_core.as_mut()
+    if let Some((_, core)) = st.rtp_core.as_mut()
         && !core
             .on_packet(std::time::Instant::now(), from, &incoming[..len])
             .accepted()
@@ -905,5 +921,39 @@ mod tests {
         let heard = crate::wav::read(&dir.path().join("b.wav")).expect("recording");
         let loud = heard.samples.iter().filter(|s| s.abs() > 2000).count();
         assert!(loud > 100, "the tone did not arrive: {loud} loud samples");
+    }
+
+    /// Both ends offer and accept rtcp-mux: RTCP then shares the RTP port both ways, so the
+    /// round-trip time (which needs the far end's reports about us) appears in the stats.
+    #[tokio::test]
+    async fn rtcp_shares_the_rtp_port_when_both_ends_agree() {
+        let ip: IpAddr = [127, 0, 0, 1].into();
+        let silence = || AudioPort::files(siperb_audio::FileAudio::default()).expect("port");
+        let mut a = RtpSession::start(ip, silence()).expect("a");
+        let mut b = RtpSession::start(ip, silence()).expect("b");
+        let offer = a.create_offer(Direction::SendRecv);
+        assert!(offer.contains("a=rtcp-mux\r\n"), "{offer}");
+        let answer = b.answer_offer(&offer, false).expect("answer");
+        assert!(answer.contains("a=rtcp-mux\r\n"), "{answer}");
+        a.apply_answer(&answer).expect("apply");
+        // A's RTCP port is left closed: reports can only come through the RTP port.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(12);
+        let rtt = loop {
+            if let Some(rtt) = a.stats().and_then(|s| s.rtt_ms) {
+                break rtt;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no RTT: {:?}",
+                a.stats()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert!((0.0..50.0).contains(&rtt), "{rtt} ms on loopback");
+        let sa = a.stop();
+        b.stop();
+        // At most the first packet, which can beat the answer to A; the muxed reports (a
+        // couple by now) are not counted as strays.
+        assert!(sa.packets_ignored <= 1, "RTCP taken for stray RTP: {sa:?}");
     }
 }

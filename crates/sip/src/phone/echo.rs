@@ -192,6 +192,10 @@ impl Reflector {
                 () = stop.cancelled() => return,
                 got = self.rtp.recv_from(&mut buf) => {
                     let Ok((len, from)) = got else { continue };
+                    // RTCP (muxed on this port, RFC 5761) is not echoed: only the voice.
+                    if buf.get(1).is_some_and(|b| (192..=223).contains(b)) {
+                        continue;
+                    }
                     let packet = match keys.as_mut() {
                         Some((inbound, outbound)) => {
                             let mut sealed = Vec::with_capacity(len + 16);
