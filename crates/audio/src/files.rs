@@ -1,6 +1,6 @@
-//! File devices: a WAV file plays as the microphone and what the speaker would play is
-//! written to another, both in real time, paced like a sound card (a period every 10 ms on
-//! a steady clock, catching up after a stall). Without files the same device is a silent
+//! File devices: a WAV file plays as the microphone in real time, paced like a sound card (a
+//! period every 10 ms on a steady clock, catching up after a stall), and everything the call
+//! plays to the speaker is written to another, in order. Without files the same device is a silent
 //! microphone and a speaker that discards: a clock for calls on machines without sound.
 
 use std::path::PathBuf;
@@ -53,6 +53,7 @@ impl AudioPort {
             _ => "files",
         };
         let (mut port, capture, playback) = AudioPort::new(FILE_RATE, name);
+        port.keep_everything();
         // The file to play, at the device's rate, as floats.
         let source: Vec<f32> = audio
             .play
@@ -99,7 +100,6 @@ fn run(
     let mut heard = vec![0f32; period];
     let mut pcm = vec![0i16; period];
     let mut at = 0usize;
-    let mut started = false;
     let mut next = Instant::now();
     let mut failed = None;
     while !stop.load(Ordering::Relaxed) {
@@ -109,18 +109,23 @@ fn run(
         capture.push(from_file);
         capture.push(&silence[..period - from_file.len()]);
         at += period;
-        // One period of speaker.
-        let got = playback.fill(&mut heard);
-        started |= got > 0;
-        if started
-            && failed.is_none()
-            && let Some(w) = writer.as_mut()
-        {
-            for (o, s) in pcm.iter_mut().zip(&heard) {
-                *o = (s.clamp(-1.0, 1.0) * 32767.0).round() as i16;
+        // The speaker: everything the call queued, in order. The call makes one frame of
+        // output per frame of microphone (silence included once the far end has begun), so
+        // the file keeps the call's time even when this thread or the media ran late.
+        loop {
+            let got = playback.take(&mut heard);
+            if got == 0 {
+                break;
             }
-            if let Err(e) = w.write(&pcm) {
-                failed = Some(e);
+            if failed.is_none()
+                && let Some(w) = writer.as_mut()
+            {
+                for (o, s) in pcm.iter_mut().zip(&heard[..got]) {
+                    *o = (s.clamp(-1.0, 1.0) * 32767.0).round() as i16;
+                }
+                if let Err(e) = w.write(&pcm[..got]) {
+                    failed = Some(e);
+                }
             }
         }
         next += PERIOD;

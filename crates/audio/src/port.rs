@@ -14,6 +14,9 @@ use serde::Serialize;
 
 /// How much each ring holds: one second, far more than a device period or a media frame.
 const RING_SECONDS: usize = 1;
+/// On a real device: more captured audio waiting than this, or more queued for the speaker,
+/// is delay; the media side drops the excess.
+const DEVICE_BACKLOG_MS: usize = 150;
 
 /// What went wrong with audio: a message a person understands.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +79,10 @@ pub struct AudioPort {
     playback: rtrb::Producer<f32>,
     counters: Arc<PortCounters>,
     device: Option<Box<dyn Device>>,
+    /// How late the media side may fall behind before it drops old audio rather than play it
+    /// late (samples): short for real devices, the whole ring for file devices, whose output
+    /// is a record of everything the call played.
+    backlog_limit: usize,
 }
 
 impl std::fmt::Debug for AudioPort {
@@ -115,6 +122,7 @@ impl AudioPort {
                 playback: play_tx,
                 counters: counters.clone(),
                 device: None,
+                backlog_limit: rate as usize / 1000 * DEVICE_BACKLOG_MS,
             },
             CaptureSide {
                 ring: cap_tx,
@@ -129,6 +137,16 @@ impl AudioPort {
 
     pub fn attach(&mut self, device: Box<dyn Device>) {
         self.device = Some(device);
+    }
+
+    /// Samples the media side may leave waiting on either ring before it drops old audio.
+    pub fn backlog_limit(&self) -> usize {
+        self.backlog_limit
+    }
+
+    /// Lets audio wait as long as the rings hold it (file devices).
+    pub(crate) fn keep_everything(&mut self) {
+        self.backlog_limit = self.playback.buffer().capacity();
     }
 
     /// The counters, for a device's error callback.
@@ -302,6 +320,19 @@ impl PlaybackSide {
     /// Fills mono samples; how many came from the queue (the rest is silence).
     pub fn fill(&mut self, out: &mut [f32]) -> usize {
         self.fill_interleaved(out, 1, |s| s)
+    }
+
+    /// Takes up to `out.len()` queued samples, without padding; how many.
+    pub fn take(&mut self, out: &mut [f32]) -> usize {
+        let n = out.len().min(self.ring.slots());
+        if let Ok(chunk) = self.ring.read_chunk(n) {
+            let (a, b) = chunk.as_slices();
+            out[..a.len()].copy_from_slice(a);
+            out[a.len()..n].copy_from_slice(b);
+            chunk.commit_all();
+        }
+        self.counters.played.fetch_add(n as u64, Ordering::Relaxed);
+        n
     }
 }
 

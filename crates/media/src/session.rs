@@ -325,10 +325,6 @@ struct Media {
 /// How often the media task looks for captured frames: well under a frame, so a frame waits
 /// at most this long before it is sent.
 const POLL: Duration = Duration::from_millis(4);
-/// Captured audio older than this (after a stall) is dropped rather than sent late.
-const MAX_CAPTURE_BACKLOG_MS: u32 = 200;
-/// The speaker's queue is kept under this: more is delay (the two device clocks drift).
-const MAX_PLAYBACK_QUEUE_MS: u32 = 120;
 
 /// What the media task keeps between frames.
 struct State {
@@ -476,8 +472,7 @@ fn frames(
     if st.captured.len() != frame {
         st.captured = vec![0.0; frame];
     }
-    let rate_ms = port.rate() as usize / 1000;
-    let dropped = port.drop_captured_beyond(rate_ms * MAX_CAPTURE_BACKLOG_MS as usize);
+    let dropped = port.drop_captured_beyond(port.backlog_limit());
     if dropped > 0 {
         tracing::debug!("media ran late: {dropped} captured samples dropped");
     }
@@ -510,7 +505,7 @@ fn one_frame(
     let jb = st.jitter.as_mut().filter(|_| receives).map(|(_, jb)| jb);
     let played = match pipeline.playout(remote.codec, jb, micros_since(st.started)) {
         Some(speaker) => {
-            if port.queued() < port.rate() as usize / 1000 * MAX_PLAYBACK_QUEUE_MS as usize {
+            if port.queued() < port.backlog_limit() {
                 port.write(speaker);
             }
             true
