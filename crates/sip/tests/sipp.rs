@@ -1,5 +1,6 @@
 //! Scenarios against the real SIPp (Debian package sip-tester) on loopback: SIPp answering
 //! our INVITE, SIPp calling us, SIPp challenging our INVITE with 407 (and checking our digest),
+//! SIPp streaming RTP (we hear its tone),
 //! a registrar that answers 403, and one that never answers. Scenarios live
 //! in `tests/peers/sipp/`; on failure the panic shows what SIPp saw (its error and message logs).
 
@@ -125,7 +126,16 @@ impl Sipp {
     /// Runs `scenario` (a file in `tests/peers/sipp/`) for one call on a free port, with
     /// `extra` arguments (the remote host for a UAC scenario, `-s user`, …).
     fn start(scenario: &str, extra: &[&str]) -> Self {
+        Self::start_with(scenario, extra, &[])
+    }
+
+    /// [`start`](Self::start) in a directory holding `files` (which scenarios name relative
+    /// to it, e.g. an `rtp_stream` file).
+    fn start_with(scenario: &str, extra: &[&str], files: &[(&str, &[u8])]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
+        for (name, bytes) in files {
+            std::fs::write(dir.path().join(name), bytes).expect("scenario file");
+        }
         let port = free_udp_port();
         let path = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
         let stdout = std::fs::File::create(dir.path().join("stdout.txt")).expect("stdout file");
@@ -142,6 +152,7 @@ impl Sipp {
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr)
+            .current_dir(dir.path())
             .spawn()
             .expect("sipp runs (package sip-tester)");
         Self { child, dir, port }
@@ -149,7 +160,10 @@ impl Sipp {
 
     /// A UAS scenario: waits until SIPp holds its port, so our first request is not lost.
     fn start_listening(scenario: &str) -> Self {
-        let sipp = Self::start(scenario, &[]);
+        Self::listening(Self::start(scenario, &[]))
+    }
+
+    fn listening(sipp: Self) -> Self {
         let deadline = Instant::now() + Duration::from_secs(5);
         while std::net::UdpSocket::bind(("127.0.0.1", sipp.port)).is_ok() {
             assert!(
@@ -523,4 +537,79 @@ async fn a_registrar_that_never_answers_is_a_timeout() {
             failure: RegistrationFailure::Timeout
         }
     );
+}
+
+/// 8 kHz mono μ-law samples of a 440 Hz tone, in a WAV file (format 7), as SIPp's
+/// `rtp_stream` plays it: it skips the RIFF header and sends the bytes as PCMU.
+fn ulaw_tone_wav(secs: usize) -> Vec<u8> {
+    let pcm: Vec<i16> = (0..8000 * secs)
+        .map(|i| ((std::f64::consts::TAU * 440.0 * i as f64 / 8000.0).sin() * 8000.0) as i16)
+        .collect();
+    let mut codec = siperb_media::codec::new_codec(siperb_media::CodecKind::Pcmu).expect("pcmu");
+    let mut data = vec![0u8; pcm.len()];
+    let n = codec.encode(&pcm, &mut data).expect("encode");
+    data.truncate(n);
+    let mut wav = Vec::new();
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + n as u32).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes());
+    wav.extend_from_slice(&7u16.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes());
+    wav.extend_from_slice(&8000u32.to_le_bytes());
+    wav.extend_from_slice(&8000u32.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes());
+    wav.extend_from_slice(&8u16.to_le_bytes());
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&(n as u32).to_le_bytes());
+    wav.extend_from_slice(&data);
+    wav
+}
+
+/// SIPp answers and streams a tone over RTP (`rtp_stream`, PCMU): we hear it, at its pitch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sipp_uas_streaming_rtp_is_heard() {
+    let tone = ulaw_tone_wav(3);
+    let mut sipp = Sipp::listening(Sipp::start_with(
+        "uas_stream.xml",
+        &[],
+        &[("tone.wav", &tone)],
+    ));
+    let dir = tempfile::tempdir().expect("dir");
+    let heard_file = dir.path().join("heard.wav");
+    let media = Arc::new(RtpFactory {
+        audio: siperb_sip::phone::AudioSource::Files(siperb_audio::FileAudio {
+            play: None,
+            record_to: Some(heard_file.clone()),
+        }),
+        ..RtpFactory::default()
+    });
+    let (_ep, line, mut rx) = lines::local_line_with("alice", media).await;
+    let call = line
+        .dial(&format!("sip:service@{}", sipp.addr()))
+        .expect("dial");
+    next(&mut rx, &sipp, phase(call, CallPhase::Established)).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    line.command(call, Input::Hangup).await.expect("hangup");
+    let e = next(&mut rx, &sipp, ended).await;
+    let CallEvent::CallEnded { media, .. } = e else {
+        unreachable!()
+    };
+    assert!(media.packets_received > 50, "{media:?}\n{}", sipp.logs());
+    sipp.assert_success().await;
+
+    let heard = siperb_audio::wav::read(&heard_file).expect("recording");
+    let rate = f64::from(heard.rate);
+    // The steady part (past the jitter buffer's start).
+    let steady = &heard.samples[(heard.samples.len() / 5)..(heard.samples.len() * 4 / 5)];
+    let rms =
+        (steady.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>() / steady.len() as f64).sqrt();
+    let crossings = steady.windows(2).filter(|w| w[0] < 0 && w[1] >= 0).count() as f64;
+    let hz = crossings * rate / steady.len() as f64;
+    assert!(
+        rms > 3000.0,
+        "too quiet: rms {rms:.0} over {} samples",
+        steady.len()
+    );
+    assert!((hz - 440.0).abs() < 10.0, "heard {hz:.1} Hz, not 440");
 }
