@@ -1,6 +1,7 @@
-//! Audio both ways with a real baresip on every codec we offer (Opus, G.722, PCMU, PCMA):
-//! each side sends its own test signal, and each recording is matched against the signal the
-//! other side sent, well above a control (the wrong signal).
+//! Audio both ways with a real baresip on every codec we offer (Opus, G.722, PCMU, PCMA),
+//! both registered at a real Kamailio and calling each other through it: each side sends its
+//! own test signal, and each recording is matched against the signal the other side sent, well
+//! above a control (the wrong signal).
 
 #[path = "support/baresip.rs"]
 mod baresip;
@@ -8,10 +9,17 @@ mod baresip;
 #[path = "support/lines.rs"]
 mod lines;
 
+#[path = "support/kamailio.rs"]
+mod kamailio;
+
+#[path = "support/registered.rs"]
+mod registered;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use baresip::{Baresip, Jack, MediaSetup};
+use kamailio::Kamailio;
 use lines::{Events, next_event};
 use siperb_media::srtp::SrtpMode;
 use siperb_media::wav::{self, Pcm};
@@ -110,7 +118,14 @@ async fn next(rx: &mut Events, peer: &Baresip, want: impl Fn(&CallEvent) -> bool
 
 /// One call on `codecs` (baresip's choice), `we_dial` or baresip dialling us; both
 /// recordings checked.
-async fn call_on(jack: &Jack, codecs: &str, rate: u32, we_dial: bool, srtp: SrtpMode) {
+async fn call_on(
+    k: &Kamailio,
+    jack: &Jack,
+    codecs: &str,
+    rate: u32,
+    we_dial: bool,
+    srtp: SrtpMode,
+) {
     let dir = tempfile::tempdir().expect("dir");
     let ours = signal(0x5151_2024, rate);
     // baresip's source runs at 48 kHz whatever the codec.
@@ -129,11 +144,16 @@ async fn call_on(jack: &Jack, codecs: &str, rate: u32, we_dial: bool, srtp: Srtp
             } else {
                 ""
             },
+            registrar: Some((k.port, kamailio::PASSWORD2)),
         },
     );
+    peer.wait_registered();
     let heard_file = dir.path().join("heard.wav");
-    let (_ep, line, mut rx) = lines::local_line_with(
-        "alice",
+    let us = registered::registered_with(
+        k,
+        kamailio::USER,
+        kamailio::PASSWORD,
+        siperb_sip::Transport::Udp,
         Arc::new(RtpFactory {
             audio: AudioSource::Files(siperb_audio::FileAudio {
                 play: Some(ours.clone()),
@@ -144,11 +164,18 @@ async fn call_on(jack: &Jack, codecs: &str, rate: u32, we_dial: bool, srtp: Srtp
         }),
     )
     .await;
+    let mut us = us;
+    let line = us.line.clone();
+    let mut rx = std::mem::replace(&mut us.events, tokio::sync::mpsc::unbounded_channel().1);
+    // Both ways through Kamailio: it finds the callee's registered contact.
     let call = if we_dial {
-        line.dial(&format!("sip:bob@127.0.0.1:{}", peer.sip_port))
+        line.dial(&format!("sip:{}@127.0.0.1", kamailio::USER2))
             .expect("dial")
     } else {
-        let r = peer.command("dial", &format!("sip:alice@{}", _ep.local_addr()));
+        let r = peer.command(
+            "dial",
+            &format!("sip:{}@127.0.0.1:{}", kamailio::USER, k.port),
+        );
         assert!(r.contains("\"ok\":true"), "{r}");
         let CallEvent::IncomingCall { call, .. } = next(&mut rx, &peer, |e| {
             matches!(e, CallEvent::IncomingCall { .. })
@@ -213,6 +240,8 @@ async fn call_on(jack: &Jack, codecs: &str, rate: u32, we_dial: bool, srtp: Srtp
     }
     next(&mut rx, &peer, |e| matches!(e, CallEvent::CallEnded { .. })).await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // Un-REGISTER, so the next call's line is the only contact Kamailio has for us.
+    us.unregister().await;
 
     assert_eq!(
         digits,
@@ -266,13 +295,14 @@ async fn call_on(jack: &Jack, codecs: &str, rate: u32, we_dial: bool, srtp: Srtp
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audio_flows_both_ways_with_baresip_on_every_codec_plain_and_srtp() {
     let jack = Jack::start();
-    call_on(&jack, "opus/48000/1", 48_000, true, SrtpMode::Off).await;
-    call_on(&jack, "G722/16000/1", 16_000, false, SrtpMode::Off).await;
-    call_on(&jack, "PCMU/8000/1", 8_000, true, SrtpMode::Off).await;
-    call_on(&jack, "PCMA/8000/1", 8_000, false, SrtpMode::Off).await;
+    let k = Kamailio::start("MD5");
+    call_on(&k, &jack, "opus/48000/1", 48_000, true, SrtpMode::Off).await;
+    call_on(&k, &jack, "G722/16000/1", 16_000, false, SrtpMode::Off).await;
+    call_on(&k, &jack, "PCMU/8000/1", 8_000, true, SrtpMode::Off).await;
+    call_on(&k, &jack, "PCMA/8000/1", 8_000, false, SrtpMode::Off).await;
     // SDES-SRTP with a baresip that requires it (`mediaenc=srtp-mand`): audio and digits both
     // ways, whoever calls; baresip can only hear us if our keys and packets are right. (One
     // test, one JACK server: the calls run one after the other.)
-    call_on(&jack, "PCMU/8000/1", 8_000, true, SrtpMode::Required).await;
-    call_on(&jack, "opus/48000/1", 48_000, false, SrtpMode::Required).await;
+    call_on(&k, &jack, "PCMU/8000/1", 8_000, true, SrtpMode::Required).await;
+    call_on(&k, &jack, "opus/48000/1", 48_000, false, SrtpMode::Required).await;
 }

@@ -42,6 +42,9 @@ pub(crate) struct MediaSetup<'a> {
     pub(crate) jack: &'a Jack,
     /// More account parameters, e.g. `;mediaenc=srtp-mand`.
     pub(crate) account_params: &'a str,
+    /// Register at this registrar port on 127.0.0.1 with this password (calls then go
+    /// through it); `None` for a baresip that takes direct calls only.
+    pub(crate) registrar: Option<(u16, &'a str)>,
 }
 
 impl Baresip {
@@ -116,11 +119,17 @@ impl Baresip {
         )
         .expect("config");
         let answer = if auto_answer { ";answermode=auto" } else { "" };
+        let aor = match media.and_then(|m| m.registrar) {
+            Some((port, password)) => {
+                format!(
+                    "<sip:{user}@127.0.0.1:{port};transport=udp>;auth_pass={password};regint=60"
+                )
+            }
+            None => format!("<sip:{user}@127.0.0.1:{sip_port};transport=udp>;regint=0"),
+        };
         std::fs::write(
             dir.path().join("accounts"),
-            format!(
-                "<sip:{user}@127.0.0.1:{sip_port};transport=udp>;regint=0{answer};audio_codecs={codecs}\n"
-            ),
+            format!("{aor}{answer};audio_codecs={codecs}\n"),
         )
         .expect("accounts");
         let log = dir.path().join("baresip.log");
@@ -155,6 +164,19 @@ impl Baresip {
             std::thread::sleep(Duration::from_millis(50));
         }
         b
+    }
+
+    /// Waits until baresip says its registration succeeded.
+    pub(crate) fn wait_registered(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.log_text().contains("200 OK") {
+            assert!(
+                Instant::now() < deadline,
+                "baresip did not register\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     pub(crate) fn log_text(&self) -> String {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use siperb_sip::call::CallPhase;
-use siperb_sip::phone::{CallEvent, CallRef, Line, LineConfig, RtpFactory};
+use siperb_sip::phone::{CallEvent, CallRef, Line, LineConfig, MediaFactory, RtpFactory};
 use siperb_sip::ua::{SipEndpoint, registrar_address};
 use siperb_sip::{AccountConfig, AccountId, RegistrationState, Transport};
 use tokio::sync::mpsc;
@@ -31,6 +31,24 @@ pub(crate) async fn registered(
     user: &str,
     password: &str,
     transport: Transport,
+) -> Registered {
+    registered_with(
+        k,
+        user,
+        password,
+        transport,
+        Arc::new(RtpFactory::default()),
+    )
+    .await
+}
+
+/// [`registered`] with the media backend given.
+pub(crate) async fn registered_with(
+    k: &Kamailio,
+    user: &str,
+    password: &str,
+    transport: Transport,
+    media: Arc<dyn MediaFactory>,
 ) -> Registered {
     let mut account = AccountConfig::new(AccountId(user.into()), &format!("sip:{user}@127.0.0.1"))
         .expect("account");
@@ -57,7 +75,7 @@ pub(crate) async fn registered(
                 credential: Some((user.into(), password.into())),
                 ghost_filter: true,
                 do_not_disturb: false,
-                media: Arc::new(RtpFactory::default()),
+                media,
                 media_settings: Default::default(),
             },
             tx,
