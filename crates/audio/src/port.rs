@@ -317,11 +317,6 @@ impl PlaybackSide {
         played as usize
     }
 
-    /// Fills mono samples; how many came from the queue (the rest is silence).
-    pub fn fill(&mut self, out: &mut [f32]) -> usize {
-        self.fill_interleaved(out, 1, |s| s)
-    }
-
     /// Takes up to `out.len()` queued samples, without padding; how many.
     pub fn take(&mut self, out: &mut [f32]) -> usize {
         let n = out.len().min(self.ring.slots());

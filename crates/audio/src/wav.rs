@@ -64,59 +64,83 @@ fn u32_at(b: &[u8], i: usize) -> Option<u32> {
     ]))
 }
 
+/// A 16-bit PCM WAV file's bytes, checked: its rate, its channel count, its sample bytes.
+struct Parsed {
+    rate: u32,
+    channels: usize,
+    bytes: Vec<u8>,
+    data: std::ops::Range<usize>,
+}
+
+impl Parsed {
+    fn load(path: &Path) -> Result<Self, WavError> {
+        let name = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|source| WavError::Io {
+            path: name.clone(),
+            source,
+        })?;
+        let bad = |why| WavError::Format {
+            path: name.clone(),
+            why,
+        };
+        if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
+            return Err(bad("no RIFF/WAVE header"));
+        }
+        let mut at = 12;
+        let mut format: Option<(u16, u16, u32, u16)> = None;
+        while at + 8 <= bytes.len() {
+            let id = &bytes[at..at + 4];
+            let size = u32_at(&bytes, at + 4).ok_or_else(|| bad("truncated chunk"))? as usize;
+            let body = at + 8;
+            if id == b"fmt " {
+                let f = (|| {
+                    Some((
+                        u16_at(&bytes, body)?,
+                        u16_at(&bytes, body + 2)?,
+                        u32_at(&bytes, body + 4)?,
+                        u16_at(&bytes, body + 14)?,
+                    ))
+                })()
+                .ok_or_else(|| bad("truncated fmt chunk"))?;
+                format = Some(f);
+            } else if id == b"data" {
+                let (tag, channels, rate, bits) = format.ok_or_else(|| bad("data before fmt"))?;
+                if !(tag == 1 || tag == 0xfffe) || bits != 16 || channels == 0 {
+                    return Err(bad("only 16-bit PCM is supported"));
+                }
+                let end = body.saturating_add(size).min(bytes.len());
+                return Ok(Self {
+                    rate,
+                    channels: usize::from(channels),
+                    bytes,
+                    data: body..end,
+                });
+            }
+            at = body.saturating_add(size + (size & 1));
+        }
+        Err(bad("no data chunk"))
+    }
+
+    /// The samples, one frame (a sample per channel) at a time.
+    fn frames(&self) -> impl Iterator<Item = impl Iterator<Item = i16> + '_> + '_ {
+        self.bytes[self.data.clone()]
+            .chunks_exact(self.channels * 2)
+            .map(|f| f.chunks_exact(2).map(|s| i16::from_le_bytes([s[0], s[1]])))
+    }
+}
+
 /// Reads a 16-bit PCM WAV; several channels are mixed down to mono.
 pub fn read(path: &Path) -> Result<Pcm, WavError> {
-    let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| WavError::Io {
-        path: name.clone(),
-        source,
-    })?;
-    let bad = |why| WavError::Format {
-        path: name.clone(),
-        why,
-    };
-    if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
-        return Err(bad("no RIFF/WAVE header"));
-    }
-    let mut at = 12;
-    let mut format: Option<(u16, u16, u32, u16)> = None;
-    while at + 8 <= bytes.len() {
-        let id = &bytes[at..at + 4];
-        let size = u32_at(&bytes, at + 4).ok_or_else(|| bad("truncated chunk"))? as usize;
-        let body = at + 8;
-        if id == b"fmt " {
-            let f = (|| {
-                Some((
-                    u16_at(&bytes, body)?,
-                    u16_at(&bytes, body + 2)?,
-                    u32_at(&bytes, body + 4)?,
-                    u16_at(&bytes, body + 14)?,
-                ))
-            })()
-            .ok_or_else(|| bad("truncated fmt chunk"))?;
-            format = Some(f);
-        } else if id == b"data" {
-            let (tag, channels, rate, bits) = format.ok_or_else(|| bad("data before fmt"))?;
-            if !(tag == 1 || tag == 0xfffe) || bits != 16 || channels == 0 {
-                return Err(bad("only 16-bit PCM is supported"));
-            }
-            let end = body.saturating_add(size).min(bytes.len());
-            let frame = usize::from(channels) * 2;
-            let samples = bytes[body..end]
-                .chunks_exact(frame)
-                .map(|f| {
-                    let sum: i32 = f
-                        .chunks_exact(2)
-                        .map(|s| i32::from(i16::from_le_bytes([s[0], s[1]])))
-                        .sum();
-                    (sum / i32::from(channels)) as i16
-                })
-                .collect();
-            return Ok(Pcm { rate, samples });
-        }
-        at = body.saturating_add(size + (size & 1));
-    }
-    Err(bad("no data chunk"))
+    let wav = Parsed::load(path)?;
+    let channels = wav.channels as i32;
+    let samples = wav
+        .frames()
+        .map(|f| (f.map(i32::from).sum::<i32>() / channels) as i16)
+        .collect();
+    Ok(Pcm {
+        rate: wav.rate,
+        samples,
+    })
 }
 
 /// The 44-byte header of a 16-bit PCM WAV holding `data_len` bytes of samples.
@@ -226,40 +250,14 @@ impl WavWriter {
 
 /// Reads a 16-bit PCM WAV keeping its channels apart: the rate and one vector per channel.
 pub fn read_channels(path: &Path) -> Result<(u32, Vec<Vec<i16>>), WavError> {
-    let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| WavError::Io {
-        path: name.clone(),
-        source,
-    })?;
-    let channels = u16_at(&bytes, 22)
-        .filter(|c| *c > 0)
-        .ok_or(WavError::Format {
-            path: name,
-            why: "no channel count",
-        })?;
-    let mut out = vec![Vec::new(); usize::from(channels)];
-    // `read` has checked the layout; here the samples are split by channel.
-    let data = data_chunk(&bytes).unwrap_or_default();
-    for frame in data.chunks_exact(usize::from(channels) * 2) {
-        for (c, s) in frame.chunks_exact(2).enumerate() {
-            out[c].push(i16::from_le_bytes([s[0], s[1]]));
+    let wav = Parsed::load(path)?;
+    let mut out = vec![Vec::new(); wav.channels];
+    for frame in wav.frames() {
+        for (c, s) in frame.enumerate() {
+            out[c].push(s);
         }
     }
-    let rate = read(path)?.rate;
-    Ok((rate, out))
-}
-
-/// The data chunk of a RIFF/WAVE file.
-fn data_chunk(bytes: &[u8]) -> Option<&[u8]> {
-    let mut at = 12;
-    while at + 8 <= bytes.len() {
-        let size = u32_at(bytes, at + 4)? as usize;
-        if &bytes[at..at + 4] == b"data" {
-            return bytes.get(at + 8..(at + 8).saturating_add(size).min(bytes.len()));
-        }
-        at = (at + 8).saturating_add(size + (size & 1));
-    }
-    None
+    Ok((wav.rate, out))
 }
 
 #[cfg(test)]
