@@ -8,7 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use siperb_audio::wav::{self, Pcm};
+#[path = "support/bursts.rs"]
+mod bursts;
+
+use bursts::{bursts, onsets};
+use siperb_audio::wav;
 
 /// A PulseAudio daemon of the test's own, stopped (by process group) on drop.
 struct Pulse {
@@ -86,42 +90,12 @@ impl Drop for Pulse {
     }
 }
 
-/// 440 Hz bursts of 200 ms at each of `at` (seconds) in `secs`, at 48 kHz.
-fn bursts(at: &[f64], secs: f64) -> Pcm {
-    let rate = 48_000;
-    let samples = (0..(secs * f64::from(rate)) as usize)
-        .map(|i| {
-            let t = i as f64 / f64::from(rate);
-            if at.iter().any(|a| (*a..a + 0.2).contains(&t)) {
-                ((std::f64::consts::TAU * 440.0 * t).sin() * 12_000.0) as i16
-            } else {
-                0
-            }
-        })
-        .collect();
-    Pcm { rate, samples }
-}
-
-fn onsets(samples: &[i16], rate: u32) -> Vec<f64> {
-    let window = rate as usize / 100;
-    let mut out = Vec::new();
-    let mut loud_before = false;
-    for (i, w) in samples.chunks(window).enumerate() {
-        let loud = w.iter().any(|s| s.unsigned_abs() > 2000);
-        if loud && !loud_before {
-            out.push(i as f64 / 100.0);
-        }
-        loud_before = loud;
-    }
-    out
-}
-
 #[test]
 fn the_echo_test_runs_on_the_default_sound_devices() {
     let pulse = Pulse::start();
     let dir = tempfile::tempdir().expect("dir");
     let tone: PathBuf = dir.path().join("tone.wav");
-    wav::write(&tone, &bursts(&[0.2, 0.8], 1.5)).expect("tone");
+    wav::write(&tone, &bursts(&[0.2, 0.8], 1.5, 48000)).expect("tone");
     let heard = dir.path().join("heard.wav");
     let profile = tempfile::tempdir().expect("profile");
 
@@ -195,8 +169,8 @@ fn the_echo_test_runs_on_the_default_sound_devices() {
     // the microphone in uneven bursts, so only what must hold on any machine is asserted
     // here; the exact timing is the file-device echo test's (tests/echo.rs).
     let (rate, channels) = wav::read_channels(&rec).expect("call recording");
-    let sent = onsets(&channels[0], rate);
-    let back = onsets(&channels[1], rate);
+    let sent = onsets(&channels[0], rate, 2000);
+    let back = onsets(&channels[1], rate, 2000);
     eprintln!("microphone onsets {sent:?}, echoed {back:?}");
     assert!(!sent.is_empty(), "the microphone did not hear the bursts");
     assert!(!back.is_empty(), "nothing came back: sent {sent:?}");
@@ -206,7 +180,7 @@ fn the_echo_test_runs_on_the_default_sound_devices() {
 
     // What the speaker device played (reported, see above).
     let got = wav::read(&heard).expect("speaker recording");
-    let loud: Vec<f64> = onsets(&got.samples, got.rate)
+    let loud: Vec<f64> = onsets(&got.samples, got.rate, 2000)
         .into_iter()
         .filter(|t| *t > played_at)
         .collect();

@@ -6,7 +6,11 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use siperb_audio::wav::{self, Pcm};
+#[path = "support/bursts.rs"]
+mod bursts;
+
+use bursts::{bursts, onsets};
+use siperb_audio::wav;
 
 fn cli(profile: &std::path::Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_siperb-cli"));
@@ -17,37 +21,6 @@ fn cli(profile: &std::path::Path) -> Command {
     c
 }
 
-/// 440 Hz bursts of 200 ms starting at each of `at` (seconds), in `secs` of silence.
-fn bursts(at: &[f64], secs: f64) -> Pcm {
-    let rate = 16_000;
-    let samples = (0..(secs * f64::from(rate)) as usize)
-        .map(|i| {
-            let t = i as f64 / f64::from(rate);
-            if at.iter().any(|a| (*a..a + 0.2).contains(&t)) {
-                ((std::f64::consts::TAU * 440.0 * t).sin() * 12_000.0) as i16
-            } else {
-                0
-            }
-        })
-        .collect();
-    Pcm { rate, samples }
-}
-
-/// Where the bursts start in `samples` (seconds), by 10 ms windows above a threshold.
-fn onsets(samples: &[i16], rate: u32) -> Vec<f64> {
-    let window = rate as usize / 100;
-    let mut out = Vec::new();
-    let mut loud_before = false;
-    for (i, w) in samples.chunks(window).enumerate() {
-        let loud = w.iter().any(|s| s.unsigned_abs() > 3000);
-        if loud && !loud_before {
-            out.push(i as f64 / 100.0);
-        }
-        loud_before = loud;
-    }
-    out
-}
-
 #[test]
 fn the_echo_test_plays_us_back_a_second_later_and_the_recording_shows_it() {
     let profile = tempfile::tempdir().expect("dir");
@@ -55,7 +28,7 @@ fn the_echo_test_plays_us_back_a_second_later_and_the_recording_shows_it() {
     let mic = dir.path().join("mic.wav");
     let rec = dir.path().join("call.wav");
     // Bursts at 0.6 s and 1.2 s are heard; the one at 2.4 s is sent while muted.
-    wav::write(&mic, &bursts(&[0.6, 1.2, 2.4], 4.0)).expect("mic file");
+    wav::write(&mic, &bursts(&[0.6, 1.2, 2.4], 4.0, 16000)).expect("mic file");
     let mut child = cli(profile.path())
         .args(["--json", "call", "--bind", "127.0.0.1:0", "--duration", "5"])
         .args(["--control", "--stats", "--audio-in"])
@@ -97,8 +70,8 @@ fn the_echo_test_plays_us_back_a_second_later_and_the_recording_shows_it() {
     assert_eq!((rate, channels.len()), (48_000, 2));
     let secs = channels[0].len() as f64 / f64::from(rate);
     assert!((3.0..4.2).contains(&secs), "{secs} s recorded");
-    let sent = onsets(&channels[0], rate);
-    let heard = onsets(&channels[1], rate);
+    let sent = onsets(&channels[0], rate, 3000);
+    let heard = onsets(&channels[1], rate, 3000);
     // What we sent: the two bursts before the mute (the third was muted).
     assert_eq!(sent.len(), 2, "sent {sent:?}, heard {heard:?}");
     assert!((sent[1] - sent[0] - 0.6).abs() < 0.03, "{sent:?}");
