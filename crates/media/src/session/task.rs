@@ -1,0 +1,592 @@
+//! The media task of one call: the audio pipeline run once per captured frame, RTP/RTCP in
+//! and out (SRTP, rtcp-mux, latching), the jitter buffer, RFC 4733 events, statistics and the
+//! recording.
+
+use std::time::Duration;
+
+use super::*;
+use crate::jitter::{JitterBuffer, JitterConfig};
+use crate::pipeline::Pipeline;
+
+/// What the media task owns.
+pub(super) struct Media {
+    pub(super) socket: tokio::net::UdpSocket,
+    /// RTCP, on the port above RTP (RFC 3550 §11).
+    pub(super) rtcp_socket: tokio::net::UdpSocket,
+    pub(super) flow: watch::Receiver<Flow>,
+    pub(super) port: Arc<Mutex<Option<AudioPort>>>,
+    pub(super) muted: Arc<AtomicBool>,
+    pub(super) recording: Recording,
+    pub(super) counters: Arc<Counters>,
+    pub(super) stop: tokio_util::sync::CancellationToken,
+    pub(super) seed: u64,
+    pub(super) dtmf_to_send: tokio::sync::mpsc::UnboundedReceiver<char>,
+    pub(super) dtmf_heard: tokio::sync::mpsc::UnboundedSender<char>,
+    pub(super) stats: Arc<Mutex<Option<crate::rtp::CallStats>>>,
+}
+
+/// How often the media task looks for captured frames: well under a frame, so a frame waits
+/// at most this long before it is sent.
+const POLL: Duration = Duration::from_millis(4);
+
+/// What the media task keeps between frames.
+struct State {
+    /// The task's copy of where and how media flows, refreshed when signalling changes it.
+    current: Flow,
+    /// RFC 3550 bookkeeping (loss, jitter, the far end's SSRC, latching), made when the far
+    /// end's address is known (again when it, the clock or rtcp-mux change).
+    rtp_core: Option<(CoreKey, crate::rtp::RtpSession)>,
+    frames: u64,
+    started: tokio::time::Instant,
+    jitter: Option<(u32, JitterBuffer)>,
+    dtmf_sender: Option<(u32, crate::dtmf::DtmfSender)>,
+    dtmf_receiver: crate::dtmf::DtmfReceiver,
+    /// SDES-SRTP contexts for the agreed keys (outbound with ours, inbound with theirs), and
+    /// buffers the protected/unprotected packets pass through (grown once, then reused).
+    srtp: Option<Srtp>,
+    sealed: Vec<u8>,
+    opened: Vec<u8>,
+    pipeline: Option<Pipeline>,
+    captured: Vec<f32>,
+    packet: Vec<u8>,
+    payload: Vec<u8>,
+    rtcp_out: Vec<u8>,
+}
+
+pub(super) async fn run(m: Media) {
+    let Media {
+        socket,
+        rtcp_socket,
+        mut flow,
+        port,
+        muted,
+        recording,
+        counters,
+        stop,
+        seed,
+        mut dtmf_to_send,
+        dtmf_heard,
+        stats,
+    } = m;
+    let mut st = State {
+        current: flow.borrow_and_update().clone(),
+        rtp_core: None,
+        frames: 0,
+        started: tokio::time::Instant::now(),
+        jitter: None,
+        dtmf_sender: None,
+        dtmf_receiver: crate::dtmf::DtmfReceiver::new(),
+        srtp: None,
+        sealed: Vec::with_capacity(1600),
+        opened: Vec::with_capacity(1600),
+        pipeline: None,
+        captured: Vec::new(),
+        packet: vec![0; 12 + 1500],
+        payload: vec![0; 1500],
+        rtcp_out: vec![0; 1500],
+    };
+    let mut poll = tokio::time::interval(POLL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut rtcp_in = [0u8; 1500];
+    let mut incoming = [0u8; 1500];
+    let mut outbox = Outbox::default();
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => {
+                // RTCP BYE: the far end learns the stream ended (RFC 3550 §6.6).
+                let sock = if muxed(&st) { &socket } else { &rtcp_socket };
+                if let Some((_, core)) = st.rtp_core.as_mut()
+                    && let Ok(n) = core.stop(std::time::Instant::now(), &mut st.rtcp_out)
+                    && let Some(wire) = seal(&mut st.srtp, &st.rtcp_out[..n], true, &mut st.sealed)
+                {
+                    let _ = sock.send_to(wire, core.rtcp_destination()).await;
+                }
+                return;
+            }
+            _ = poll.tick() => {
+                refresh(&mut flow, &mut st.current);
+                {
+                    let Ok(mut guard) = port.lock() else { return };
+                    let Some(port) = guard.as_mut() else { return };
+                    let ctx = FrameContext {
+                        muted: muted.load(Ordering::Relaxed),
+                        recording: &recording,
+                        counters: &counters,
+                        stats: &stats,
+                        seed,
+                        dtmf_to_send: &mut dtmf_to_send,
+                    };
+                    frames(&mut st, port, ctx, &mut outbox);
+                }
+                let mux = muxed(&st);
+                for (bytes, to, rtcp) in outbox.take() {
+                    let sock = if *rtcp && !mux { &rtcp_socket } else { &socket };
+                    if sock.send_to(bytes, *to).await.is_ok() && !*rtcp {
+                        counters.sent.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            got = rtcp_socket.recv_from(&mut rtcp_in) => {
+                let Ok((len, from)) = got else { continue };
+                let Some(len) = open(&mut st.srtp, &mut rtcp_in, len, true, &mut st.opened) else { continue };
+                if let Some((_, core)) = st.rtp_core.as_mut() {
+                    core.on_rtcp_packet(std::time::Instant::now(), from, &rtcp_in[..len]);
+                }
+            }
+            got = socket.recv_from(&mut incoming) => {
+                let Ok((len, from)) = got else { continue };
+                received(&mut st, &mut flow, &counters, &dtmf_heard, &mut incoming, len, from);
+            }
+        }
+    }
+}
+
+/// What one poll has to send, collected while the port is locked and sent after: (bytes, to,
+/// is RTCP). The packet buffers are kept and refilled, so a call allocates none per packet.
+#[derive(Default)]
+struct Outbox {
+    packets: Vec<(Vec<u8>, SocketAddr, bool)>,
+    len: usize,
+}
+
+impl Outbox {
+    fn push(&mut self, bytes: &[u8], to: SocketAddr, rtcp: bool) {
+        match self.packets.get_mut(self.len) {
+            Some(slot) => {
+                slot.0.clear();
+                slot.0.extend_from_slice(bytes);
+                slot.1 = to;
+                slot.2 = rtcp;
+            }
+            None => self.packets.push((bytes.to_vec(), to, rtcp)),
+        }
+        self.len += 1;
+    }
+
+    /// The packets queued since the last take.
+    fn take(&mut self) -> impl Iterator<Item = &(Vec<u8>, SocketAddr, bool)> {
+        let len = std::mem::take(&mut self.len);
+        self.packets[..len].iter()
+    }
+}
+
+/// What an RTP core was made for: the far end's address, the clock rate, rtcp-mux.
+type CoreKey = (SocketAddr, u32, bool);
+
+/// Whether RTCP shares the RTP socket on this call (RFC 5761).
+fn muxed(st: &State) -> bool {
+    st.current.remote.as_ref().is_some_and(|r| r.rtcp_mux)
+}
+
+/// What processing a frame needs besides the task's state.
+struct FrameContext<'a> {
+    muted: bool,
+    recording: &'a Recording,
+    counters: &'a Counters,
+    stats: &'a Mutex<Option<crate::rtp::CallStats>>,
+    seed: u64,
+    dtmf_to_send: &'a mut tokio::sync::mpsc::UnboundedReceiver<char>,
+}
+
+/// Runs the pipeline for every whole frame the microphone has captured: the capture device's
+/// clock paces sending, playout, RTCP and statistics.
+fn frames(st: &mut State, port: &mut AudioPort, mut ctx: FrameContext<'_>, outbox: &mut Outbox) {
+    let pipeline = st
+        .pipeline
+        .get_or_insert_with(|| Pipeline::new(port.rate()));
+    let frame = pipeline.frame();
+    if st.captured.len() != frame {
+        st.captured = vec![0.0; frame];
+    }
+    let dropped = port.drop_captured_beyond(port.backlog_limit());
+    if dropped > 0 {
+        tracing::debug!("media ran late: {dropped} captured samples dropped");
+    }
+    while port.read(&mut st.captured) {
+        if ctx.muted {
+            st.captured.fill(0.0);
+        }
+        one_frame(st, port, &mut ctx, outbox);
+    }
+}
+
+/// One 20 ms frame: playout to the speaker, the recording, RTCP and stats when due, and the
+/// captured frame encoded and sent.
+fn one_frame(
+    st: &mut State,
+    port: &mut AudioPort,
+    ctx: &mut FrameContext<'_>,
+    outbox: &mut Outbox,
+) {
+    let Some(pipeline) = st.pipeline.as_mut() else {
+        return;
+    };
+    let Some(remote) = st.current.remote.as_ref() else {
+        record(pipeline, ctx.recording, &st.captured, false);
+        return;
+    };
+    sync_srtp(&mut st.srtp, remote.srtp.as_ref());
+    // The far end, to the speaker.
+    let receives = st.current.direction.receives();
+    let jb = st.jitter.as_mut().filter(|_| receives).map(|(_, jb)| jb);
+    let played = match pipeline.playout(remote.codec, jb, micros_since(st.started)) {
+        Some(speaker) => {
+            if port.queued() < port.backlog_limit() {
+                port.write(speaker);
+            }
+            true
+        }
+        None => false,
+    };
+    record(pipeline, ctx.recording, &st.captured, played);
+    let clock = remote.codec.rtp_clock_rate();
+    if let Some(addr) = remote.rtp
+        && st
+            .rtp_core
+            .as_ref()
+            .is_none_or(|(key, _)| *key != (addr, clock, remote.rtcp_mux))
+    {
+        let mut cfg = crate::rtp::RtpConfig::new(addr, clock, ctx.seed);
+        cfg.rtcp_mux = remote.rtcp_mux;
+        cfg.remote_rtcp = remote.rtcp;
+        cfg.ntp_at_start = crate::rtp::ntp_from_unix(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default(),
+        );
+        cfg.payload_types = std::iter::once((remote.payload_type, clock))
+            .chain(
+                remote
+                    .dtmf_payload_type
+                    .map(|pt| (pt, remote.dtmf_clock_rate)),
+            )
+            .collect();
+        let core = crate::rtp::RtpSession::new(std::time::Instant::now(), cfg);
+        st.rtp_core = Some(((addr, clock, remote.rtcp_mux), core));
+    }
+    st.frames += 1;
+    // RTCP reports when due (SR while we send, RR otherwise).
+    if let Some((_, core)) = st.rtp_core.as_mut()
+        && let Ok(Some(n)) = core.poll_rtcp(std::time::Instant::now(), &mut st.rtcp_out)
+        && let Some(wire) = seal(&mut st.srtp, &st.rtcp_out[..n], true, &mut st.sealed)
+    {
+        outbox.push(wire, core.rtcp_destination(), true);
+    }
+    if st.frames.is_multiple_of(50)
+        && let Some((_, core)) = st.rtp_core.as_mut()
+    {
+        let jb = st.jitter.as_ref().map(|(_, jb)| jb.stats());
+        let sent = ctx.counters.sent.load(Ordering::Relaxed);
+        let snapshot = call_stats(core, jb, remote.codec, sent);
+        if let Ok(mut s) = ctx.stats.lock() {
+            *s = Some(snapshot);
+        }
+    }
+    // Symmetric RTP: where the far end's packets really come from (behind NAT).
+    let latched = st.rtp_core.as_ref().map(|(_, core)| core.rtp_destination());
+    let (Some(to), true) = (latched.or(remote.rtp), st.current.direction.sends()) else {
+        return;
+    };
+    let step = remote.codec.rtp_clock_rate() / 1000 * crate::pipeline::FRAME_MS;
+    // While a digit plays, its RFC 4733 event replaces the audio packet.
+    let event = match remote.dtmf_payload_type {
+        Some(dpt) if remote.dtmf_clock_rate == remote.codec.rtp_clock_rate() => {
+            let rate = remote.dtmf_clock_rate;
+            if st.dtmf_sender.as_ref().is_none_or(|(r, _)| *r != rate) {
+                st.dtmf_sender = crate::dtmf::DtmfSender::new(rate, crate::pipeline::FRAME_MS)
+                    .ok()
+                    .map(|sender| (rate, sender));
+            }
+            st.dtmf_sender.as_mut().and_then(|(_, sender)| {
+                while let Ok(digit) = ctx.dtmf_to_send.try_recv() {
+                    if let Err(e) = sender.start(digit, None, crate::dtmf::DEFAULT_VOLUME) {
+                        tracing::debug!("digit {digit} not sent: {e}");
+                    }
+                }
+                sender.poll().map(|p| (dpt, p))
+            })
+        }
+        _ => None,
+    };
+    // The audio is encoded even while a digit plays, so the encoder keeps its history.
+    let encoded = pipeline.encode(remote.codec, &st.captured, &mut st.payload);
+    let Some((_, core)) = st.rtp_core.as_mut() else {
+        return;
+    };
+    let now = std::time::Instant::now();
+    let params = |payload_type, marker| crate::rtp::SendParams {
+        payload_type,
+        samples: step,
+        marker,
+    };
+    // The RTP core numbers the packets and keeps the timeline (and counts them for its
+    // sender reports).
+    let len = match event {
+        Some((dpt, p)) => {
+            let mut header = core.next_header(now, params(dpt, p.marker), p.payload.len());
+            header.timestamp = p.rtp_timestamp(header.timestamp);
+            header.marker = p.marker;
+            write_header(&header, &p.payload, &mut st.packet)
+        }
+        None => encoded.and_then(|n| {
+            core.write_rtp(
+                now,
+                params(remote.payload_type, false),
+                &st.payload[..n],
+                &mut st.packet,
+            )
+            .ok()
+        }),
+    };
+    if let Some(len) = len
+        && let Some(wire) = seal(&mut st.srtp, &st.packet[..len], false, &mut st.sealed)
+    {
+        outbox.push(wire, to, false);
+    }
+}
+
+/// Adds a frame to the call's recording, if one runs; a write error ends the recording.
+fn record(pipeline: &mut Pipeline, recording: &Recording, local: &[f32], played: bool) {
+    let Ok(mut slot) = recording.lock() else {
+        return;
+    };
+    let Some((writer, name)) = slot.as_mut() else {
+        return;
+    };
+    if let Err(e) = pipeline.record(writer, local, played) {
+        tracing::warn!("recording to {name} stopped: {e}");
+        if let Some((writer, _)) = slot.take() {
+            let _ = writer.finish();
+        }
+    }
+}
+
+/// An RTP or RTCP-less packet from the far end: SRTP, the RTP core's checks, DTMF events,
+/// then the jitter buffer.
+fn received(
+    st: &mut State,
+    flow: &mut watch::Receiver<Flow>,
+    counters: &Counters,
+    dtmf_heard: &tokio::sync::mpsc::UnboundedSender<char>,
+    incoming: &mut [u8],
+    len: usize,
+    from: SocketAddr,
+) {
+    refresh(flow, &mut st.current);
+    if let Some(remote) = st.current.remote.as_ref() {
+        sync_srtp(&mut st.srtp, remote.srtp.as_ref());
+    }
+    // With rtcp-mux, RTCP arrives here too: packet types 200-204 in the second byte (the
+    // range RFC 5761 §4 sets aside), unprotected as SRTCP and handed to the RTP core.
+    if muxed(st) && incoming.get(1).is_some_and(|b| (192..=223).contains(b)) {
+        if let Some(len) = open(&mut st.srtp, incoming, len, true, &mut st.opened)
+            && let Some((_, core)) = st.rtp_core.as_mut()
+        {
+            core.on_packet(std::time::Instant::now(), from, &incoming[..len]);
+        }
+        return;
+    }
+    // SRTP: packets that fail authentication (or replays) are dropped here.
+    let Some(len) = open(&mut st.srtp, incoming, len, false, &mut st.opened) else {
+        counters.ignored.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
+    if let Some((_, core)) = st.rtp_core.as_mut()
+        && !core
+            .on_packet(std::time::Instant::now(), from, &incoming[..len])
+            .accepted()
+    {
+        // Not the far end's stream (a stray or spoofed source): ignored.
+        counters.ignored.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    let Some(remote) = st.current.remote.as_ref() else {
+        counters.ignored.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
+    if let Some(dpt) = remote.dtmf_payload_type
+        && let Some(event) = rtp_payload(&incoming[..len], dpt)
+    {
+        counters.received.fetch_add(1, Ordering::Relaxed);
+        let marker = incoming[1] & 0x80 != 0;
+        let timestamp = u32::from_be_bytes([incoming[4], incoming[5], incoming[6], incoming[7]]);
+        if let Some(digit) = st.dtmf_receiver.on_packet(timestamp, marker, event) {
+            let _ = dtmf_heard.send(digit);
+        }
+        return;
+    }
+    let Some(payload) = rtp_payload(&incoming[..len], remote.payload_type) else {
+        counters.ignored.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
+    counters.received.fetch_add(1, Ordering::Relaxed);
+    if !st.current.direction.receives() {
+        return;
+    }
+    let clock = remote.codec.rtp_clock_rate();
+    if st.jitter.as_ref().is_none_or(|(c, _)| *c != clock) {
+        st.jitter = Some((
+            clock,
+            JitterBuffer::new(JitterConfig {
+                clock_rate: clock,
+                frame_ms: remote.ptime_ms.clamp(10, 60),
+                ..JitterConfig::default()
+            }),
+        ));
+    }
+    if let Some((_, jb)) = st.jitter.as_mut() {
+        let seq = u16::from_be_bytes([incoming[2], incoming[3]]);
+        let timestamp = u32::from_be_bytes([incoming[4], incoming[5], incoming[6], incoming[7]]);
+        jb.push(micros_since(st.started), seq, timestamp, payload);
+    }
+}
+
+/// The statistics the call reports: RFC 3550 figures from the RTP core, the jitter buffer's
+/// delay, and the G.107 E-model MOS from them.
+fn call_stats(
+    core: &mut crate::rtp::RtpSession,
+    jb: Option<crate::jitter::JitterStats>,
+    codec: CodecKind,
+    sent: u64,
+) -> crate::rtp::CallStats {
+    let mut s = core.stats(std::time::Instant::now());
+    s.packets_sent = sent;
+    s.codec = Some(codec);
+    s.jitter_buffer_ms = jb.map_or(0.0, |j| j.buffered_delay_ms as f32);
+    let one_way = s.rtt_ms.map_or(0.0, |rtt| f64::from(rtt) / 2.0);
+    s.mos = crate::quality::mos(&crate::quality::QualityInput {
+        codec,
+        one_way_delay_ms: one_way,
+        packet_loss_pct: f64::from(s.loss_pct),
+        burst_ratio: 1.0,
+        jitter_buffer_ms: f64::from(s.jitter_buffer_ms),
+    }) as f32;
+    s
+}
+
+/// The SRTP contexts of a call: the keys they were made from, outbound, inbound.
+type Srtp = (
+    crate::srtp::SrtpKeys,
+    crate::srtp::SrtpContext,
+    crate::srtp::SrtpContext,
+);
+
+/// Makes (or drops) the SRTP contexts when the agreed keys change.
+fn sync_srtp(srtp: &mut Option<Srtp>, keys: Option<&crate::srtp::SrtpKeys>) {
+    match keys {
+        None => *srtp = None,
+        Some(keys) if srtp.as_ref().is_some_and(|(k, _, _)| k == keys) => {}
+        Some(keys) => {
+            *srtp = match (
+                crate::srtp::SrtpContext::outbound(&keys.local),
+                crate::srtp::SrtpContext::inbound(&keys.remote),
+            ) {
+                (Ok(out), Ok(inb)) => Some((keys.clone(), out, inb)),
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::warn!("SRTP keys unusable: {e}");
+                    None
+                }
+            };
+        }
+    }
+}
+
+/// The bytes to send: `packet` protected when the call is encrypted, else as it is.
+fn seal<'a>(
+    srtp: &mut Option<Srtp>,
+    packet: &'a [u8],
+    rtcp: bool,
+    sealed: &'a mut Vec<u8>,
+) -> Option<&'a [u8]> {
+    let Some((_, out, _)) = srtp.as_mut() else {
+        return Some(packet);
+    };
+    let done = if rtcp {
+        out.protect_rtcp(packet, sealed)
+    } else {
+        out.protect_rtp(packet, sealed)
+    };
+    done.ok().map(|()| sealed.as_slice())
+}
+
+/// Unprotects `buf[..len]` in place when the call is encrypted; the plain length, or `None`
+/// for a packet that failed authentication or was replayed.
+fn open(
+    srtp: &mut Option<Srtp>,
+    buf: &mut [u8],
+    len: usize,
+    rtcp: bool,
+    opened: &mut Vec<u8>,
+) -> Option<usize> {
+    let Some((_, _, inb)) = srtp.as_mut() else {
+        return Some(len);
+    };
+    let done = if rtcp {
+        inb.unprotect_rtcp(&buf[..len], opened)
+    } else {
+        inb.unprotect_rtp(&buf[..len], opened)
+    };
+    done.ok()?;
+    let plain = buf.get_mut(..opened.len())?;
+    plain.copy_from_slice(opened);
+    Some(opened.len())
+}
+
+/// An RTP socket on an even port and its RTCP socket on the next one (RFC 3550 §11), on `ip`.
+pub(super) fn bind_pair(ip: IpAddr) -> std::io::Result<(std::net::UdpSocket, std::net::UdpSocket)> {
+    let mut last = None;
+    for _ in 0..64 {
+        let rtp = std::net::UdpSocket::bind(SocketAddr::new(ip, 0))?;
+        let port = rtp.local_addr()?.port();
+        if port % 2 != 0 || port == u16::MAX {
+            continue;
+        }
+        match std::net::UdpSocket::bind(SocketAddr::new(ip, port + 1)) {
+            Ok(rtcp) => return Ok((rtp, rtcp)),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no free RTP/RTCP port pair")))
+}
+
+/// Writes an RTP `header` and `payload` into `out`; the length, or `None` if it does not fit.
+fn write_header(header: &rtp::header::Header, payload: &[u8], out: &mut [u8]) -> Option<usize> {
+    use webrtc_util::marshal::{Marshal, MarshalSize};
+    let size = header.marshal_size();
+    let total = size + payload.len();
+    let dest = out.get_mut(..total)?;
+    header.marshal_to(&mut dest[..size]).ok()?;
+    dest[size..].copy_from_slice(payload);
+    Some(total)
+}
+
+/// Takes the session's new remote/direction when signalling changed them; otherwise keeps the
+/// copy the task already has (no clone per tick or per packet).
+fn refresh(flow: &mut watch::Receiver<Flow>, current: &mut Flow) {
+    if flow.has_changed().unwrap_or(false) {
+        *current = flow.borrow_and_update().clone();
+    }
+}
+
+fn micros_since(start: tokio::time::Instant) -> u64 {
+    u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX)
+}
+
+/// The payload of an RTP packet with payload type `pt`, or `None` for anything else
+/// (RFC 3550 §5.1: version 2, CSRCs, extension and padding honoured).
+pub fn rtp_payload(packet: &[u8], pt: u8) -> Option<&[u8]> {
+    if packet.len() < 12 || packet[0] >> 6 != 2 || packet[1] & 0x7f != pt {
+        return None;
+    }
+    let csrc = usize::from(packet[0] & 0x0f) * 4;
+    let mut start = 12 + csrc;
+    if packet[0] & 0x10 != 0 {
+        let words = u16::from_be_bytes([*packet.get(start + 2)?, *packet.get(start + 3)?]);
+        start += 4 + usize::from(words) * 4;
+    }
+    let mut end = packet.len();
+    if packet[0] & 0x20 != 0 {
+        end = end.checked_sub(usize::from(*packet.last()?))?;
+    }
+    packet.get(start..end)
+}
