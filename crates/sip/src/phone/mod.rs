@@ -5,7 +5,7 @@ mod call_task;
 mod transfer;
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
@@ -17,7 +17,7 @@ use rsipstack::sip::{Header, HeadersExt, Method, StatusCode, Uri};
 use rsipstack::transaction::TransactionReceiver;
 use rsipstack::transaction::transaction::Transaction;
 use serde::Serialize;
-use siperb_media::{MediaSession, MediaStats, RtpSession};
+use siperb_media::{MediaSession, MediaStats};
 use tokio::sync::mpsc;
 
 use crate::call::{
@@ -27,36 +27,10 @@ use crate::call::{
 use call_task::{CallTask, Command};
 
 mod echo;
+mod media;
 pub use echo::{ECHO_DELAY, ECHO_TARGET, is_echo};
-
-/// What the user does to a call's media, with no signalling: mute, record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MediaControl {
-    /// Silence (or not) the microphone for this call.
-    Mute(bool),
-    /// Record the call to a stereo WAV file (us left, the far end right).
-    StartRecording(std::path::PathBuf),
-    /// Stop recording; the reply holds the seconds recorded.
-    StopRecording,
-}
-
-/// Applies `control` to a call's media; for a stopped recording, the seconds recorded.
-fn media_control(
-    media: &mut dyn MediaSession,
-    control: MediaControl,
-) -> Result<Option<f64>, String> {
-    match control {
-        MediaControl::Mute(muted) => {
-            media.set_mute(muted);
-            Ok(None)
-        }
-        MediaControl::StartRecording(path) => media
-            .start_recording(&path)
-            .map(|()| None)
-            .map_err(|e| e.to_string()),
-        MediaControl::StopRecording => media.stop_recording().map_err(|e| e.to_string()),
-    }
-}
+use media::media_control;
+pub use media::{AudioSource, MediaControl, MediaFactory, RtpFactory};
 
 /// Our handle on one call, unique for the life of the process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, specta::Type)]
@@ -168,88 +142,6 @@ pub enum PhoneError {
     Media(String),
     #[error("cannot start the call: {0}")]
     Sip(String),
-}
-
-/// Makes the media session of each call.
-pub trait MediaFactory: Send + Sync + std::fmt::Debug {
-    /// A session for a call on `local_ip`, with the account's codec order and SRTP choice.
-    fn create(
-        &self,
-        local_ip: IpAddr,
-        account: &crate::account::MediaSettings,
-    ) -> Result<Box<dyn MediaSession>, PhoneError>;
-}
-
-/// Where a call's audio comes from and goes to.
-#[derive(Debug, Clone, Default)]
-pub enum AudioSource {
-    /// A silent microphone and a speaker that discards, paced like a device (tests, scripts).
-    #[default]
-    Silence,
-    /// The system's default microphone and speaker; silence (with a warning) when there are
-    /// none, so a call never fails for want of a sound card.
-    Devices,
-    /// A WAV file as the microphone, and a WAV file of what the far end sent.
-    Files(siperb_audio::FileAudio),
-}
-
-impl AudioSource {
-    /// Opens the port a new call runs on.
-    pub fn open(&self) -> Result<siperb_audio::AudioPort, PhoneError> {
-        use siperb_audio::{AudioPort, FileAudio};
-        let port = match self {
-            Self::Silence => AudioPort::files(FileAudio::default()),
-            Self::Devices => AudioPort::default_devices().or_else(|e| {
-                // Common on servers and in CI: said once per call, not as a warning.
-                tracing::info!("no usable sound device ({e}): the call runs with silence");
-                AudioPort::files(FileAudio::default())
-            }),
-            Self::Files(files) => AudioPort::files(files.clone()),
-        };
-        port.map_err(|e| PhoneError::Media(e.to_string()))
-    }
-}
-
-/// The RTP backend: each call's audio on `audio`, with the account's codecs and SRTP unless
-/// this run overrides them.
-#[derive(Debug, Clone, Default)]
-pub struct RtpFactory {
-    pub audio: AudioSource,
-    /// The codecs to offer and accept, best first, for every account; empty for each
-    /// account's own choice.
-    pub codecs: Vec<siperb_media::CodecKind>,
-    /// SDES-SRTP for every account; `None` for each account's own choice.
-    pub srtp: Option<siperb_media::srtp::SrtpMode>,
-}
-
-impl RtpFactory {
-    /// Calls on the default devices, with the default codecs and no SRTP: what the app uses.
-    pub fn devices() -> Self {
-        Self {
-            audio: AudioSource::Devices,
-            ..Self::default()
-        }
-    }
-}
-
-impl MediaFactory for RtpFactory {
-    fn create(
-        &self,
-        local_ip: IpAddr,
-        account: &crate::account::MediaSettings,
-    ) -> Result<Box<dyn MediaSession>, PhoneError> {
-        let codecs = if self.codecs.is_empty() {
-            &account.codecs
-        } else {
-            &self.codecs
-        };
-        let srtp = self.srtp.unwrap_or(account.srtp);
-        let port = self.audio.open()?;
-        RtpSession::start(local_ip, port)
-            .map(|s| s.with_codecs(codecs).with_srtp(srtp))
-            .map(|s| Box::new(s) as Box<dyn MediaSession>)
-            .map_err(|e| PhoneError::Media(e.to_string()))
-    }
 }
 
 /// What a line needs to take and place calls.
