@@ -33,6 +33,8 @@ pub(crate) struct Pipeline {
     /// Samples per frame at the device's rate.
     frame: usize,
     codec: Option<CodecPath>,
+    /// The codec that could not be made for this device rate, if any.
+    unusable: Option<CodecKind>,
     /// One frame at the codec's rate, as floats and as 16-bit samples.
     codec_f32: Vec<f32>,
     codec_i16: Vec<i16>,
@@ -55,6 +57,7 @@ impl Pipeline {
             port_rate,
             frame,
             codec: None,
+            unusable: None,
             codec_f32: Vec::new(),
             codec_i16: Vec::new(),
             fifo: Vec::with_capacity(MAX_DECODED * 2),
@@ -73,6 +76,10 @@ impl Pipeline {
 
     /// The codec path for `kind`, made when it changes; `None` if the codec cannot run.
     fn path(&mut self, kind: CodecKind) -> Option<&mut CodecPath> {
+        // A codec that cannot run is tried once (not again every frame, with a warning each).
+        if self.unusable == Some(kind) {
+            return None;
+        }
         if self.codec.as_ref().is_none_or(|c| c.kind != kind) {
             let rate = kind.sample_rate();
             let made = (|| {
@@ -86,6 +93,7 @@ impl Pipeline {
             })();
             if made.is_none() {
                 tracing::warn!("cannot run {kind:?} at {} Hz", self.port_rate);
+                self.unusable = Some(kind);
             }
             self.codec = made;
             let n = (rate * FRAME_MS / 1000) as usize;
