@@ -57,6 +57,10 @@ pub(crate) struct AddArgs {
     /// required (calls without it fail).
     #[arg(long, value_enum, default_value = "off")]
     srtp: crate::SrtpArg,
+    /// The UDP ports this account's calls may use for media, FIRST-LAST (what a firewall
+    /// opens, e.g. 30000-30099); default any free port.
+    #[arg(long, value_name = "FIRST-LAST")]
+    rtp_ports: Option<siperb_media::PortRange>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -103,6 +107,7 @@ pub(crate) async fn run(
             }
             account.media.codecs = codecs;
             account.media.srtp = a.srtp.into();
+            account.media.rtp_ports = a.rtp_ports;
             let password = if a.password_stdin {
                 Some(crate::password::from_stdin()?)
             } else {

@@ -139,6 +139,10 @@ struct AudioArgs {
     /// local line).
     #[arg(long, value_enum)]
     srtp: Option<SrtpArg>,
+    /// The UDP ports the call's media may use, FIRST-LAST (e.g. 30000-30099); default the
+    /// account's choice (any free port unless set).
+    #[arg(long, value_name = "FIRST-LAST")]
+    rtp_ports: Option<siperb_media::PortRange>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -213,6 +217,7 @@ impl AudioArgs {
             audio,
             codecs,
             srtp: self.srtp.map(siperb_media::srtp::SrtpMode::from),
+            rtp_ports: self.rtp_ports,
         })
     }
 }

@@ -102,7 +102,8 @@ fn account_media_choices_are_saved() {
             .arg("--profile")
             .arg(profile.path())
             .args(["account", "add", "pbx", "--uri", "sip:1001@127.0.0.1"])
-            .args(["--codecs", "g722,pcmu,g722", "--srtp", "required"]),
+            .args(["--codecs", "g722,pcmu,g722", "--srtp", "required"])
+            .args(["--rtp-ports", "30000-30099"]),
     );
     let list = stdout(
         cli()
@@ -113,7 +114,11 @@ fn account_media_choices_are_saved() {
     let accounts: serde_json::Value = serde_json::from_str(&list).expect("json");
     assert_eq!(
         accounts[0]["media"],
-        serde_json::json!({"codecs": ["g722", "pcmu"], "srtp": "required"}),
+        serde_json::json!({
+            "codecs": ["g722", "pcmu"],
+            "srtp": "required",
+            "rtpPorts": {"first": 30000, "last": 30099}
+        }),
         "{list}"
     );
     let bad = cli()
@@ -123,4 +128,25 @@ fn account_media_choices_are_saved() {
         .output()
         .expect("run");
     assert_eq!(bad.status.code(), Some(2));
+    // A port range that holds no RTP/RTCP pair is refused with the reason.
+    let bad = cli()
+        .arg("--profile")
+        .arg(profile.path())
+        .args([
+            "account",
+            "add",
+            "x",
+            "--uri",
+            "sip:1@h",
+            "--rtp-ports",
+            "5001-5002",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("5001-5002") && err.contains("even port"),
+        "{err}"
+    );
 }

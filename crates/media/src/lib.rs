@@ -8,6 +8,7 @@ pub mod codec;
 pub mod dtmf;
 pub mod jitter;
 mod pipeline;
+pub mod ports;
 pub mod quality;
 pub mod rtp;
 pub mod sdp;
@@ -16,5 +17,6 @@ pub mod srtp;
 pub use siperb_audio::wav;
 
 pub use codec::{AudioCodec, CodecError, CodecKind};
+pub use ports::{PortRange, PortRangeError};
 pub use sdp::{Direction, SdpError};
 pub use session::{MediaSession, MediaStats, RecordError, RtpSession};

@@ -118,7 +118,17 @@ impl RtpSession {
     /// Binds an RTP/RTCP port pair on `ip` and starts the media task on `port` (idle until a
     /// remote is known).
     pub fn start(ip: IpAddr, port: AudioPort) -> std::io::Result<Self> {
-        let (std_socket, std_rtcp) = bind_pair(ip)?;
+        Self::start_in(ip, None, port)
+    }
+
+    /// Like [`start`](Self::start), with the port pair taken from `ports` when given (the
+    /// range a firewall opens); an error says when the whole range is in use.
+    pub fn start_in(
+        ip: IpAddr,
+        ports: Option<crate::PortRange>,
+        port: AudioPort,
+    ) -> std::io::Result<Self> {
+        let (std_socket, std_rtcp) = crate::ports::bind_pair(ip, ports)?;
         std_socket.set_nonblocking(true)?;
         std_rtcp.set_nonblocking(true)?;
         let socket = tokio::net::UdpSocket::from_std(std_socket)?;
@@ -305,7 +315,7 @@ impl Drop for RtpSession {
 mod task;
 
 pub use task::rtp_payload;
-use task::{Media, bind_pair, run};
+use task::{Media, run};
 
 #[cfg(test)]
 mod tests;

@@ -79,6 +79,8 @@ pub struct MediaSettings {
     /// SDES-SRTP: off, optional (offered, used when the far end agrees) or required (calls
     /// without it fail).
     pub srtp: siperb_media::srtp::SrtpMode,
+    /// The UDP ports calls' media may use (what a firewall opens); `None` for any free port.
+    pub rtp_ports: Option<siperb_media::PortRange>,
 }
 
 /// Why an account cannot be used as given.

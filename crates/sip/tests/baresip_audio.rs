@@ -161,6 +161,7 @@ async fn call_on(
             }),
             codecs: Vec::new(),
             srtp: Some(srtp),
+            ..RtpFactory::default()
         }),
     )
     .await;

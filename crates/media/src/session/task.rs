@@ -532,23 +532,6 @@ fn open(
     Some(opened.len())
 }
 
-/// An RTP socket on an even port and its RTCP socket on the next one (RFC 3550 §11), on `ip`.
-pub(super) fn bind_pair(ip: IpAddr) -> std::io::Result<(std::net::UdpSocket, std::net::UdpSocket)> {
-    let mut last = None;
-    for _ in 0..64 {
-        let rtp = std::net::UdpSocket::bind(SocketAddr::new(ip, 0))?;
-        let port = rtp.local_addr()?.port();
-        if port % 2 != 0 || port == u16::MAX {
-            continue;
-        }
-        match std::net::UdpSocket::bind(SocketAddr::new(ip, port + 1)) {
-            Ok(rtcp) => return Ok((rtp, rtcp)),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| std::io::Error::other("no free RTP/RTCP port pair")))
-}
-
 /// Writes an RTP `header` and `payload` into `out`; the length, or `None` if it does not fit.
 fn write_header(header: &rtp::header::Header, payload: &[u8], out: &mut [u8]) -> Option<usize> {
     use webrtc_util::marshal::{Marshal, MarshalSize};

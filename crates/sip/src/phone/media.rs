@@ -57,6 +57,8 @@ pub struct RtpFactory {
     pub codecs: Vec<siperb_media::CodecKind>,
     /// SDES-SRTP for every account; `None` for each account's own choice.
     pub srtp: Option<siperb_media::srtp::SrtpMode>,
+    /// The UDP ports media may use, for every account; `None` for each account's own choice.
+    pub rtp_ports: Option<siperb_media::PortRange>,
 }
 
 impl RtpFactory {
@@ -81,8 +83,9 @@ impl MediaFactory for RtpFactory {
             &self.codecs
         };
         let srtp = self.srtp.unwrap_or(account.srtp);
+        let ports = self.rtp_ports.or(account.rtp_ports);
         let port = self.audio.open()?;
-        RtpSession::start(local_ip, port)
+        RtpSession::start_in(local_ip, ports, port)
             .map(|s| s.with_codecs(codecs).with_srtp(srtp))
             .map(|s| Box::new(s) as Box<dyn MediaSession>)
             .map_err(|e| PhoneError::Media(e.to_string()))
