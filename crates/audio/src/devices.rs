@@ -132,7 +132,7 @@ struct Streams {
 
 impl Streams {
     fn open() -> Result<(AudioPort, Streams), AudioError> {
-        let host = cpal::default_host();
+        let host = host()?;
         let input = host
             .default_input_device()
             .ok_or(AudioError::NoDevice("microphone"))?;
@@ -169,6 +169,29 @@ impl Streams {
             let played = c.played.load(Ordering::Relaxed) + c.underruns.load(Ordering::Relaxed);
             self.output.check(played, &c, output_stream);
         }
+    }
+}
+
+/// The sound system: the OS default (ALSA on Linux, through the PulseAudio/PipeWire plugin;
+/// CoreAudio; WASAPI), or JACK when `SIPERB_AUDIO_HOST=jack` (Linux studio setups, and the
+/// media benchmark, which gives every phone under test one JACK clock). On JACK the streams
+/// are the clients `cpal_client_<pid>_in` and `_out`, connected to the system ports.
+fn host() -> Result<cpal::Host, AudioError> {
+    let choice = std::env::var("SIPERB_AUDIO_HOST").unwrap_or_default();
+    match choice.as_str() {
+        "" | "default" => Ok(cpal::default_host()),
+        #[cfg(target_os = "linux")]
+        "jack" => cpal::host_from_id(cpal::HostId::Jack).map_err(|e| AudioError::Device {
+            what: "JACK",
+            detail: format!("{e} (is a JACK server running?)"),
+        }),
+        other => Err(AudioError::Device {
+            what: "sound system",
+            detail: format!(
+                "SIPERB_AUDIO_HOST={other} is not known here (use \"default\"{})",
+                if cfg!(target_os = "linux") { " or \"jack\"" } else { "" }
+            ),
+        }),
     }
 }
 

@@ -136,6 +136,8 @@ impl Kamailio {
             .replace("%%TLSCFG%%", &tls_cfg.display().to_string())
             .replace("%%ALGORITHM%%", algorithm)
             .replace("%%IN_DIALOG_AUTH%%", in_dialog_auth)
+            .replace("%%MEDIA_HOOK%%", "")
+            .replace("%%REPLY_ROUTE%%", "")
             .replace("%%DBDIR%%", &db.display().to_string());
         let cfg_path = dir.path().join("kamailio.cfg");
         std::fs::write(&cfg_path, cfg).expect("write cfg");

@@ -1,0 +1,648 @@
+#!/usr/bin/env python3
+"""Media benchmark: Siperb's CLI and baresip side by side, in one run.
+
+For each phone, two instances (caller A, callee B) register with one Kamailio and call each
+other; their media goes through a user-space relay (scripts/bench/relay.py) that is clean in one
+call and loses 5 % of packets with 20 +- 10 ms jitter in the other. Both phones' microphones and
+speakers are ports of one JACK dummy server, so one sample clock paces both and this script
+plays the test programme into both microphones and records both speakers on the same timeline:
+- mouth-to-ear delay: a train of short chirps, each found in the recording by cross-correlation;
+- PESQ (ITU-T P.862.2 wideband, PyPI `pesq`) of speech (espeak-ng) after time alignment;
+- CPU per call (% of one core, user + system, over the talking part) and memory (RSS, peak) of
+  each phone process, from /proc.
+Both phones are native JACK clients: our CLI through cpal's JACK host (SIPERB_AUDIO_HOST=jack),
+baresip through its jack module.
+
+Run it through scripts/bench-media.sh, which installs what it needs and builds the CLI.
+"""
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import jack
+import numpy as np
+from pesq import pesq
+from scipy.signal import correlate, resample_poly
+
+REPO = Path(__file__).resolve().parents[2]
+RATE = 48000
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+USERS = {"alice": "wonderland-7", "bob": "builder-42"}
+# RTP port ranges: each phone instance its own, so the relay knows every port in advance.
+PORTS = {"A": (31000, 31019), "B": (31020, 31039)}
+SENTENCES = [
+    "The birch canoe slid on the smooth planks.",
+    "Glue the sheet to the dark blue background.",
+    "It is easy to tell the depth of a well.",
+    "These days a chicken leg is a rare dish.",
+    "Rice is often served in round bowls.",
+    "The juice of lemons makes fine punch.",
+    "The box was thrown beside the parked truck.",
+    "The hogs were fed chopped corn and garbage.",
+]
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def free_port(kind=socket.SOCK_DGRAM):
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Proc:
+    """A child in its own process group, stopped with the whole group."""
+
+    def __init__(self, args, log_path, env=None, stdin=subprocess.DEVNULL, stdout=None):
+        self.log_path = log_path
+        self.log = open(log_path, "wb")
+        self.p = subprocess.Popen(args, env=env, stdin=stdin,
+                                  stdout=stdout if stdout is not None else self.log,
+                                  stderr=self.log, start_new_session=True)
+
+    @property
+    def pid(self):
+        return self.p.pid
+
+    def stop(self, timeout=5):
+        if self.p.poll() is None:
+            try:
+                os.killpg(self.p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.p.pid, signal.SIGKILL)
+                self.p.wait()
+        self.log.close()
+
+    def text(self):
+        try:
+            return Path(self.log_path).read_text(errors="replace")
+        except OSError:
+            return ""
+
+
+def cpu_ticks(pid):
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime, stime
+
+
+def memory_kib(pid):
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(value.split()[0])
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The test programme
+# ---------------------------------------------------------------------------------------------
+
+def chirp():
+    """A 12 ms rising chirp (500 Hz to 3 kHz), Hann-windowed: short and codec-proof."""
+    n = int(0.012 * RATE)
+    t = np.arange(n) / RATE
+    f0, f1 = 500.0, 3000.0
+    phase = 2 * np.pi * (f0 * t + (f1 - f0) / (2 * t[-1]) * t * t)
+    return (0.5 * np.sin(phase) * np.hanning(n)).astype(np.float32)
+
+
+def speech(work):
+    """About 16 s of espeak-ng speech at 48 kHz, levelled to -26 dBov (active speech)."""
+    raw = work / "speech-raw.wav"
+    subprocess.run(["espeak-ng", "-s", "150", "-w", str(raw), " ".join(SENTENCES)],
+                   check=True, capture_output=True)
+    out = work / "speech48.raw"
+    subprocess.run(["sox", str(raw), "-t", "raw", "-e", "floating-point", "-b", "32", "-c", "1",
+                    "-r", str(RATE), str(out)], check=True, capture_output=True)
+    x = np.fromfile(out, dtype=np.float32)
+    active = x[np.abs(x) > 1e-3]
+    x *= 10 ** (-26 / 20) / np.sqrt(np.mean(active ** 2))
+    return x
+
+
+class Programme:
+    """1 s of silence, a chirp every 600 ms for 6 s, silence, then the speech."""
+
+    def __init__(self, work):
+        self.chirp = chirp()
+        parts = [np.zeros(RATE, np.float32)]
+        self.chirp_at = []
+        pos = RATE
+        for _ in range(10):
+            block = np.zeros(int(0.6 * RATE), np.float32)
+            block[: len(self.chirp)] = self.chirp
+            self.chirp_at.append(pos)
+            parts.append(block)
+            pos += len(block)
+        parts.append(np.zeros(RATE // 2, np.float32))
+        pos += RATE // 2
+        self.speech = speech(work)
+        self.speech_at = pos
+        parts.append(self.speech)
+        parts.append(np.zeros(RATE, np.float32))
+        self.samples = np.concatenate(parts)
+
+    @property
+    def seconds(self):
+        return len(self.samples) / RATE
+
+
+# ---------------------------------------------------------------------------------------------
+# One JACK server, and this script's client on it: plays into the microphones, records the
+# speakers, sample-synchronously.
+# ---------------------------------------------------------------------------------------------
+
+class Bench:
+    def __init__(self, server):
+        self.client = jack.Client("bench", servername=server, no_start_server=True)
+        self.mic = {s: self.client.outports.register(f"mic_{s}") for s in "AB"}
+        self.spk = {s: self.client.inports.register(f"spk_{s}") for s in "AB"}
+        self.programme = None
+        self.pos = 0
+        self.recorded = {}
+        self.done = threading.Event()
+        self.client.set_process_callback(self._process)
+        self.client.activate()
+
+    def _process(self, frames):
+        prog = self.programme
+        if prog is None or self.pos >= len(prog):
+            for p in self.mic.values():
+                p.get_array().fill(0)
+            if prog is not None:
+                self.done.set()
+            return
+        end = min(self.pos + frames, len(prog))
+        n = end - self.pos
+        for s in "AB":
+            out = self.mic[s].get_array()
+            out[:n] = prog[self.pos:end]
+            out[n:] = 0
+            self.recorded[s][self.pos:end] = self.spk[s].get_array()[:n]
+        self.pos = end
+
+    def play(self, samples):
+        self.recorded = {s: np.zeros(len(samples), np.float32) for s in "AB"}
+        self.pos = 0
+        self.done.clear()
+        self.programme = samples
+
+    def wait(self, timeout):
+        if not self.done.wait(timeout):
+            raise RuntimeError("the programme did not finish playing (is JACK running?)")
+        self.programme = None
+        return self.recorded
+
+    def connect(self, side, source, player):
+        """Connects this side's microphone to every input port of the JACK client `source`
+        and the first output port of the client `player` to this side's speaker."""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            ins = self.client.get_ports(f"^{source}:", is_audio=True, is_input=True)
+            outs = self.client.get_ports(f"^{player}:", is_audio=True, is_output=True)
+            if ins and outs:
+                for p in ins:
+                    self.client.connect(self.mic[side], p)
+                self.client.connect(outs[0], self.spk[side])
+                return
+            time.sleep(0.05)
+        ports = [p.name for p in self.client.get_ports()]
+        raise RuntimeError(f"no JACK ports for {source}/{player} (ports: {ports})")
+
+    def connected(self, side):
+        return bool(self.client.get_all_connections(self.mic[side])) and bool(
+            self.client.get_all_connections(self.spk[side]))
+
+    def close(self):
+        self.client.deactivate()
+        self.client.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Servers: Kamailio (the registrar both phones use) and the relay
+# ---------------------------------------------------------------------------------------------
+
+def start_kamailio(work):
+    k = work / "kamailio"
+    (k / "db").mkdir(parents=True)
+    (k / "db" / "version").write_text("table_name(string) table_version(int)\nsubscriber:7\n")
+    rows = "".join(f"{i + 1}:{u}:127.0.0.1:{p}:x:x\n" for i, (u, p) in enumerate(USERS.items()))
+    (k / "db" / "subscriber").write_text(
+        "id(int,auto) username(string) domain(string) password(string) ha1(string) ha1b(string)\n"
+        + rows)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-keyout", str(k / "key.pem"), "-out", str(k / "cert.pem")],
+                   check=True, capture_output=True)
+    (k / "tls.cfg").write_text(
+        "[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\nrequire_certificate = no\n"
+        f"private_key = {k / 'key.pem'}\ncertificate = {k / 'cert.pem'}\n")
+    port, tls_port = free_port(), free_port()
+    # Every SDP through the proxy names the relay's address; ports stay as the phones chose.
+    rewrite = ('    if (has_body("application/sdp")) {\n'
+               '        subst_body("/IN IP4 127\\.0\\.0\\.1/IN IP4 127.0.0.2/g");\n'
+               '    }\n')
+    cfg = ((REPO / "tests/peers/kamailio/kamailio.cfg").read_text()
+           .replace("%%LISTEN%%", f"listen=udp:127.0.0.1:{port}\nlisten=tcp:127.0.0.1:{port}\n"
+                                  f"listen=tls:127.0.0.1:{tls_port}")
+           .replace("%%TLSCFG%%", str(k / "tls.cfg"))
+           .replace("%%ALGORITHM%%", "MD5")
+           .replace("%%IN_DIALOG_AUTH%%", "")
+           .replace("%%DBDIR%%", str(k / "db"))
+           .replace("%%MEDIA_HOOK%%", rewrite)
+           .replace("%%REPLY_ROUTE%%", "onreply_route {\n" + rewrite + "}\n"))
+    (k / "kamailio.cfg").write_text(cfg)
+    proc = Proc(["kamailio", "-DD", "-E", "-m", "64", "-M", "8", "-f", str(k / "kamailio.cfg"),
+                 "-Y", str(k), "-P", str(k / "kamailio.pid")], k / "kamailio.log")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        s.settimeout(0.2)
+        me = s.getsockname()
+        for n in range(75):
+            msg = (f"OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP {me[0]}:{me[1]};"
+                   f"branch=z9hG4bKbench{n}\r\nFrom: <sip:probe@127.0.0.1>;tag=1\r\n"
+                   f"To: <sip:127.0.0.1>\r\nCall-ID: bench{n}\r\nCSeq: 1 OPTIONS\r\n"
+                   "Max-Forwards: 5\r\nContent-Length: 0\r\n\r\n")
+            s.sendto(msg.encode(), ("127.0.0.1", port))
+            try:
+                if s.recv(2048).startswith(b"SIP/2.0 200"):
+                    return proc, port
+            except socket.timeout:
+                pass
+    proc.stop()
+    raise RuntimeError("Kamailio did not start:\n" + proc.text())
+
+
+def start_relay(work, name, loss, delay_ms, jitter_ms, seed):
+    args = [sys.executable, str(REPO / "scripts/bench/relay.py"), "--loss", str(loss),
+            "--delay-ms", str(delay_ms), "--jitter-ms", str(jitter_ms), "--seed", str(seed)]
+    for first, last in PORTS.values():
+        args += ["--ports", f"{first}-{last}"]
+    out = work / f"relay-{name}.out"
+    proc = Proc(args, work / f"relay-{name}.log", stdout=open(out, "wb"))
+    proc.out = out
+    deadline = time.monotonic() + 10
+    while '"ready"' not in out.read_text(errors="replace"):
+        if time.monotonic() > deadline or proc.p.poll() is not None:
+            raise RuntimeError("the relay did not start:\n" + proc.text())
+        time.sleep(0.05)
+    return proc
+
+
+def relay_counters(proc):
+    proc.stop()
+    for line in proc.out.read_text().splitlines():
+        if '"stopped"' in line:
+            return json.loads(line)
+    return {}
+
+
+# ---------------------------------------------------------------------------------------------
+# The phones
+# ---------------------------------------------------------------------------------------------
+
+class Ours:
+    name = "siperb"
+
+    def __init__(self, work, jack_server, kamailio_port, cli):
+        self.work, self.jack_server, self.kport, self.cli = work / "ours", jack_server, kamailio_port, cli
+        self.work.mkdir()
+        self.sides = {}
+        for side, user in (("A", "alice"), ("B", "bob")):
+            profile = self.work / f"profile-{side}"
+            first, last = PORTS[side]
+            subprocess.run([cli, "--profile", str(profile), "account", "add", user, "--uri",
+                            f"sip:{user}@127.0.0.1", "--server", f"127.0.0.1:{self.kport}",
+                            "--rtp-ports", f"{first}-{last}", "--codecs", "opus"],
+                           check=True, capture_output=True)
+            env = dict(os.environ, SIPERB_AUDIO_HOST="jack", JACK_DEFAULT_SERVER=jack_server,
+                       BENCH_PASSWORD=USERS[user], RUST_LOG="warn")
+            self.sides[side] = (user, profile, env)
+
+    def _run(self, side, args):
+        user, profile, env = self.sides[side]
+        events = self.work / f"{side}-{time.monotonic_ns()}.jsonl"
+        proc = Proc([self.cli, "--profile", str(profile), "--json", *args, "--account", user,
+                     "--password-env", "BENCH_PASSWORD", "--codec", "opus", "--stats"],
+                    self.work / f"{side}.log", env=env, stdout=open(events, "wb"))
+        proc.events = events
+        return proc
+
+    @staticmethod
+    def _wait_event(proc, pred, what, timeout=15):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in proc.events.read_text(errors="replace").splitlines():
+                try:
+                    e = json.loads(line)
+                except ValueError:
+                    continue
+                if pred(e):
+                    return e
+            if proc.p.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise RuntimeError(f"{what}: not seen\n{proc.events.read_text(errors='replace')}\n"
+                           f"{proc.text()}")
+
+    def call(self, seconds):
+        """Starts B listening and A calling B; returns both processes once the call is up."""
+        b = self._run("B", ["listen", "--auto-answer"])
+        self._wait_event(b, lambda e: e.get("event") == "registered", "B registered")
+        a = self._run("A", ["call", "sip:bob@127.0.0.1", "--duration", str(int(seconds))])
+        for side, proc in (("A", a), ("B", b)):
+            self._wait_event(proc, lambda e: e.get("event") == "call_state"
+                             and e.get("state") == "established", f"{side} established")
+        return {"A": a, "B": b}
+
+    def connect(self, bench, procs):
+        for side, proc in procs.items():
+            bench.connect(side, f"cpal_client_{proc.pid}_in", f"cpal_client_{proc.pid}_out")
+
+    def hang_up(self, procs):
+        self._wait_event(procs["A"], lambda e: e.get("event") == "call_ended", "A ended",
+                         timeout=30)
+        for p in procs.values():
+            p.stop()
+
+    def stats(self, procs):
+        """The last stats event of each side."""
+        out = {}
+        for side, proc in procs.items():
+            last = None
+            for line in proc.events.read_text(errors="replace").splitlines():
+                if '"stats"' in line:
+                    last = json.loads(line)
+            out[side] = last
+        return out
+
+
+class Baresip:
+    name = "baresip"
+
+    def __init__(self, work, jack_server, kamailio_port, _cli):
+        self.work, self.jack_server, self.kport = work / "baresip", jack_server, kamailio_port
+        self.work.mkdir()
+        self.ctrl = {}
+        self.dirs = {}
+        for side, user in (("A", "alice"), ("B", "bob")):
+            d = self.work / side
+            d.mkdir()
+            first, last = PORTS[side]
+            ctrl = free_port(socket.SOCK_STREAM)
+            self.ctrl[side] = ctrl
+            # Opus set as ours is: mono, 32 kbit/s, in-band FEC expecting 10 % loss.
+            (d / "config").write_text(
+                f"sip_listen\t\t127.0.0.1:{free_port()}\nnet_interface\t\t127.0.0.1\n"
+                f"rtp_ports\t\t{first}-{last}\nmodule_path\t\t/usr/lib/baresip/modules\n"
+                "module\t\t\topus.so\nmodule\t\t\tjack.so\n"
+                "module_app\t\taccount.so\nmodule_app\t\tmenu.so\nmodule_app\t\tctrl_tcp.so\n"
+                f"ctrl_tcp_listen\t\t127.0.0.1:{ctrl}\n"
+                "audio_source\t\tjack,\naudio_player\t\tjack,\nausrc_srate\t\t48000\n"
+                "auplay_srate\t\t48000\nausrc_format\t\tfloat\nauplay_format\t\tfloat\n"
+                f"jack_connect_ports\tno\njack_client_name\tbaresip{side}\n"
+                "opus_stereo\t\tno\nopus_sprop_stereo\tno\nopus_bitrate\t\t32000\n"
+                "opus_inbandfec\t\tyes\nopus_packet_loss\t10\n")
+            answer = ";answermode=auto" if side == "B" else ""
+            (d / "accounts").write_text(
+                f"<sip:{user}@127.0.0.1:{self.kport};transport=udp>;auth_pass={USERS[user]};"
+                f"regint=300{answer};audio_codecs=opus/48000/2\n")
+            self.dirs[side] = d
+        self.procs = {}
+
+    def _start(self, side):
+        env = dict(os.environ, JACK_DEFAULT_SERVER=self.jack_server)
+        proc = Proc(["baresip", "-f", str(self.dirs[side])], self.dirs[side] / "baresip.log",
+                    env=env)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if "200 OK" in proc.text():
+                return proc
+            time.sleep(0.05)
+        raise RuntimeError(f"baresip {side} did not register:\n{proc.text()}")
+
+    def _command(self, side, command, params=""):
+        body = json.dumps({"command": command, "params": params, "token": "b"})
+        with socket.create_connection(("127.0.0.1", self.ctrl[side]), timeout=3) as s:
+            s.sendall(f"{len(body)}:{body},".encode())
+            s.settimeout(3)
+            data = b""
+            while b'"response"' not in data:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            return data.decode(errors="replace")
+
+    def call(self, seconds):
+        b = self._start("B")
+        a = self._start("A")
+        self._command("A", "dial", "sip:bob@127.0.0.1")
+        deadline = time.monotonic() + 15
+        procs = {"A": a, "B": b}
+        while time.monotonic() < deadline:
+            if all("Call established" in p.text() or "established" in p.text()
+                   for p in procs.values()):
+                return procs
+            time.sleep(0.05)
+        raise RuntimeError("baresip call not established:\n" + a.text() + "\n" + b.text())
+
+    def connect(self, bench, procs):
+        for side in procs:
+            bench.connect(side, f"baresip{side}", f"baresip{side}")
+
+    def hang_up(self, procs):
+        try:
+            self._command("A", "hangup")
+        except OSError:
+            pass
+        time.sleep(0.5)
+        for p in procs.values():
+            p.stop()
+
+    def stats(self, procs):
+        return {}
+
+
+# ---------------------------------------------------------------------------------------------
+# Measuring
+# ---------------------------------------------------------------------------------------------
+
+def mouth_to_ear(prog, rec):
+    """The delay (ms) of each chirp, found by cross-correlation within 400 ms after it was
+    played; chirps not found (lost, or buried) are left out."""
+    delays = []
+    for at in prog.chirp_at:
+        window = rec[at: at + int(0.4 * RATE) + len(prog.chirp)]
+        if len(window) < len(prog.chirp):
+            continue
+        c = correlate(window, prog.chirp, mode="valid")
+        k = int(np.argmax(np.abs(c)))
+        energy = np.sqrt(np.sum(window[k:k + len(prog.chirp)] ** 2) * np.sum(prog.chirp ** 2))
+        if energy > 0 and abs(c[k]) / energy > 0.5:
+            delays.append(k / RATE * 1000)
+    return delays
+
+
+def speech_quality(prog, rec, delay_ms):
+    """PESQ wideband of the received speech against the source, aligned to the best lag near
+    the chirps' delay."""
+    ref = prog.speech
+    start = prog.speech_at + int(delay_ms * RATE / 1000)
+    lo, hi = start - int(0.1 * RATE), start + int(0.1 * RATE)
+    seg = rec[max(lo, 0): hi + len(ref)]
+    c = correlate(seg, ref[: RATE * 4], mode="valid")
+    k = int(np.argmax(c))
+    deg = seg[k: k + len(ref)]
+    if len(deg) < len(ref):
+        deg = np.pad(deg, (0, len(ref) - len(deg)))
+    ref16 = resample_poly(ref, 1, 3)
+    deg16 = resample_poly(deg, 1, 3)
+    try:
+        return float(pesq(16000, ref16, deg16, "wb"))
+    except Exception as e:  # pesq raises on silence ("no utterances detected")
+        log(f"  PESQ failed: {e}")
+        return float("nan")
+
+
+def run_call(phone, bench, prog, label, work, relay):
+    log(f"{phone.name}: {label} call")
+    procs = phone.call(prog.seconds + 4)
+    phone.connect(bench, procs)
+    time.sleep(1.0)
+    pids = {s: p.pid for s, p in procs.items()}
+    t0 = time.monotonic()
+    ticks0 = {s: cpu_ticks(pid) for s, pid in pids.items()}
+    bench.play(prog.samples)
+    recorded = bench.wait(prog.seconds + 10)
+    t1 = time.monotonic()
+    ticks1 = {s: cpu_ticks(pid) for s, pid in pids.items()}
+    mem = {s: memory_kib(pid) for s, pid in pids.items()}
+    stats = phone.stats(procs)
+    phone.hang_up(procs)
+    counters = relay_counters(relay)
+    result = {"relay": counters, "stats": stats, "sides": {}}
+    for s in "AB":
+        # What side s heard was played into the other side's microphone.
+        rec = recorded[s]
+        np.save(work / f"{phone.name}-{label}-{s}.npy", rec)
+        delays = mouth_to_ear(prog, rec)
+        m2e = float(np.median(delays)) if delays else float("nan")
+        result["sides"][s] = {
+            "cpu_pct": 100.0 * (ticks1[s] - ticks0[s]) / CLK_TCK / (t1 - t0),
+            "rss_kib": mem[s].get("VmRSS"),
+            "peak_rss_kib": mem[s].get("VmHWM"),
+            "mouth_to_ear_ms": m2e,
+            "chirps_found": len(delays),
+            "pesq_wb": speech_quality(prog, rec, m2e if delays else 0.0),
+        }
+        log(f"  {s}: {json.dumps(result['sides'][s])}")
+    log(f"  relay: {json.dumps(counters)}")
+    return result
+
+
+def summary(results):
+    rows = []
+    for phone, calls in results.items():
+        clean, lossy = calls["clean"]["sides"], calls["lossy"]["sides"]
+
+        def mean(d, key):
+            vals = [v[key] for v in d.values() if v[key] is not None and v[key] == v[key]]
+            return sum(vals) / len(vals) if vals else float("nan")
+
+        rows.append({
+            "phone": phone,
+            "cpu_pct": mean(clean, "cpu_pct"),
+            "mouth_to_ear_ms": mean(clean, "mouth_to_ear_ms"),
+            "pesq_clean": mean(clean, "pesq_wb"),
+            "pesq_lossy": mean(lossy, "pesq_wb"),
+            "mouth_to_ear_lossy_ms": mean(lossy, "mouth_to_ear_ms"),
+            "rss_mib": mean(clean, "rss_kib") / 1024,
+            "peak_rss_mib": max(v["peak_rss_kib"] or 0 for c in calls.values()
+                                for v in c["sides"].values()) / 1024,
+        })
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser(description="Siperb vs baresip: CPU, delay, PESQ, memory")
+    ap.add_argument("--cli", default=str(REPO / "target/release/siperb-cli"))
+    ap.add_argument("--phones", default="siperb,baresip")
+    ap.add_argument("--jack-period", type=int, default=480, help="frames per JACK period")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--out", default=str(REPO / "artifacts/bench/media.json"))
+    ap.add_argument("--keep", action="store_true", help="keep the work folder")
+    args = ap.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="siperb-bench-"))
+    jack_name = f"siperb-bench-{os.getpid()}"
+    procs = []
+    try:
+        prog = Programme(work)
+        jackd = Proc(["jackd", "--no-realtime", "-n", jack_name, "-d", "dummy", "-r", str(RATE),
+                      "-p", str(args.jack_period)], work / "jackd.log")
+        procs.append(jackd)
+        deadline = time.monotonic() + 10
+        bench = None
+        while bench is None:
+            try:
+                bench = Bench(jack_name)
+            except jack.JackError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("jackd did not start:\n" + jackd.text())
+                time.sleep(0.2)
+        kamailio, kport = start_kamailio(work)
+        procs.append(kamailio)
+        results = {}
+        for name in args.phones.split(","):
+            cls = {"siperb": Ours, "baresip": Baresip}[name]
+            phone = cls(work, jack_name, kport, args.cli)
+            results[name] = {}
+            for label, loss, delay, jitter in (("clean", 0.0, 0, 0), ("lossy", 0.05, 20, 10)):
+                relay = start_relay(work, f"{name}-{label}", loss, delay, jitter, args.seed)
+                procs.append(relay)
+                results[name][label] = run_call(phone, bench, prog, label, work, relay)
+        rows = summary(results)
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"summary": rows, "calls": results,
+                                   "jack_period": args.jack_period, "seed": args.seed}, indent=1))
+        print(f"\nOpus 48 kHz mono, 32 kbit/s, FEC; JACK dummy clock {args.jack_period} frames; "
+              f"relay seed {args.seed}. CPU: % of one core per phone in a call (mean of both ends).")
+        print(f"{'phone':<9}{'CPU %':>7}{'mouth-ear ms':>14}{'PESQ clean':>12}"
+              f"{'PESQ 5%+jit':>13}{'RSS MiB':>9}{'peak MiB':>10}")
+        for r in rows:
+            print(f"{r['phone']:<9}{r['cpu_pct']:>7.2f}{r['mouth_to_ear_ms']:>14.1f}"
+                  f"{r['pesq_clean']:>12.2f}{r['pesq_lossy']:>13.2f}{r['rss_mib']:>9.1f}"
+                  f"{r['peak_rss_mib']:>10.1f}")
+        print(f"(details: {out})")
+        bench.close()
+    finally:
+        for p in reversed(procs):
+            p.stop()
+        if args.keep:
+            log(f"work folder kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
