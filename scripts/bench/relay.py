@@ -2,11 +2,11 @@
 """A user-space UDP relay that loses and delays packets, for media tests (the kernel here has no
 netem).
 
-It listens on LISTEN_IP at every port of the given ranges. The signalling tells each phone that
-its peer's media is at LISTEN_IP (Kamailio rewrites the SDP address; the ports stay), so a
-packet from TARGET_IP:q to LISTEN_IP:p is meant for TARGET_IP:p. The relay sends it there from
-its own socket LISTEN_IP:q, so the receiver sees it come from the address the SDP gave for the
-sender (symmetric RTP keeps working). Each packet is lost with probability LOSS, otherwise
+The phones' RTP/RTCP ports lie in known ranges; the relay listens on IP at each of those ports
+plus OFFSET, and the signalling tells each phone that its peer's media is there (Kamailio adds
+OFFSET to the ports in the SDP). So a packet from IP:q to IP:p+OFFSET is meant for IP:p; the
+relay sends it there from its own socket IP:q+OFFSET, so the receiver sees it come from the
+address the SDP gave for the sender (symmetric RTP keeps working). Each packet is lost with probability LOSS, otherwise
 delayed by DELAY +- JITTER ms (uniform; packets may overtake each other, as on a real network).
 The random draws are seeded, so two runs see the same pattern of loss and delay.
 
@@ -31,8 +31,8 @@ def port_range(text):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--listen-ip", default="127.0.0.2")
-    ap.add_argument("--target-ip", default="127.0.0.1")
+    ap.add_argument("--ip", default="127.0.0.1")
+    ap.add_argument("--offset", type=int, default=10000)
     ap.add_argument("--ports", action="append", type=port_range, required=True,
                     help="FIRST-LAST, repeatable: the phones' RTP/RTCP port ranges")
     ap.add_argument("--loss", type=float, default=0.0, help="probability, 0..1")
@@ -47,7 +47,7 @@ def main():
     for r in args.ports:
         for port in r:
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            s.bind((args.listen_ip, port))
+            s.bind((args.ip, port + args.offset))
             s.setblocking(False)
             sockets[port] = s
             sel.register(s, selectors.EVENT_READ, port)
@@ -71,7 +71,7 @@ def main():
         while queue and queue[0][0] <= now:
             _, _, via, to, data = heapq.heappop(queue)
             try:
-                sockets[via].sendto(data, (args.target_ip, to))
+                sockets[via].sendto(data, (args.ip, to))
                 counters["sent"] += 1
             except OSError:
                 counters["unroutable"] += 1
@@ -86,7 +86,7 @@ def main():
                 except OSError:
                     break
                 counters["received"] += 1
-                if ip != args.target_ip or via not in sockets:
+                if ip != args.ip or via not in sockets:
                     counters["unroutable"] += 1
                     continue
                 if rng.random() < args.loss:

@@ -189,7 +189,11 @@ fn host() -> Result<cpal::Host, AudioError> {
             what: "sound system",
             detail: format!(
                 "SIPERB_AUDIO_HOST={other} is not known here (use \"default\"{})",
-                if cfg!(target_os = "linux") { " or \"jack\"" } else { "" }
+                if cfg!(target_os = "linux") {
+                    " or \"jack\""
+                } else {
+                    ""
+                }
             ),
         }),
     }

@@ -48,6 +48,8 @@ pub(crate) struct Pipeline {
     started: bool,
     /// Interleaved stereo samples of one frame for the recording.
     stereo: Vec<i16>,
+    /// The loss the encoder protects against (percent), from the far end's reports.
+    expected_loss: u8,
 }
 
 impl Pipeline {
@@ -66,6 +68,16 @@ impl Pipeline {
             heard: vec![0.0; frame],
             started: false,
             stereo: vec![0; frame * 2],
+            expected_loss: 0,
+        }
+    }
+
+    /// The far end reported `pct` % of our packets lost: the encoder's FEC follows (see
+    /// [`crate::codec::fec_loss_target`]).
+    pub(crate) fn loss_reported(&mut self, pct: f32) {
+        self.expected_loss = crate::codec::fec_loss_target(self.expected_loss, pct);
+        if let Some(path) = self.codec.as_mut() {
+            path.encoder.set_expected_loss(self.expected_loss);
         }
     }
 
@@ -82,7 +94,7 @@ impl Pipeline {
         }
         if self.codec.as_ref().is_none_or(|c| c.kind != kind) {
             let rate = kind.sample_rate();
-            let made = (|| {
+            let mut made = (|| {
                 Some(CodecPath {
                     kind,
                     encoder: crate::codec::new_codec(kind).ok()?,
@@ -91,9 +103,12 @@ impl Pipeline {
                     down: FrameResampler::new(rate, self.port_rate, FRAME_MS).ok()?,
                 })
             })();
-            if made.is_none() {
-                tracing::warn!("cannot run {kind:?} at {} Hz", self.port_rate);
-                self.unusable = Some(kind);
+            match made {
+                Some(ref mut path) => path.encoder.set_expected_loss(self.expected_loss),
+                None => {
+                    tracing::warn!("cannot run {kind:?} at {} Hz", self.port_rate);
+                    self.unusable = Some(kind);
+                }
             }
             self.codec = made;
             let n = (rate * FRAME_MS / 1000) as usize;

@@ -85,6 +85,29 @@ pub trait AudioCodec: Send {
         out.fill(0);
         Ok(out.len())
     }
+    /// The loss (percent) the far end reports for what we send, so a codec with forward error
+    /// correction can spend bits on it (Opus in-band FEC); ignored by the others.
+    fn set_expected_loss(&mut self, pct: u8) {
+        let _ = pct;
+    }
+}
+
+/// The loss an encoder should protect against, given what it protects against now and the
+/// loss the far end reports (RTCP, percent; looked at every second): up at once to a little
+/// above the reported loss (at least 5 %, at most 25 %), down one point a second once the loss
+/// has eased, and none on a clean network, where redundancy would only take bits from the
+/// voice.
+pub fn fec_loss_target(current: u8, reported_pct: f32) -> u8 {
+    let wanted = if reported_pct >= 0.5 {
+        (reported_pct * 1.5).ceil().clamp(5.0, 25.0) as u8
+    } else {
+        0
+    };
+    if wanted >= current {
+        wanted
+    } else {
+        current - 1
+    }
 }
 
 /// A codec of `kind` with its default settings.
@@ -95,4 +118,31 @@ pub fn new_codec(kind: CodecKind) -> Result<Box<dyn AudioCodec>, CodecError> {
         CodecKind::Pcmu => Box::new(Ulaw),
         CodecKind::Pcma => Box::new(Alaw),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fec_loss_target;
+
+    #[test]
+    fn fec_follows_the_reported_loss_up_at_once_and_down_slowly() {
+        // Clean: no redundancy.
+        assert_eq!(fec_loss_target(0, 0.0), 0);
+        assert_eq!(fec_loss_target(0, 0.3), 0);
+        // Loss appears: at least 5 %, a margin above what is reported, at most 25 %.
+        assert_eq!(fec_loss_target(0, 1.0), 5);
+        assert_eq!(fec_loss_target(0, 5.0), 8);
+        assert_eq!(fec_loss_target(3, 10.0), 15);
+        assert_eq!(fec_loss_target(0, 60.0), 25);
+        // It eases: one point a second, so a loss burst a few seconds apart stays covered.
+        let mut pct = fec_loss_target(0, 5.0);
+        let mut seen = vec![pct];
+        for _ in 0..10 {
+            pct = fec_loss_target(pct, 0.0);
+            seen.push(pct);
+        }
+        assert_eq!(seen, [8, 7, 6, 5, 4, 3, 2, 1, 0, 0, 0]);
+        // A higher report while easing jumps straight back up.
+        assert_eq!(fec_loss_target(4, 5.0), 8);
+    }
 }

@@ -1,9 +1,11 @@
 //! Opus (RFC 6716, RTP payload RFC 7587) through libopus, built from source and linked
 //! statically by `opusic-sys` (no system library at run time).
 //!
-//! Voice defaults: 48 kHz mono, VoIP application, in-band FEC on with an expected loss of
-//! 10 % (so the encoder spends bits on the redundancy the jitter buffer can use), variable
-//! bitrate capped by `maxaveragebitrate`, DTX off unless asked for.
+//! Voice defaults: 48 kHz mono, VoIP application, in-band FEC on, variable bitrate capped by
+//! `maxaveragebitrate`, DTX off unless asked for. The FEC's expected loss starts at zero (all
+//! bits for the voice on a clean network) and follows the loss the far end reports (see
+//! [`super::fec_loss_target`]), so the encoder spends bits on the redundancy the jitter
+//! buffer uses only when packets are being lost.
 
 use opus::{Application, Bitrate, Channels};
 
@@ -28,7 +30,7 @@ impl Default for OpusSettings {
             max_average_bitrate: 32_000,
             inband_fec: true,
             dtx: false,
-            expected_loss_pct: 10,
+            expected_loss_pct: 0,
         }
     }
 }
@@ -100,6 +102,17 @@ impl AudioCodec for Opus {
 
     fn decode(&mut self, payload: &[u8], out: &mut [i16]) -> Result<usize, CodecError> {
         self.decoder.decode(payload, out, false).map_err(failed)
+    }
+
+    fn set_expected_loss(&mut self, pct: u8) {
+        if pct != self.settings.expected_loss_pct
+            && self
+                .encoder
+                .set_packet_loss_perc(i32::from(pct.min(100)))
+                .is_ok()
+        {
+            self.settings.expected_loss_pct = pct;
+        }
     }
 
     /// Opus's own concealment, or the lost frame rebuilt from the FEC data the next packet

@@ -278,6 +278,7 @@ fn one_frame(
         let jb = st.jitter.as_ref().map(|(_, jb)| jb.stats());
         let sent = ctx.counters.sent.load(Ordering::Relaxed);
         let snapshot = call_stats(core, jb, remote.codec, sent);
+        pipeline.loss_reported(snapshot.remote_loss_pct);
         if let Ok(mut s) = ctx.stats.lock() {
             *s = Some(snapshot);
         }
