@@ -81,9 +81,7 @@ def main():
             while True:
                 try:
                     data, (ip, via) = key.fileobj.recvfrom(65536)
-                except (BlockingIOError, InterruptedError):
-                    break
-                except OSError:
+                except OSError:  # drained (BlockingIOError), or the socket failed
                     break
                 counters["received"] += 1
                 if ip != args.ip or via not in sockets:

@@ -133,12 +133,24 @@ struct Streams {
 impl Streams {
     fn open() -> Result<(AudioPort, Streams), AudioError> {
         let host = host()?;
+        // On JACK a missing device means the server is not there: a setting to fix.
+        #[cfg(target_os = "linux")]
+        let jack = host.id() == cpal::HostId::Jack;
+        #[cfg(not(target_os = "linux"))]
+        let jack = false;
+        let missing = |what: &'static str| {
+            if jack {
+                AudioError::Host(format!("JACK has no {what}: is a JACK server running?"))
+            } else {
+                AudioError::NoDevice(what)
+            }
+        };
         let input = host
             .default_input_device()
-            .ok_or(AudioError::NoDevice("microphone"))?;
+            .ok_or_else(|| missing("microphone"))?;
         let output = host
             .default_output_device()
-            .ok_or(AudioError::NoDevice("speaker"))?;
+            .ok_or_else(|| missing("speaker"))?;
         let in_supported = input
             .default_input_config()
             .map_err(device_error("microphone"))?;
@@ -181,21 +193,16 @@ fn host() -> Result<cpal::Host, AudioError> {
     match choice.as_str() {
         "" | "default" => Ok(cpal::default_host()),
         #[cfg(target_os = "linux")]
-        "jack" => cpal::host_from_id(cpal::HostId::Jack).map_err(|e| AudioError::Device {
-            what: "JACK",
-            detail: format!("{e} (is a JACK server running?)"),
-        }),
-        other => Err(AudioError::Device {
-            what: "sound system",
-            detail: format!(
-                "SIPERB_AUDIO_HOST={other} is not known here (use \"default\"{})",
-                if cfg!(target_os = "linux") {
-                    " or \"jack\""
-                } else {
-                    ""
-                }
-            ),
-        }),
+        "jack" => cpal::host_from_id(cpal::HostId::Jack)
+            .map_err(|e| AudioError::Host(format!("JACK: {e} (is a JACK server running?)"))),
+        other => Err(AudioError::Host(format!(
+            "SIPERB_AUDIO_HOST={other} is not known here (use \"default\"{})",
+            if cfg!(target_os = "linux") {
+                " or \"jack\""
+            } else {
+                ""
+            }
+        ))),
     }
 }
 
@@ -383,13 +390,21 @@ where
                     capture.push_interleaved(data, channels, <f32 as FromSample<T>>::from_sample_);
                 }
             },
-            move |_| {
-                errors.fetch_add(1, Ordering::Relaxed);
-                counters.device_error();
-            },
+            counted_errors(errors, counters),
             None,
         )
         .map_err(device_error("microphone"))
+}
+
+/// A stream's error callback: counts the error for the watchdog and the port's counters.
+fn counted_errors(
+    errors: Arc<AtomicU64>,
+    counters: Arc<PortCounters>,
+) -> impl FnMut(cpal::Error) + Send + 'static {
+    move |_| {
+        errors.fetch_add(1, Ordering::Relaxed);
+        counters.device_error();
+    }
 }
 
 fn output_of<T>(
@@ -412,10 +427,7 @@ where
                     playback.fill_interleaved(out, channels, <T as FromSample<f32>>::from_sample_);
                 }
             },
-            move |_| {
-                errors.fetch_add(1, Ordering::Relaxed);
-                counters.device_error();
-            },
+            counted_errors(errors, counters),
             None,
         )
         .map_err(device_error("speaker"))

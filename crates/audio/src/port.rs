@@ -26,6 +26,10 @@ pub enum AudioError {
     NoDevice(&'static str),
     #[error("the {what} device cannot be used: {detail}")]
     Device { what: &'static str, detail: String },
+    /// The sound system asked for (`SIPERB_AUDIO_HOST`) is unknown or not running: a
+    /// setting to fix, unlike a machine that simply has no sound card.
+    #[error("the sound system cannot be used: {0}")]
+    Host(String),
     #[error("cannot convert between {from} Hz and {to} Hz: {detail}")]
     Resampler { from: u32, to: u32, detail: String },
     #[error(transparent)]

@@ -150,3 +150,25 @@ fn account_media_choices_are_saved() {
         "{err}"
     );
 }
+
+/// An unknown sound system in SIPERB_AUDIO_HOST is said plainly (a warning naming the setting);
+/// the call still runs, with silence.
+#[test]
+fn an_unknown_sound_system_is_named_and_the_call_still_runs() {
+    let profile = tempfile::tempdir().expect("dir");
+    let out = cli()
+        .arg("--profile")
+        .arg(profile.path())
+        .args(["--json", "call", "echo", "--duration", "1"])
+        .env("SIPERB_AUDIO_HOST", "bogus")
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("\"established\""), "{stdout}");
+    assert!(
+        stderr.contains("WARN") && stderr.contains("SIPERB_AUDIO_HOST=bogus is not known"),
+        "{stderr}"
+    );
+}

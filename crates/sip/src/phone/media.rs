@@ -37,8 +37,13 @@ impl AudioSource {
         let port = match self {
             Self::Silence => AudioPort::files(FileAudio::default()),
             Self::Devices => AudioPort::default_devices().or_else(|e| {
-                // Common on servers and in CI: said once per call, not as a warning.
-                tracing::info!("no usable sound device ({e}): the call runs with silence");
+                if matches!(e, siperb_audio::AudioError::Host(_)) {
+                    // A setting the user made and should fix: said plainly.
+                    tracing::warn!("{e}: the call runs with silence");
+                } else {
+                    // No sound card: common on servers and in CI, said once per call.
+                    tracing::info!("no usable sound device ({e}): the call runs with silence");
+                }
                 AudioPort::files(FileAudio::default())
             }),
             Self::Files(files) => AudioPort::files(files.clone()),
