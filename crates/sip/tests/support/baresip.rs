@@ -25,6 +25,21 @@ fn free_udp_port() -> u16 {
         .port()
 }
 
+/// A port for baresip's `sip_listen`: it binds UDP and TCP there and TLS on the next port, so
+/// all three must be free (a port free for UDP alone once collided with another test's TCP).
+fn free_sip_port() -> u16 {
+    loop {
+        let port = free_udp_port();
+        let tcp = TcpListener::bind(("127.0.0.1", port));
+        let tls = port
+            .checked_add(1)
+            .map(|next| TcpListener::bind(("127.0.0.1", next)));
+        if tcp.is_ok() && matches!(tls, Some(Ok(_))) {
+            return port;
+        }
+    }
+}
+
 fn free_tcp_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|s| s.local_addr())
@@ -66,7 +81,7 @@ impl Baresip {
 
     fn launch(user: &str, auto_answer: bool, media: Option<&MediaSetup<'_>>) -> Self {
         let dir = tempfile::tempdir().expect("dir");
-        let sip_port = free_udp_port();
+        let sip_port = free_sip_port();
         let ctrl_port = free_tcp_port();
         let rtp = 20000 + (sip_port % 2000) * 10;
         // What baresip sends by default: 20 s of a 440 Hz tone.
