@@ -116,6 +116,13 @@ async fn next(rx: &mut Events, peer: &Baresip, want: impl Fn(&CallEvent) -> bool
     .await
 }
 
+/// Runs a blocking call to baresip (its ctrl_tcp socket) off the runtime's worker, so our
+/// media task, on the same runtime, is never held up behind it: a stalled media task reads
+/// its packets late, and the jitter buffer takes that for network jitter.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(f)
+}
+
 /// One call on `codecs` (baresip's choice), `we_dial` or baresip dialling us; both
 /// recordings checked.
 async fn call_on(
@@ -173,10 +180,8 @@ async fn call_on(
         line.dial(&format!("sip:{}@127.0.0.1", kamailio::USER2))
             .expect("dial")
     } else {
-        let r = peer.command(
-            "dial",
-            &format!("sip:{}@127.0.0.1:{}", kamailio::USER, k.port),
-        );
+        let target = format!("sip:{}@127.0.0.1:{}", kamailio::USER, k.port);
+        let r = blocking(|| peer.command("dial", &target));
         assert!(r.contains("\"ok\":true"), "{r}");
         let CallEvent::IncomingCall { call, .. } = next(&mut rx, &peer, |e| {
             matches!(e, CallEvent::IncomingCall { .. })
@@ -202,7 +207,7 @@ async fn call_on(
             .await
             .expect("dtmf");
     }
-    let r = peer.command("sndcode", "7");
+    let r = blocking(|| peer.command("sndcode", "7"));
     assert!(r.contains("\"ok\":true"), "{r}");
     tokio::time::sleep(std::time::Duration::from_secs(TALK_SECS - 1)).await;
     let mut digits = String::new();
