@@ -36,7 +36,11 @@
 //! idea behind WebRTC NetEq's relative-delay estimator, written afresh here). One exception:
 //! when the base itself rises (the fastest packets left the window because the route got
 //! slower), the target is measured from a higher floor, so it comes down by as much at once and
-//! the playout point does not move. The RFC 3550 interarrival jitter is kept for the statistics
+//! the playout point does not move. Delay *peaks* are kept apart: a sender that stalls for 400 ms
+//! and then sends everything at once would otherwise lift the target by 400 ms for seconds,
+//! for a loss that has already happened. Samples far above the target are left out of the
+//! percentile unless such peaks recur (two within 10 s), and then the target covers them (see
+//! `delay.rs`). The RFC 3550 interarrival jitter is kept for the statistics
 //! only: it measures packet-to-packet variation, which says little about the delay a buffer
 //! needs.
 //!
@@ -106,10 +110,10 @@
 
 use core::fmt;
 
-/// Transit samples the delay estimator looks at: about 2.5 s of 20 ms packets.
-const WINDOW: usize = 128;
-/// The percentile of the transit spread taken as the jitter.
-const PERCENTILE: usize = 97;
+use delay::DelayEstimator;
+
+mod delay;
+
 /// Sequence numbers remembered for duplicate detection (a power of two, a multiple of 64).
 const HISTORY: usize = 1024;
 const HISTORY_WORDS: usize = HISTORY / 64;
@@ -136,8 +140,6 @@ const DROP_PATIENCE_MS: i64 = 100;
 const INSERT_PERSIST: u32 = 2;
 /// Minimum time between two adjustments when inserting in front of a packet that is present.
 const INSERT_SPACING_MS: i64 = 60;
-/// The time constant of the target's exponential decay.
-const DECAY_MS: i64 = 2560;
 /// The receiver's clock is clamped below this (µs, some 36 000 years), so that no delay
 /// arithmetic can overflow.
 const MAX_CLOCK_US: i64 = 1 << 60;
@@ -360,7 +362,6 @@ pub struct JitterBuffer {
     clock: i64,
     min_frame: i64,
     max_frame: i64,
-    min_delay_us: i64,
     max_delay_us: i64,
 
     // Storage.
@@ -388,16 +389,7 @@ pub struct JitterBuffer {
     avg_len_x16: u64,
 
     // Delay estimation.
-    window: Vec<i64>,
-    scratch: Vec<i64>,
-    window_len: usize,
-    window_pos: usize,
-    base_us: i64,
-    /// Whether `base_us` comes from the current window (not from before it was cleared).
-    base_known: bool,
-    jitter_us: i64,
-    raw_target_us: i64,
-    target_us: i64,
+    delay: DelayEstimator,
     prev_transit: Option<i64>,
     interarrival_us: f64,
 
@@ -435,12 +427,11 @@ impl JitterBuffer {
         let frame = (clock * i64::from(cfg.frame_ms) / 1000).max(1);
         let min_delay_us = i64::from(cfg.min_delay_ms) * 1000;
         let max_delay_us = i64::from(cfg.max_delay_ms) * 1000;
-        let mut jb = Self {
+        Self {
             cfg,
             clock,
             min_frame: (clock / 400).max(1),
             max_frame: (clock * MAX_FRAME_MS / 1000).max(frame),
-            min_delay_us,
             max_delay_us,
             slots: vec![Slot::default(); cfg.capacity],
             data: vec![0; (cfg.capacity + 1) * cfg.max_payload],
@@ -454,15 +445,7 @@ impl JitterBuffer {
             step_candidate: 0,
             frame,
             avg_len_x16: 0,
-            window: vec![0; WINDOW],
-            scratch: vec![0; WINDOW],
-            window_len: 0,
-            window_pos: 0,
-            base_us: 0,
-            base_known: false,
-            jitter_us: 0,
-            raw_target_us: 0,
-            target_us: 0,
+            delay: DelayEstimator::new(min_delay_us, max_delay_us, frame * 1_000_000 / clock),
             prev_transit: None,
             interarrival_us: 0.0,
             mode: Mode::Waiting,
@@ -475,10 +458,7 @@ impl JitterBuffer {
             last_delay_us: 0,
             last_frame: None,
             counters: Counters::default(),
-        };
-        jb.raw_target_us = jb.clamp_target(jb.frame_us());
-        jb.target_us = jb.raw_target_us;
-        jb
+        }
     }
 
     /// The configuration in use (after correction of out-of-range values).
@@ -524,7 +504,7 @@ impl JitterBuffer {
         }
         let (ds, ext_ts) = self.unwrap(seq, timestamp);
         let transit = micros(now_us) - self.ts_to_us(ext_ts);
-        let ts_ok = self.window_len == 0 || (transit - self.base_us).abs() <= JUMP_US;
+        let ts_ok = !self.delay.is_known() || (transit - self.delay.base_us()).abs() <= JUMP_US;
         let seq_ok = (-MAX_MISORDER..=MAX_DROPOUT).contains(&ds);
         if ts_ok && seq_ok {
             self.accept(now_us, seq, timestamp, Src::Bytes(payload))
@@ -537,7 +517,7 @@ impl JitterBuffer {
     /// frame period (see the module documentation).
     pub fn pop(&mut self, now_us: u64) -> Playout<'_> {
         let now = micros(now_us);
-        self.decay_target();
+        self.delay.decay(now, self.frame_us());
         let last = self.last_frame.take();
         let out = if self.mode != Mode::Playing && !self.try_start(now) {
             if self.mode == Mode::Gap {
@@ -574,10 +554,10 @@ impl JitterBuffer {
             _ => 0,
         };
         JitterStats {
-            target_delay_ms: ms(self.target_us),
+            target_delay_ms: ms(self.delay.target_us()),
             buffered_delay_ms: ms(self.last_delay_us),
             queued_ms: ms(queued_us),
-            jitter_ms: self.jitter_us as f32 / 1000.0,
+            jitter_ms: self.delay.jitter_us() as f32 / 1000.0,
             interarrival_jitter_ms: (self.interarrival_us / 1000.0) as f32,
             frame_ms: self.frame_us() as f32 / 1000.0,
             received: c.received,
@@ -614,10 +594,10 @@ impl JitterBuffer {
         }
 
         let transit = micros(now_us) - self.ts_to_us(ext_ts);
-        let inconsistent =
-            self.window_len > 0 && (transit - self.base_us).abs() > self.rebase_threshold_us();
+        let inconsistent = self.delay.is_known()
+            && (transit - self.delay.base_us()).abs() > self.rebase_threshold_us();
         self.update_interarrival(transit, inconsistent);
-        self.update_frame_estimate(ext_seq, ext_ts);
+        self.update_frame_estimate(now_us, ext_seq, ext_ts);
         let len = match src {
             Src::Bytes(p) => p.len(),
             Src::Probation(len) => len,
@@ -646,19 +626,19 @@ impl JitterBuffer {
         };
         if late {
             if !inconsistent {
-                self.add_transit(transit);
+                self.delay.add(micros(now_us), transit, self.frame_us());
             }
             self.counters.late += 1;
             return PushOutcome::TooLate;
         }
         if !inconsistent {
-            self.add_transit(transit);
+            self.delay.add(micros(now_us), transit, self.frame_us());
         } else if self.mode != Mode::Playing {
             // Nothing is playing and this packet disagrees with the base by more than any
             // useful delay: the old base is stale (timestamps stood still, or jumped by less
             // than a restart). Start the window afresh.
-            self.clear_window();
-            self.add_transit(transit);
+            self.delay.clear();
+            self.delay.add(micros(now_us), transit, self.frame_us());
         }
         // While playing, such a packet is not allowed to move the base: if it is a stray it
         // is dropped as late or ignored, and if the stream really moved, playout runs dry, goes
@@ -802,7 +782,7 @@ impl JitterBuffer {
     }
 
     /// Learns the frame duration from packets with consecutive sequence numbers.
-    fn update_frame_estimate(&mut self, ext_seq: i64, ext_ts: i64) {
+    fn update_frame_estimate(&mut self, now_us: u64, ext_seq: i64, ext_ts: i64) {
         if let Some((prev_seq, prev_ts)) = self.prev_arrival {
             let step = match ext_seq - prev_seq {
                 1 => ext_ts - prev_ts,
@@ -815,12 +795,7 @@ impl JitterBuffer {
                 } else if step == self.step_candidate {
                     self.frame = step;
                     self.step_candidate = 0;
-                    // The target holds one frame of margin: move it with the frame size at
-                    // once (only its jitter part is meant to fall slowly).
-                    let old_raw = self.raw_target_us;
-                    self.raw_target_us = self.clamp_target(self.jitter_us + self.frame_us());
-                    let target = self.target_us + self.raw_target_us - old_raw;
-                    self.target_us = self.clamp_target(target).max(self.raw_target_us);
+                    self.delay.frame_changed(micros(now_us), self.frame_us());
                 } else {
                     self.step_candidate = step;
                 }
@@ -838,79 +813,15 @@ impl JitterBuffer {
         }
     }
 
-    // ----- Delay estimation -----
-
-    fn add_transit(&mut self, transit: i64) {
-        self.push_window(transit);
-        self.update_estimate();
-    }
-
-    fn push_window(&mut self, transit: i64) {
-        self.window[self.window_pos] = transit;
-        self.window_pos = (self.window_pos + 1) % WINDOW;
-        self.window_len = (self.window_len + 1).min(WINDOW);
-    }
-
-    fn clear_window(&mut self) {
-        self.window_len = 0;
-        self.window_pos = 0;
-        self.base_known = false;
-    }
-
-    /// Rebuilds the window from the packets in the buffer.
-    fn rebase_from_buffer(&mut self) {
-        self.clear_window();
+    /// Rebuilds the delay window from the packets in the buffer.
+    fn rebase_from_buffer(&mut self, now: i64) {
         let clock = self.clock;
-        for s in self.slots.iter().filter(|s| s.used) {
-            let transit = micros(s.arrival_us) - ts_to_us(s.ext_ts, clock);
-            self.window[self.window_pos] = transit;
-            self.window_pos = (self.window_pos + 1) % WINDOW;
-            self.window_len = (self.window_len + 1).min(WINDOW);
-        }
-        if self.window_len > 0 {
-            self.update_estimate();
-        }
-    }
-
-    /// Base, jitter percentile and target from the window (an in-place sort of a copy).
-    fn update_estimate(&mut self) {
-        let n = self.window_len;
-        if n == 0 {
-            return;
-        }
-        let sorted = &mut self.scratch[..n];
-        sorted.copy_from_slice(&self.window[..n]);
-        sorted.sort_unstable();
-        let rank = (n * PERCENTILE).div_ceil(100).clamp(1, n) - 1;
-        let base_rise = if self.base_known {
-            sorted[0] - self.base_us
-        } else {
-            0
-        };
-        self.base_us = sorted[0];
-        self.base_known = true;
-        self.jitter_us = sorted[rank] - sorted[0];
-        self.raw_target_us = self.clamp_target(self.jitter_us + self.frame_us());
-        if base_rise > 0 {
-            // The fastest packets have left the window (the route got slower, or the sender's
-            // clock is slow). The target is measured from the base: lower it by as much, so
-            // that the playout point stays where it is and only the decay below is slow.
-            self.target_us -= base_rise;
-        }
-        // Rise at once; falling is left to `decay_target`.
-        self.target_us = self.target_us.max(self.raw_target_us);
-    }
-
-    fn decay_target(&mut self) {
-        if self.target_us > self.raw_target_us {
-            let excess = self.target_us - self.raw_target_us;
-            let step = (excess * self.frame_us() / (DECAY_MS * 1000)).max(1);
-            self.target_us = (self.target_us - step).max(self.raw_target_us);
-        }
-    }
-
-    fn clamp_target(&self, us: i64) -> i64 {
-        us.clamp(self.min_delay_us, self.max_delay_us)
+        let transits = self
+            .slots
+            .iter()
+            .filter(|s| s.used)
+            .map(|s| micros(s.arrival_us) - ts_to_us(s.ext_ts, clock));
+        self.delay.rebuild(now, transits, self.frame_us());
     }
 
     /// Transit differences beyond this are not jitter but a timeline that moved.
@@ -925,8 +836,8 @@ impl JitterBuffer {
         if self.used == 0 {
             return false;
         }
-        if self.window_len == 0 {
-            self.rebase_from_buffer();
+        if !self.delay.is_known() {
+            self.rebase_from_buffer(now);
         }
         let half = self.frame_us() / 2;
         let Some(mut first) = self.earliest() else {
@@ -934,12 +845,12 @@ impl JitterBuffer {
         };
         let mut delay = self.delay_at(now, self.slots[first].ext_ts);
         // Skip stale packets while a later one has waited long enough too.
-        while delay >= self.target_us + half {
+        while delay >= self.delay.target_us() + half {
             let Some(next) = self.next_after(first) else {
                 break;
             };
             let next_delay = self.delay_at(now, self.slots[next].ext_ts);
-            if next_delay < self.target_us - half {
+            if next_delay < self.delay.target_us() - half {
                 break;
             }
             self.free(first);
@@ -947,12 +858,12 @@ impl JitterBuffer {
             first = next;
             delay = next_delay;
         }
-        if delay - self.target_us > self.max_delay_us {
+        if delay - self.delay.target_us() > self.max_delay_us {
             // Even the newest packet is far behind the base: the base is stale.
-            self.rebase_from_buffer();
+            self.rebase_from_buffer(now);
             delay = self.delay_at(now, self.slots[first].ext_ts);
         }
-        if delay < self.target_us - half {
+        if delay < self.delay.target_us() - half {
             return false;
         }
         self.mode = Mode::Playing;
@@ -969,7 +880,7 @@ impl JitterBuffer {
     fn play(&mut self, now: i64, last: Option<LastFrame>) -> Out {
         self.purge_stale();
         let mut delay = self.delay_at(now, self.play_ts);
-        if delay - self.target_us > self.max_delay_us {
+        if delay - self.delay.target_us() > self.max_delay_us {
             // Far too much delay (the caller stopped popping, say): restart playout.
             self.mode = Mode::Gap;
             if !self.try_start(now) {
@@ -982,8 +893,8 @@ impl JitterBuffer {
         let frame_us = self.frame_us();
         let half = frame_us / 2;
         let hysteresis = frame_us / 8;
-        let low = self.target_us - half - hysteresis;
-        let high = self.target_us + half + hysteresis;
+        let low = self.delay.target_us() - half - hysteresis;
+        let high = self.delay.target_us() + half + hysteresis;
         self.under = if delay < low {
             self.under.saturating_add(1)
         } else {
@@ -1121,7 +1032,7 @@ impl JitterBuffer {
 
     /// How long a packet with this timestamp that took the fastest path has waited at `now`.
     fn delay_at(&self, now: i64, ext_ts: i64) -> i64 {
-        now - self.ts_to_us(ext_ts) - self.base_us
+        now - self.ts_to_us(ext_ts) - self.delay.base_us()
     }
 
     /// The duration of the packet in slot `i`, in samples: from its successor in sequence if
@@ -1209,7 +1120,7 @@ impl JitterBuffer {
         self.history = [0; HISTORY_WORDS];
         self.prev_arrival = None;
         self.step_candidate = 0;
-        self.clear_window();
+        self.delay.clear();
         self.prev_transit = None;
         self.last_frame = None;
         self.mode = Mode::Waiting;

@@ -814,6 +814,96 @@ fn jitter_spike_raises_target_quickly_and_decays_slowly() {
     assert!(r.snaps[(39.9 * 50.0) as usize].buffered_delay_ms <= before + 20);
 }
 
+/// A stream with a little jitter whose sender stalls for `stall_us` at each of `at_sec` and
+/// then sends what it held back at once (0.2 ms apart).
+fn stalled_stream(n: u64, at_sec: &[f64], stall_us: u64, seed: u64) -> Vec<Pkt> {
+    let mut pkts = stream(n, 0, 0, T0, 20_000.0);
+    let mut rng = Rng::new(seed);
+    for p in &mut pkts {
+        let sent = p.send_us - T0;
+        let mut at = p.send_us;
+        for &sec in at_sec {
+            let from = (sec * 1e6) as u64;
+            if (from..from + stall_us).contains(&sent) {
+                at = T0 + from + stall_us + (sent - from) / 100;
+            }
+        }
+        p.arrivals = vec![at + 20_000 + rng.upto(4_000)];
+    }
+    pkts.sort_by_key(|p| p.arrivals[0]);
+    pkts
+}
+
+#[test]
+fn a_single_sender_stall_does_not_raise_the_delay() {
+    // 30 s; at 10 s the sender stops for 400 ms, then sends the 20 packets it held back.
+    let pkts = stalled_stream(1500, &[10.0], 400_000, 5);
+    let r = run(
+        JitterConfig::default(),
+        &pkts,
+        T0 + 6_000,
+        pops_for(&pkts, T0),
+    );
+    let highest = r.snaps.iter().map(|s| s.target_delay_ms).max().unwrap();
+    let lost = 1500 - r.frames().len();
+    let delay_at = |sec: f64| r.snaps[(sec * 50.0) as usize].buffered_delay_ms;
+    println!(
+        "sender stall: highest target {highest} ms, {lost} frames not played, delay {} ms \
+         before, {} ms 1 s after; {:?}",
+        delay_at(9.0),
+        delay_at(11.5),
+        r.stats
+    );
+    assert!(r.in_order());
+    // The stall is lost (it could only have been saved by 400 ms of delay all along), and
+    // the delay stays near where the network's jitter puts it (the tail of the burst, under
+    // the peak threshold, counts as jitter), rather than rising by the stall.
+    assert!(highest <= 60, "target rose to {highest} ms");
+    assert!((15..=25).contains(&lost), "{lost} frames lost");
+    assert!(delay_at(11.5) <= 60, "{}", delay_at(11.5));
+}
+
+#[test]
+fn recurring_stalls_raise_the_delay_to_cover_them() {
+    // From 5 s to 23 s the sender stalls for 200 ms every 3 s; then 30 s without.
+    let stalls: Vec<f64> = (0..7).map(|i| 5.0 + 3.0 * f64::from(i)).collect();
+    let pkts = stalled_stream(2700, &stalls, 200_000, 6);
+    let r = run(
+        JitterConfig::default(),
+        &pkts,
+        T0 + 6_000,
+        pops_for(&pkts, T0),
+    );
+    let at = |sec: f64| r.snaps[(sec * 50.0) as usize];
+    let lost_between = |a: f64, b: f64| {
+        let (a, b) = ((a * 50.0) as u64, (b * 50.0) as u64);
+        (b - a) as usize - r.frames().iter().filter(|f| (a..b).contains(&f.1)).count()
+    };
+    println!(
+        "recurring stalls: target {} ms before, {} ms after the second, {} ms at 24 s, \
+         {} ms at 53 s; frames lost {} in the first two, {} in the next five; {:?}",
+        at(4.9).target_delay_ms,
+        at(8.6).target_delay_ms,
+        at(24.0).target_delay_ms,
+        at(53.0).target_delay_ms,
+        lost_between(4.0, 9.0),
+        lost_between(10.0, 26.0),
+        r.stats
+    );
+    assert!(r.in_order());
+    assert!(at(4.9).target_delay_ms <= 40);
+    // The second stall makes it a pattern: the target covers the stalls from then on, and
+    // the later ones cost (almost) nothing.
+    assert!(at(8.6).target_delay_ms >= 200, "{:?}", at(8.6));
+    assert!(
+        lost_between(10.0, 26.0) <= 3,
+        "{}",
+        lost_between(10.0, 26.0)
+    );
+    // Twenty seconds after the last one, the target is back to the network's jitter.
+    assert!(at(53.0).target_delay_ms <= 40, "{:?}", at(53.0));
+}
+
 #[test]
 fn silence_gap_goes_quiet_then_resumes() {
     // 2 s of speech, 3 s of nothing (DTX: timestamps run on), 2 s of speech.
