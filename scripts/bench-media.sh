@@ -10,7 +10,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ensure_packages "${APP_PACKAGES[@]}" kamailio kamailio-tls-modules openssl baresip jackd2 \
-  libasound2-plugins espeak-ng sox python3 python3-venv python3-dev
+  libasound2-plugins alsa-utils espeak-ng sox python3 python3-venv python3-dev
 ensure_rust
 
 VENV="$ROOT/target/bench-venv"
@@ -23,8 +23,9 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import jack, pesq, nu
   "$VENV/bin/pip" install -q --no-build-isolation pesq JACK-Client
 fi
 
-log "building siperb-cli (release)"
+log "building siperb-cli and the offline Opus tool (release)"
 cargo build --release -q -p siperb-cli
+cargo build --release -q -p siperb-media --example opus_offline
 
 log "benchmark"
 exec "$VENV/bin/python" "$ROOT/scripts/bench/media.py" "$@"

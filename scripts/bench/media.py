@@ -7,7 +7,11 @@ call and loses 5 % of packets with 20 +- 10 ms jitter in the other. Both phones'
 speakers are ports of one JACK dummy server, so one sample clock paces both and this script
 plays the test programme into both microphones and records both speakers on the same timeline:
 - mouth-to-ear delay: a train of short chirps, each found in the recording by cross-correlation;
-- PESQ (ITU-T P.862.2 wideband, PyPI `pesq`) of speech (espeak-ng) after time alignment;
+- PESQ (ITU-T P.862.2 wideband, PyPI `pesq`) of speech after time alignment: by default a
+  woman's recorded voice (the channel announcements alsa-utils ships in /usr/share/sounds/alsa),
+  or espeak-ng's synthetic voice (--speech espeak), which no codec renders well;
+- the same speech through Opus alone, offline (crates/media/examples/opus_offline.rs: our codec
+  settings, no network, no jitter buffer): the ceiling the pipeline is measured against;
 - CPU per call (% of one core, user + system, over the talking part) and memory (RSS, peak) of
   each phone process, from /proc.
 Both phones are native JACK clients: our CLI through cpal's JACK host (SIPERB_AUDIO_HOST=jack),
@@ -27,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+import wave
 from pathlib import Path
 
 import jack
@@ -129,15 +134,32 @@ def chirp():
     return (0.5 * np.sin(phase) * np.hanning(n)).astype(np.float32)
 
 
-def speech(work):
-    """About 16 s of espeak-ng speech at 48 kHz, levelled to -26 dBov (active speech)."""
-    raw = work / "speech-raw.wav"
-    subprocess.run(["espeak-ng", "-s", "150", "-w", str(raw), " ".join(SENTENCES)],
-                   check=True, capture_output=True)
-    out = work / "speech48.raw"
-    subprocess.run(["sox", str(raw), "-t", "raw", "-e", "floating-point", "-b", "32", "-c", "1",
+# Recorded human speech on every Debian machine with alsa-utils: eight short announcements.
+VOICE_DIR = Path("/usr/share/sounds/alsa")
+VOICE = ["Front_Center", "Front_Left", "Front_Right", "Rear_Center", "Rear_Left", "Rear_Right",
+         "Side_Left", "Side_Right"]
+
+
+def to_float48(src, out):
+    subprocess.run(["sox", str(src), "-t", "raw", "-e", "floating-point", "-b", "32", "-c", "1",
                     "-r", str(RATE), str(out)], check=True, capture_output=True)
-    x = np.fromfile(out, dtype=np.float32)
+    return np.fromfile(out, dtype=np.float32)
+
+
+def speech(work, kind):
+    """Speech at 48 kHz, levelled to -26 dBov (active speech): the recorded voice (about 15 s,
+    the announcements 0.5 s apart) or espeak-ng (about 16 s)."""
+    if kind == "voice":
+        parts = []
+        for name in VOICE:
+            parts.append(to_float48(VOICE_DIR / f"{name}.wav", work / "part.raw"))
+            parts.append(np.zeros(RATE // 2, np.float32))
+        x = np.concatenate(parts)
+    else:
+        raw = work / "speech-raw.wav"
+        subprocess.run(["espeak-ng", "-s", "150", "-w", str(raw), " ".join(SENTENCES)],
+                       check=True, capture_output=True)
+        x = to_float48(raw, work / "speech48.raw")
     active = x[np.abs(x) > 1e-3]
     x *= 10 ** (-26 / 20) / np.sqrt(np.mean(active ** 2))
     return x
@@ -146,7 +168,7 @@ def speech(work):
 class Programme:
     """1 s of silence, a chirp every 600 ms for 6 s, silence, then the speech."""
 
-    def __init__(self, work):
+    def __init__(self, work, kind):
         self.chirp = chirp()
         parts = [np.zeros(RATE, np.float32)]
         self.chirp_at = []
@@ -159,7 +181,7 @@ class Programme:
             pos += len(block)
         parts.append(np.zeros(RATE // 2, np.float32))
         pos += RATE // 2
-        self.speech = speech(work)
+        self.speech = speech(work, kind)
         self.speech_at = pos
         parts.append(self.speech)
         parts.append(np.zeros(RATE, np.float32))
@@ -585,6 +607,36 @@ def calibrate(bench, prog):
     return out
 
 
+def codec_alone(prog, work, tool, seed):
+    """The programme's speech through Opus alone (our settings: 32 kbit/s VBR, VoIP, complexity
+    10), clean, and with 5 % seeded loss recovered by FEC (8 % expected) or PLC as the jitter
+    buffer would: what a perfect pipeline around this codec would score."""
+    src = work / "codec-in.wav"
+    pcm = np.clip(prog.speech * 32767, -32768, 32767).astype("<i2")
+    with wave.open(str(src), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes(pcm.tobytes())
+    out = {}
+    for label, extra in (("clean", []), ("lossy", ["--loss", "5", "--fec-loss", "8"])):
+        dst = work / f"codec-{label}.wav"
+        r = subprocess.run([tool, str(src), str(dst), "--seed", str(seed)] + extra,
+                           check=True, capture_output=True, text=True)
+        info = json.loads(r.stdout)
+        with wave.open(str(dst)) as w:
+            deg = np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32768
+        ref = prog.speech
+        deg = np.pad(deg, (0, max(0, len(ref) + RATE - len(deg))))
+        c = correlate(deg[: RATE * 5], ref[: RATE * 4], mode="valid")
+        k = int(np.argmax(c))
+        score = float(pesq(16000, resample_poly(ref, 1, 3),
+                           resample_poly(deg[k: k + len(ref)], 1, 3), "wb"))
+        out[label] = {"pesq_wb": score, **info}
+    log(f"Opus alone: {json.dumps(out)}")
+    return out
+
+
 def summary(results):
     rows = []
     for phone, calls in results.items():
@@ -622,12 +674,17 @@ def main():
                     help="JACK xruns a call may see and still count at once")
     ap.add_argument("--out", default=str(REPO / "artifacts/bench/media.json"))
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
+    ap.add_argument("--speech", choices=["voice", "espeak"], default="voice",
+                    help="recorded voice (alsa-utils) or espeak-ng's synthetic voice")
+    ap.add_argument("--codec-tool",
+                    default=str(REPO / "target/release/examples/opus_offline"))
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="siperb-bench-"))
     jack_name = f"siperb-bench-{os.getpid()}"
     try:
-        prog = Programme(work)
+        prog = Programme(work, args.speech)
+        alone = codec_alone(prog, work, args.codec_tool, args.seed)
         jackd = Proc(["jackd", "-n", jack_name, "-d", "dummy", "-r", str(RATE),
                       "-p", str(args.jack_period)], work / "jackd.log")
         deadline = time.monotonic() + 10
@@ -665,8 +722,9 @@ def main():
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps({"summary": rows, "calls": results, "harness": harness,
+                                   "opus_alone": alone, "speech": args.speech,
                                    "jack_period": args.jack_period, "seed": args.seed}, indent=1))
-        print(f"\nOpus 48 kHz mono, 32 kbit/s, FEC; JACK dummy clock {args.jack_period} frames; "
+        print(f"\nSpeech: {args.speech}. Opus 48 kHz mono, 32 kbit/s, FEC; JACK dummy clock {args.jack_period} frames; "
               f"relay seed {args.seed}. CPU: % of one core per phone in a call (mean of both ends).")
         print("RSS counts JACK's shared memory the client maps; 'own MiB' is the private part "
               "(RssAnon).")
@@ -674,6 +732,8 @@ def main():
               f"{'PESQ 5%+jit':>13}{'RSS MiB':>9}{'own MiB':>9}")
         print(f"{'(harness)':<9}{'':>7}{harness['mouth_to_ear_ms']:>14.1f}"
               f"{harness['pesq_wb']:>12.2f}")
+        print(f"{'(opus)':<9}{'':>7}{'':>14}{alone['clean']['pesq_wb']:>12.2f}"
+              f"{alone['lossy']['pesq_wb']:>13.2f}   Opus alone, offline, same loss rate")
         for r in rows:
             print(f"{r['phone']:<9}{r['cpu_pct']:>7.2f}{r['mouth_to_ear_ms']:>14.1f}"
                   f"{r['pesq_clean']:>12.2f}{r['pesq_lossy']:>13.2f}{r['rss_mib']:>9.1f}"
