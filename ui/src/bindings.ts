@@ -165,6 +165,18 @@ remote_jitter_ms: number;
  */
 jitter_buffer_ms: number; 
 /**
+ * Not filled here (0): packets that came after their time to play (concealed), so far.
+ */
+late_packets: number; 
+/**
+ * Not filled here (0): frames concealed (lost or late), so far.
+ */
+concealed_frames: number; 
+/**
+ * Not filled here (0): of those, rebuilt from the next packet's FEC data (Opus).
+ */
+fec_frames: number; 
+/**
  * Not filled here (0): the caller's MOS estimate (`quality::mos`) from these figures.
  */
 mos: number; 

@@ -1075,6 +1075,12 @@ pub struct CallStats {
     pub remote_jitter_ms: f32,
     /// Not filled here (0): the jitter buffer's current delay, set by the caller.
     pub jitter_buffer_ms: f32,
+    /// Not filled here (0): packets that came after their time to play (concealed), so far.
+    pub late_packets: u64,
+    /// Not filled here (0): frames concealed (lost or late), so far.
+    pub concealed_frames: u64,
+    /// Not filled here (0): of those, rebuilt from the next packet's FEC data (Opus).
+    pub fec_frames: u64,
     /// Not filled here (0): the caller's MOS estimate (`quality::mos`) from these figures.
     pub mos: f32,
     /// Not filled here: the codec the call sends and receives.
@@ -1679,6 +1685,9 @@ impl RtpSession {
             remote_loss_pct: remote.map_or(0.0, |r| r.loss_pct),
             remote_jitter_ms: remote.map_or(0.0, |r| r.jitter_ms),
             jitter_buffer_ms: 0.0,
+            late_packets: 0,
+            concealed_frames: 0,
+            fec_frames: 0,
             mos: 0.0,
             codec: None,
         }

@@ -61,6 +61,8 @@ pub(super) struct DelayEstimator {
     /// Whether `base_us` comes from the current window (not from before it was cleared).
     base_known: bool,
     jitter_us: i64,
+    /// Added to the target (one frame while FEC is worth waiting for).
+    margin_us: i64,
     /// The target without peaks: what the percentile alone asks for.
     calm_target_us: i64,
     /// The target the buffer should move to now (with peaks when they are a pattern).
@@ -101,6 +103,7 @@ impl DelayEstimator {
             base_us: 0,
             base_known: false,
             jitter_us: 0,
+            margin_us: 0,
             calm_target_us: 0,
             raw_target_us: 0,
             target_us: 0,
@@ -173,10 +176,18 @@ impl DelayEstimator {
     /// frame size at once (only its jitter part is meant to fall slowly).
     pub(super) fn frame_changed(&mut self, now_us: i64, frame_us: i64) {
         let old_raw = self.raw_target_us;
-        self.calm_target_us = self.clamp(self.jitter_us + frame_us);
+        self.calm_target_us = self.clamp(self.jitter_us + frame_us + self.margin_us);
         self.raw_target_us = self.with_peaks(now_us, frame_us);
         let target = self.target_us + self.raw_target_us - old_raw;
         self.target_us = self.clamp(target).max(self.raw_target_us);
+    }
+
+    /// Sets the margin added to the target: it rises at once, and falls slowly.
+    pub(super) fn set_margin(&mut self, now_us: i64, margin_us: i64, frame_us: i64) {
+        self.margin_us = margin_us;
+        self.calm_target_us = self.clamp(self.jitter_us + frame_us + self.margin_us);
+        self.raw_target_us = self.with_peaks(now_us, frame_us);
+        self.target_us = self.target_us.max(self.raw_target_us);
     }
 
     /// One frame passed: the target falls towards the raw target, exponentially with a time
@@ -264,7 +275,7 @@ impl DelayEstimator {
         self.base_us = min;
         self.base_known = true;
         self.jitter_us = (calm[rank] - min).max(0);
-        self.calm_target_us = self.clamp(self.jitter_us + frame_us);
+        self.calm_target_us = self.clamp(self.jitter_us + frame_us + self.margin_us);
         self.raw_target_us = self.with_peaks(now_us, frame_us);
         if base_rise > 0 {
             // The fastest packets have left the window (the route got slower, or the sender's

@@ -336,6 +336,56 @@ fn loss_and_jitter() {
 }
 
 #[test]
+fn with_fec_the_buffer_waits_a_frame_more_while_packets_are_lost() {
+    // 5 % loss and 20 +- 10 ms of jitter (the media benchmark's network), then clean.
+    let run_with = |fec: bool| {
+        let mut pkts = stream(4000, 0, 0, T0, 20_000.0);
+        let lossy = Channel {
+            base_us: 10_000,
+            jitter_us: 20_000,
+            loss: 0.05,
+            ..Channel::default()
+        };
+        transmit(&mut pkts[..2500], lossy, 11);
+        let clean = Channel {
+            base_us: 10_000,
+            jitter_us: 2_000,
+            ..Channel::default()
+        };
+        transmit(&mut pkts[2500..], clean, 12);
+        let cfg = JitterConfig {
+            fec,
+            ..JitterConfig::default()
+        };
+        run(cfg, &pkts, T0 + 3_000, pops_for(&pkts, T0))
+    };
+    let (with, without) = (run_with(true), run_with(false));
+    let share = |r: &Run| {
+        // FEC-rebuilt frames among the concealments during the lossy part (from 5 s).
+        let (a, b) = (r.snaps[250], r.snaps[2500]);
+        (b.fec - a.fec) as f64 / (b.concealed - a.concealed).max(1) as f64
+    };
+    let target = |r: &Run, sec: f64| r.snaps[(sec * 50.0) as usize].target_delay_ms;
+    println!(
+        "FEC margin: rebuilt from FEC {:.0} % of concealed frames with it, {:.0} % without; \
+         target {} vs {} ms while lossy, {} vs {} ms 25 s after; {:?}",
+        share(&with) * 100.0,
+        share(&without) * 100.0,
+        target(&with, 40.0),
+        target(&without, 40.0),
+        target(&with, 79.0),
+        target(&without, 79.0),
+        with.stats
+    );
+    assert!(with.in_order() && without.in_order());
+    assert!(share(&with) >= 0.8, "{:.2}", share(&with));
+    assert!(share(&with) >= share(&without) + 0.2);
+    assert!(target(&with, 40.0) >= target(&without, 40.0) + 15);
+    // Once the loss is over, the margin goes and the delay comes back down.
+    assert!(target(&with, 79.0) <= 30, "{}", target(&with, 79.0));
+}
+
+#[test]
 fn bursty_loss_is_concealed_in_place() {
     let mut pkts = stream(3000, 0, 0, T0, 20_000.0);
     let ch = Channel {
@@ -1129,6 +1179,7 @@ fn odd_inputs_do_not_panic() {
         max_delay_ms: 0,
         capacity: 0,
         max_payload: 0,
+        fec: true,
     };
     let mut jb = JitterBuffer::new(zero);
     let c = jb.config();
@@ -1147,6 +1198,7 @@ fn odd_inputs_do_not_panic() {
             max_delay_ms: rng.upto(1000) as u32,
             capacity: rng.upto(70) as usize,
             max_payload: rng.upto(64) as usize,
+            fec: rng.chance(0.5),
         };
         let mut jb = JitterBuffer::new(cfg);
         let mut now = rng.next_u64() >> 20;

@@ -431,6 +431,8 @@ fn received(
             JitterBuffer::new(JitterConfig {
                 clock_rate: clock,
                 frame_ms: remote.ptime_ms.clamp(10, 60),
+                // Opus rebuilds a lost frame from the next packet's in-band FEC.
+                fec: remote.codec == CodecKind::Opus,
                 ..JitterConfig::default()
             }),
         ));
@@ -453,7 +455,12 @@ fn call_stats(
     let mut s = core.stats(std::time::Instant::now());
     s.packets_sent = sent;
     s.codec = Some(codec);
-    s.jitter_buffer_ms = jb.map_or(0.0, |j| j.buffered_delay_ms as f32);
+    if let Some(j) = jb {
+        s.jitter_buffer_ms = j.buffered_delay_ms as f32;
+        s.late_packets = j.late;
+        s.concealed_frames = j.concealed;
+        s.fec_frames = j.fec;
+    }
     let one_way = s.rtt_ms.map_or(0.0, |rtt| f64::from(rtt) / 2.0);
     s.mos = crate::quality::mos(&crate::quality::QualityInput {
         codec,
