@@ -131,8 +131,19 @@ impl RtpSession {
         let (std_socket, std_rtcp) = crate::ports::bind_pair(ip, ports)?;
         std_socket.set_nonblocking(true)?;
         std_rtcp.set_nonblocking(true)?;
-        let socket = tokio::net::UdpSocket::from_std(std_socket)?;
-        let rtcp_socket = tokio::net::UdpSocket::from_std(std_rtcp)?;
+        // The call's media runs on a thread of its own, with a single-threaded runtime: paced by
+        // the audio clock alone, never held up by signalling or the UI on the shared runtime,
+        // and without waking other threads at every tick.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let (socket, rtcp_socket) = {
+            let _entered = runtime.enter();
+            (
+                tokio::net::UdpSocket::from_std(std_socket)?,
+                tokio::net::UdpSocket::from_std(std_rtcp)?,
+            )
+        };
         let rtp = socket.local_addr()?;
         let (flow, flow_rx) = watch::channel(Flow {
             remote: None,
@@ -147,7 +158,7 @@ impl RtpSession {
         let port = Arc::new(Mutex::new(Some(port)));
         let muted = Arc::new(AtomicBool::new(false));
         let recording: Recording = Arc::new(Mutex::new(None));
-        tokio::spawn(run(Media {
+        let media = Media {
             socket,
             rtcp_socket,
             flow: flow_rx,
@@ -160,7 +171,10 @@ impl RtpSession {
             dtmf_to_send,
             dtmf_heard,
             stats: stats.clone(),
-        }));
+        };
+        std::thread::Builder::new()
+            .name("siperb-media".into())
+            .spawn(move || runtime.block_on(run(media)))?;
         Ok(Self {
             local: LocalAudio {
                 rtp,

@@ -25,9 +25,11 @@ pub(super) struct Media {
     pub(super) stats: Arc<Mutex<Option<crate::rtp::CallStats>>>,
 }
 
-/// How often the media task looks for captured frames: well under a frame, so a frame waits
-/// at most this long before it is sent.
-const POLL: Duration = Duration::from_millis(4);
+/// How often the media task looks for a captured frame once one is due: a frame waits at most
+/// this long before it is sent. Until one is due (the capture ring says when), it sleeps.
+const POLL: Duration = Duration::from_millis(3);
+/// It wakes this much before a frame is due, as the device delivers in periods.
+const EARLY: Duration = Duration::from_millis(2);
 
 /// What the media task keeps between frames.
 struct State {
@@ -85,8 +87,7 @@ pub(super) async fn run(m: Media) {
         payload: vec![0; 1500],
         rtcp_out: vec![0; 1500],
     };
-    let mut poll = tokio::time::interval(POLL);
-    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut wake = tokio::time::Instant::now() + POLL;
     let mut rtcp_in = [0u8; 1500];
     let mut incoming = [0u8; 1500];
     let mut outbox = Outbox::default();
@@ -103,8 +104,9 @@ pub(super) async fn run(m: Media) {
                 }
                 return;
             }
-            _ = poll.tick() => {
+            () = tokio::time::sleep_until(wake) => {
                 refresh(&mut flow, &mut st.current);
+                wake = tokio::time::Instant::now() + POLL;
                 {
                     let Ok(mut guard) = port.lock() else { return };
                     let Some(port) = guard.as_mut() else { return };
@@ -116,7 +118,9 @@ pub(super) async fn run(m: Media) {
                         seed,
                         dtmf_to_send: &mut dtmf_to_send,
                     };
-                    frames(&mut st, port, ctx, &mut outbox);
+                    if let Some(due) = frames(&mut st, port, ctx, &mut outbox) {
+                        wake = tokio::time::Instant::now() + due.saturating_sub(EARLY).max(POLL);
+                    }
                 }
                 let mux = muxed(&st);
                 for (bytes, to, rtcp) in outbox.take() {
@@ -189,8 +193,14 @@ struct FrameContext<'a> {
 }
 
 /// Runs the pipeline for every whole frame the microphone has captured: the capture device's
-/// clock paces sending, playout, RTCP and statistics.
-fn frames(st: &mut State, port: &mut AudioPort, mut ctx: FrameContext<'_>, outbox: &mut Outbox) {
+/// clock paces sending, playout, RTCP and statistics. When it ran any, says how long until the
+/// next frame is due (the rest of it is still to be captured).
+fn frames(
+    st: &mut State,
+    port: &mut AudioPort,
+    mut ctx: FrameContext<'_>,
+    outbox: &mut Outbox,
+) -> Option<Duration> {
     let pipeline = st
         .pipeline
         .get_or_insert_with(|| Pipeline::new(port.rate()));
@@ -202,12 +212,16 @@ fn frames(st: &mut State, port: &mut AudioPort, mut ctx: FrameContext<'_>, outbo
     if dropped > 0 {
         tracing::debug!("media ran late: {dropped} captured samples dropped");
     }
+    let mut ran = false;
     while port.read(&mut st.captured) {
         if ctx.muted {
             st.captured.fill(0.0);
         }
         one_frame(st, port, &mut ctx, outbox);
+        ran = true;
     }
+    let missing = frame.saturating_sub(port.captured()) as u64;
+    ran.then(|| Duration::from_micros(missing * 1_000_000 / u64::from(port.rate().max(1))))
 }
 
 /// One 20 ms frame: playout to the speaker, the recording, RTCP and stats when due, and the
