@@ -31,6 +31,77 @@ impl DeviceRole {
     }
 }
 
+/// The devices a call should use; `None` for the system's default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceChoice {
+    pub microphone: Option<DeviceId>,
+    pub speaker: Option<DeviceId>,
+}
+
+/// Why a device the user named cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeviceNameError {
+    #[error("no {what} is called \"{name}\" (there are: {known})")]
+    Unknown {
+        what: &'static str,
+        name: String,
+        known: String,
+    },
+    #[error("\"{name}\" could be several {what}s: {matches}")]
+    Ambiguous {
+        what: &'static str,
+        name: String,
+        matches: String,
+    },
+}
+
+/// Finds the device of `direction` the user means by `name`: its id, its whole name (any
+/// case), or a part of one name only.
+pub fn find_device(
+    devices: &[DeviceInfo],
+    direction: DeviceDirection,
+    name: &str,
+) -> Result<DeviceInfo, DeviceNameError> {
+    let what = match direction {
+        DeviceDirection::Input => "microphone",
+        DeviceDirection::Output => "speaker",
+    };
+    let candidates: Vec<&DeviceInfo> = devices
+        .iter()
+        .filter(|d| d.direction == direction)
+        .collect();
+    let wanted = name.trim().to_lowercase();
+    if let Some(d) = candidates
+        .iter()
+        .find(|d| d.id.0 == name.trim() || d.name.to_lowercase() == wanted)
+    {
+        return Ok((*d).clone());
+    }
+    let partial: Vec<&&DeviceInfo> = candidates
+        .iter()
+        .filter(|d| !wanted.is_empty() && d.name.to_lowercase().contains(&wanted))
+        .collect();
+    let names = |list: &mut dyn Iterator<Item = &DeviceInfo>| {
+        list.map(|d| format!("\"{}\"", d.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match partial.as_slice() {
+        [one] => Ok((**one).clone()),
+        [] => Err(DeviceNameError::Unknown {
+            what,
+            name: name.to_owned(),
+            known: names(&mut candidates.iter().copied()),
+        }),
+        many => Err(DeviceNameError::Ambiguous {
+            what,
+            name: name.to_owned(),
+            matches: names(&mut many.iter().map(|d| **d)),
+        }),
+    }
+}
+
 /// A device as the UI lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
 #[serde(rename_all = "camelCase")]
@@ -40,11 +111,16 @@ pub struct DeviceInfo {
     pub name: String,
     pub direction: DeviceDirection,
     pub is_default: bool,
+    /// A headset, headphones or a hands-free device: calls move to it when it appears (if the
+    /// user wants that).
+    pub headset: bool,
+    /// Connected over Bluetooth.
+    pub bluetooth: bool,
 }
 
 impl DeviceInfo {
-    /// Whether the name suggests a headset, which calls move to when it appears (issue 5 refines
-    /// this with the sound server's form factor and bus properties).
+    /// Whether the name suggests a headset (for sound systems that say nothing else about a
+    /// device; the sound server's form factor and bus set [`DeviceInfo::headset`]).
     pub fn looks_like_headset(&self) -> bool {
         let name = self.name.to_lowercase();
         [
@@ -72,12 +148,63 @@ mod tests {
     }
 
     #[test]
+    fn a_device_is_found_by_id_whole_name_or_a_unique_part() {
+        let dev = |id: &str, name: &str, direction| DeviceInfo {
+            id: DeviceId(id.into()),
+            name: name.into(),
+            direction,
+            is_default: false,
+            headset: false,
+            bluetooth: false,
+        };
+        use DeviceDirection::{Input, Output};
+        let list = vec![
+            dev("alsa_output.pci", "Built-in Audio Analog Stereo", Output),
+            dev("bluez_sink.aa", "WH-1000XM4", Output),
+            dev("alsa_input.usb", "Jabra Evolve Mono", Input),
+            dev("alsa_output.usb", "Jabra Evolve Stereo", Output),
+        ];
+        let id = |r: Result<DeviceInfo, DeviceNameError>| r.map(|d| d.id.0);
+        assert_eq!(
+            id(find_device(&list, Output, "bluez_sink.aa")),
+            Ok("bluez_sink.aa".into())
+        );
+        assert_eq!(
+            id(find_device(&list, Output, "wh-1000xm4")),
+            Ok("bluez_sink.aa".into())
+        );
+        assert_eq!(
+            id(find_device(&list, Output, "built-in")),
+            Ok("alsa_output.pci".into())
+        );
+        // "Jabra" names a microphone and a speaker: the direction decides.
+        assert_eq!(
+            id(find_device(&list, Input, "jabra")),
+            Ok("alsa_input.usb".into())
+        );
+        assert_eq!(
+            id(find_device(&list, Output, "jabra")),
+            Ok("alsa_output.usb".into())
+        );
+        let err = find_device(&list, Output, "hdmi").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "no speaker is called \"hdmi\" (there are: \"Built-in Audio Analog Stereo\", \
+             \"WH-1000XM4\", \"Jabra Evolve Stereo\")"
+        );
+        let err = find_device(&list, Output, "st").unwrap_err();
+        assert!(matches!(err, DeviceNameError::Ambiguous { .. }), "{err}");
+    }
+
+    #[test]
     fn headset_names_are_recognised() {
         let dev = |name: &str| DeviceInfo {
             id: DeviceId(name.into()),
             name: name.into(),
             direction: DeviceDirection::Output,
             is_default: false,
+            headset: false,
+            bluetooth: false,
         };
         assert!(dev("Jabra USB Headset").looks_like_headset());
         assert!(dev("WH-1000XM4 (Bluetooth)").looks_like_headset());

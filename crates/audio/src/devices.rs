@@ -18,6 +18,7 @@ use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{FromSample, SampleFormat, SizedSample, StreamConfig};
 
 use crate::port::{AudioError, AudioPort, CaptureSide, Device, PlaybackSide, PortCounters};
+use crate::{DeviceChoice, DeviceDirection, DeviceId};
 
 /// How often the device thread checks the streams.
 const WATCH_EVERY: Duration = Duration::from_millis(250);
@@ -45,6 +46,12 @@ impl Device for DeviceThread {
 impl AudioPort {
     /// Opens the default microphone and speaker.
     pub fn default_devices() -> Result<AudioPort, AudioError> {
+        Self::devices(DeviceChoice::default())
+    }
+
+    /// Opens the chosen microphone and speaker (the defaults where there is no choice, or
+    /// where the chosen one is not there: a call never fails for a missing device).
+    pub fn devices(choice: DeviceChoice) -> Result<AudioPort, AudioError> {
         let (ready_tx, ready_rx) = mpsc::channel();
         let (stop_tx, stop_rx) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -55,7 +62,7 @@ impl AudioPort {
                 // and into our log.
                 #[cfg(target_os = "linux")]
                 let alsa_messages = alsa::Output::local_error_handler().ok();
-                let opened = Streams::open();
+                let opened = Streams::open(&choice);
                 #[cfg(target_os = "linux")]
                 if let Some(out) = alsa_messages {
                     let text = out.borrow().to_string();
@@ -128,11 +135,73 @@ struct Streams {
     input: Direction<CaptureSide>,
     output: Direction<PlaybackSide>,
     counters: Arc<PortCounters>,
+    /// Where the sound server should put our streams (Linux: opened on its default device
+    /// through ALSA, then moved), and the connection that moves them.
+    moves: Moves,
+}
+
+/// Chosen devices cpal cannot open by name, moved to by the sound server.
+#[derive(Default)]
+struct Moves {
+    microphone: Option<DeviceId>,
+    speaker: Option<DeviceId>,
+    #[cfg(target_os = "linux")]
+    server: Option<crate::device_watch::linux::SoundServer>,
+}
+
+impl Moves {
+    /// Puts our streams on the chosen devices (again, after a stream was rebuilt).
+    fn apply(&mut self) {
+        if self.microphone.is_none() && self.speaker.is_none() {
+            return;
+        }
+        #[cfg(target_os = "linux")]
+        {
+            if self.server.is_none() {
+                match crate::device_watch::linux::SoundServer::connect() {
+                    Ok(server) => self.server = Some(server),
+                    Err(e) => {
+                        tracing::warn!("cannot use the chosen devices: {e}; using the defaults");
+                        return;
+                    }
+                }
+            }
+            let Some(server) = self.server.as_mut() else {
+                return;
+            };
+            for (direction, id) in [
+                (DeviceDirection::Input, &self.microphone),
+                (DeviceDirection::Output, &self.speaker),
+            ] {
+                if let Some(id) = id
+                    && let Err(e) = server.move_our_streams(direction, id)
+                {
+                    tracing::warn!("cannot move to {}: {e}; using the default", id.0);
+                }
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        tracing::warn!("the chosen devices are not known to the sound system: using the defaults");
+    }
 }
 
 impl Streams {
-    fn open() -> Result<(AudioPort, Streams), AudioError> {
+    fn open(choice: &DeviceChoice) -> Result<(AudioPort, Streams), AudioError> {
         let host = host()?;
+        // A chosen device cpal knows by that id (Windows, macOS, ALSA names) is opened
+        // directly; any other (the sound server's names on Linux) is moved to after opening.
+        let direct = |id: &Option<DeviceId>| {
+            id.as_ref()
+                .and_then(|id| id.0.parse::<cpal::DeviceId>().ok())
+                .and_then(|id| host.device_by_id(&id))
+        };
+        let chosen_input = direct(&choice.microphone);
+        let chosen_output = direct(&choice.speaker);
+        let mut moves = Moves {
+            microphone: choice.microphone.clone().filter(|_| chosen_input.is_none()),
+            speaker: choice.speaker.clone().filter(|_| chosen_output.is_none()),
+            ..Moves::default()
+        };
         // On JACK a missing device means the server is not there: a setting to fix.
         #[cfg(target_os = "linux")]
         let jack = host.id() == cpal::HostId::Jack;
@@ -145,11 +214,11 @@ impl Streams {
                 AudioError::NoDevice(what)
             }
         };
-        let input = host
-            .default_input_device()
+        let input = chosen_input
+            .or_else(|| host.default_input_device())
             .ok_or_else(|| missing("microphone"))?;
-        let output = host
-            .default_output_device()
+        let output = chosen_output
+            .or_else(|| host.default_output_device())
             .ok_or_else(|| missing("speaker"))?;
         let in_supported = input
             .default_input_config()
@@ -164,9 +233,12 @@ impl Streams {
             input: Direction::new("microphone", input, &in_supported, rate, capture),
             output: Direction::new("speaker", output, &out_supported, rate, playback),
             counters: port.counters(),
+            moves: Moves::default(),
         };
         streams.input.start(&streams.counters, input_stream)?;
         streams.output.start(&streams.counters, output_stream)?;
+        moves.apply();
+        streams.moves = moves;
         Ok((port, streams))
     }
 
@@ -177,9 +249,13 @@ impl Streams {
             // Samples a stream moved, taken or lost, played or not: a stalled stream moves none.
             let captured =
                 c.captured.load(Ordering::Relaxed) + c.capture_overruns.load(Ordering::Relaxed);
-            self.input.check(captured, &c, input_stream);
+            let mut rebuilt = self.input.check(captured, &c, input_stream);
             let played = c.played.load(Ordering::Relaxed) + c.underruns.load(Ordering::Relaxed);
-            self.output.check(played, &c, output_stream);
+            rebuilt |= self.output.check(played, &c, output_stream);
+            if rebuilt {
+                // A new stream starts on the default device: back to the chosen one.
+                self.moves.apply();
+            }
         }
     }
 }
@@ -188,7 +264,7 @@ impl Streams {
 /// CoreAudio; WASAPI), or JACK when `SIPERB_AUDIO_HOST=jack` (Linux studio setups, and the
 /// media benchmark, which gives every phone under test one JACK clock). On JACK the streams
 /// are the clients `cpal_client_<pid>_in` and `_out`, connected to the system ports.
-fn host() -> Result<cpal::Host, AudioError> {
+pub(crate) fn host() -> Result<cpal::Host, AudioError> {
     let choice = std::env::var("SIPERB_AUDIO_HOST").unwrap_or_default();
     match choice.as_str() {
         "" | "default" => Ok(cpal::default_host()),
@@ -204,6 +280,11 @@ fn host() -> Result<cpal::Host, AudioError> {
             }
         ))),
     }
+}
+
+/// Whether the user asked for JACK (then the sound server is not where the devices are).
+pub(crate) fn wants_jack() -> bool {
+    std::env::var("SIPERB_AUDIO_HOST").is_ok_and(|h| h == "jack")
 }
 
 /// Builds a stream of one direction on a lent ring side.
@@ -276,14 +357,14 @@ impl<T: Send + 'static> Direction<T> {
     }
 
     /// Rebuilds the stream when it stopped moving samples: for [`STALL_CHECKS`] looks in a row
-    /// once it has run, or [`START_CHECKS`] before its first samples.
-    fn check(&mut self, moved: u64, counters: &Arc<PortCounters>, build: Build<T>) {
+    /// once it has run, or [`START_CHECKS`] before its first samples. Says whether it did.
+    fn check(&mut self, moved: u64, counters: &Arc<PortCounters>, build: Build<T>) -> bool {
         let errors = self.errors.load(Ordering::Relaxed);
         if moved != self.moved {
             self.moved = moved;
             self.still = 0;
             self.started = true;
-            return;
+            return false;
         }
         self.still += 1;
         let limit = if self.started {
@@ -292,7 +373,7 @@ impl<T: Send + 'static> Direction<T> {
             START_CHECKS
         };
         if self.still < limit && self.stream.is_some() {
-            return;
+            return false;
         }
         self.still = 0;
         self.started = false;
@@ -309,6 +390,7 @@ impl<T: Send + 'static> Direction<T> {
             ),
             Err(e) => tracing::warn!("the {} stream stopped and cannot reopen: {e}", self.what),
         }
+        true
     }
 }
 

@@ -7,6 +7,7 @@
 //! is allocation-free and lock-free.
 
 mod device;
+mod device_watch;
 mod devices;
 mod files;
 mod level;
@@ -15,7 +16,10 @@ mod resample;
 mod tone;
 pub mod wav;
 
-pub use device::{DeviceDirection, DeviceId, DeviceInfo, DeviceRole};
+pub use device::{
+    DeviceChoice, DeviceDirection, DeviceId, DeviceInfo, DeviceNameError, DeviceRole, find_device,
+};
+pub use device_watch::{DeviceEvent, DeviceWatcher, changes, list_devices};
 pub use files::{FILE_RATE, FileAudio};
 pub use level::LevelMeter;
 pub use port::{AudioError, AudioPort, CaptureSide, Device, PlaybackSide, PortCounters, PortStats};

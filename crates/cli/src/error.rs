@@ -21,6 +21,8 @@ pub(crate) enum CliError {
     CaFile(String),
     #[error("cannot read the password: {0}")]
     PasswordInput(String),
+    #[error("sound devices: {0}")]
+    Devices(String),
 }
 
 impl CliError {
@@ -35,6 +37,7 @@ impl CliError {
             Self::Audio(_) => "audio_file",
             Self::CaFile(_) => "ca_file",
             Self::PasswordInput(_) => "password_input",
+            Self::Devices(_) => "audio_devices",
         }
     }
 }

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 mod account;
 mod calls;
 mod control;
+mod devices;
 mod error;
 mod password;
 mod register;
@@ -97,6 +98,13 @@ enum Command {
     /// Show or change settings.
     #[command(subcommand)]
     Settings(SettingsCommand),
+    /// List the microphones and speakers (the sound server's names; default marked).
+    Devices {
+        /// Then keep watching: print each device that comes or goes, and new defaults,
+        /// until interrupted.
+        #[arg(long)]
+        watch: bool,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -127,6 +135,13 @@ struct AudioArgs {
     /// Use no sound device: a silent microphone (unless --audio-in) and no speaker.
     #[arg(long)]
     no_audio: bool,
+    /// The microphone to use, by name (or a unique part of it) or id, as `devices` lists
+    /// them; default the system's.
+    #[arg(long, value_name = "NAME")]
+    input_device: Option<String>,
+    /// The speaker to use, by name (or a unique part of it) or id; default the system's.
+    #[arg(long, value_name = "NAME")]
+    output_device: Option<String>,
     /// The codec to prefer (the others stay as fallbacks): opus, g722, pcmu or pcma.
     #[arg(long, value_enum)]
     codec: Option<CodecArg>,
@@ -182,6 +197,25 @@ impl From<SrtpArg> for siperb_media::srtp::SrtpMode {
 }
 
 impl AudioArgs {
+    /// The devices named on the command line, looked up in the sound system's list.
+    fn device_choice(&self) -> Result<siperb_audio::DeviceChoice, CliError> {
+        use siperb_audio::DeviceDirection::{Input, Output};
+        if self.input_device.is_none() && self.output_device.is_none() {
+            return Ok(siperb_audio::DeviceChoice::default());
+        }
+        let devices = siperb_audio::list_devices().map_err(|e| CliError::Devices(e.to_string()))?;
+        let find = |name: &Option<String>, direction| {
+            name.as_deref()
+                .map(|n| siperb_audio::find_device(&devices, direction, n).map(|d| d.id))
+                .transpose()
+                .map_err(|e| CliError::Devices(e.to_string()))
+        };
+        Ok(siperb_audio::DeviceChoice {
+            microphone: find(&self.input_device, Input)?,
+            speaker: find(&self.output_device, Output)?,
+        })
+    }
+
     fn media(&self) -> Result<siperb_engine::RtpFactory, CliError> {
         let play = match &self.audio_in {
             Some(p) => {
@@ -211,7 +245,7 @@ impl AudioArgs {
         } else if self.no_audio {
             siperb_engine::AudioSource::Silence
         } else {
-            siperb_engine::AudioSource::Devices
+            siperb_engine::AudioSource::Devices(self.device_choice()?)
         };
         Ok(siperb_engine::RtpFactory {
             audio,
@@ -304,6 +338,12 @@ fn parse_dns_server(text: &str) -> Result<std::net::SocketAddr, String> {
 }
 
 async fn run(cli: Cli) -> Result<(), CliError> {
+    if let Command::Devices { watch } = cli.command {
+        // The sound system only: no profile, no engine.
+        return tokio::task::spawn_blocking(move || devices::run(watch, cli.json))
+            .await
+            .map_err(|e| CliError::Devices(e.to_string()))?;
+    }
     let profile =
         Profile::from_env_or(cli.profile.as_deref()).map_err(siperb_engine::EngineError::from)?;
     let media = match &cli.command {
@@ -350,6 +390,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 choice.stats = audio.stats;
                 calls::call(&engine, target, choice, duration, dtmf, control, cli.json).await?
             }
+            Command::Devices { .. } => {}
             Command::Listen {
                 line,
                 auto_answer,

@@ -2,93 +2,21 @@
 //! CLI's default cpal devices through ALSA's PulseAudio plugin. A tone played into the "mic"
 //! sink is captured from its monitor (our default microphone), goes round the echo test, and
 //! is played to the "spk" sink (our default speaker), whose monitor is recorded.
+//! Also: the device list and hot-plug events, from the same daemon.
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 #[path = "support/bursts.rs"]
 mod bursts;
+#[path = "support/pulse.rs"]
+mod pulse;
 
 use bursts::{bursts, onsets};
+use pulse::Pulse;
 use siperb_audio::wav;
-
-/// A PulseAudio daemon of the test's own, stopped (by process group) on drop.
-struct Pulse {
-    daemon: Child,
-    runtime: tempfile::TempDir,
-    home: tempfile::TempDir,
-}
-
-impl Pulse {
-    fn start() -> Pulse {
-        let runtime = tempfile::tempdir().expect("runtime dir");
-        let home = tempfile::tempdir().expect("home");
-        std::fs::set_permissions(
-            runtime.path(),
-            std::os::unix::fs::PermissionsExt::from_mode(0o700),
-        )
-        .expect("chmod");
-        let mut cmd = Command::new("pulseaudio");
-        cmd.args([
-            "-n",
-            "--daemonize=no",
-            "--exit-idle-time=-1",
-            "--log-target=stderr",
-        ])
-        .args(["-L", "module-native-protocol-unix"])
-        .args(["-L", "module-null-sink sink_name=spk"])
-        .args(["-L", "module-null-sink sink_name=mic"])
-        .args(["-L", "module-always-sink"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        let pulse = Pulse {
-            daemon: Self::env_of(&mut cmd, runtime.path(), home.path())
-                .spawn()
-                .expect("pulseaudio (Debian package pulseaudio) must be installed"),
-            runtime,
-            home,
-        };
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while !pulse.pactl(&["info"]) {
-            assert!(Instant::now() < deadline, "pulseaudio did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        assert!(pulse.pactl(&["set-default-sink", "spk"]));
-        assert!(pulse.pactl(&["set-default-source", "mic.monitor"]));
-        pulse
-    }
-
-    fn env_of<'a>(cmd: &'a mut Command, runtime: &Path, home: &Path) -> &'a mut Command {
-        cmd.env("XDG_RUNTIME_DIR", runtime)
-            .env("HOME", home)
-            .env_remove("PULSE_SERVER")
-    }
-
-    /// `cmd` as a client of this daemon.
-    fn client<'a>(&self, cmd: &'a mut Command) -> &'a mut Command {
-        Self::env_of(cmd, self.runtime.path(), self.home.path())
-    }
-
-    fn pactl(&self, args: &[&str]) -> bool {
-        self.client(Command::new("pactl").args(args))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    }
-}
-
-impl Drop for Pulse {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", "--", &format!("-{}", self.daemon.id())])
-            .status();
-        let _ = self.daemon.wait();
-    }
-}
 
 #[test]
 fn the_echo_test_runs_on_the_default_sound_devices() {
@@ -185,4 +113,272 @@ fn the_echo_test_runs_on_the_default_sound_devices() {
         .filter(|t| *t > played_at)
         .collect();
     eprintln!("speaker onsets after {played_at:.2} s: {loud:?}");
+}
+
+fn cli(pulse: &Pulse) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_siperb-cli"));
+    pulse.client(&mut cmd).env_remove("SIPERB_PROFILE");
+    cmd
+}
+
+/// Lines of a child's stdout, as they come, with a deadline.
+fn lines_of(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {
+    let out = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// The next JSON line that satisfies `want`, within 10 s.
+fn wait_for(
+    lines: &std::sync::mpsc::Receiver<String>,
+    what: &str,
+    want: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = lines
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("no {what} within 10 s"));
+        let v: serde_json::Value = serde_json::from_str(&line).expect("a JSON line");
+        if want(&v) {
+            return v;
+        }
+    }
+}
+
+#[test]
+fn devices_are_listed_with_their_names_and_changes_are_watched() {
+    let pulse = Pulse::start();
+    let out = cli(&pulse)
+        .args(["--json", "devices"])
+        .output()
+        .expect("devices");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("JSON list");
+    let find = |id: &str, dir: &str| {
+        list.iter()
+            .find(|d| d["id"] == id && d["direction"] == dir)
+            .cloned()
+    };
+    let spk = find("spk", "output").expect("the spk sink is listed");
+    assert_eq!(spk["isDefault"], true);
+    assert_eq!(spk["name"], "Laptop speakers");
+    assert_eq!(find("mic", "output").expect("mic sink")["isDefault"], false);
+    // The default source (a monitor set up as microphone) is listed; other monitors are not.
+    assert_eq!(
+        find("mic.monitor", "input").expect("mic.monitor")["isDefault"],
+        true
+    );
+    assert!(find("spk.monitor", "input").is_none(), "{list:?}");
+    let text = cli(&pulse).arg("devices").output().expect("devices");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("Laptop speakers [spk] (default)"), "{text}");
+
+    // Watching: a headset comes, becomes the default, and goes.
+    let mut watcher = Killed(
+        cli(&pulse)
+            .args(["--json", "devices", "--watch"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("devices --watch"),
+    );
+    let lines = lines_of(&mut watcher.0);
+    let first = wait_for(&lines, "the device list", |v| v["event"] == "devices");
+    assert!(
+        first["devices"].as_array().is_some_and(|d| d.len() >= 3),
+        "{first}"
+    );
+    let plugged = Instant::now();
+    let module = pulse.add_sink(
+        "headset",
+        "device.description=\"Jabra Evolve\" device.form_factor=headset",
+    );
+    let added = wait_for(&lines, "the headset's arrival", |v| {
+        v["change"]["kind"] == "added" && v["change"]["device"]["id"] == "headset"
+    });
+    let seen_after = plugged.elapsed();
+    let device = &added["change"]["device"];
+    assert_eq!(device["name"], "Jabra Evolve");
+    assert_eq!(device["headset"], true);
+    assert_eq!(device["direction"], "output");
+    assert!(pulse.pactl(&["set-default-sink", "headset"]));
+    wait_for(&lines, "the new default", |v| {
+        v["change"]["kind"] == "defaultChanged" && v["change"]["id"] == "headset"
+    });
+    let unplugged = Instant::now();
+    assert!(pulse.pactl(&["unload-module", &module]));
+    wait_for(&lines, "the headset's removal", |v| {
+        v["change"]["kind"] == "removed" && v["change"]["device"]["id"] == "headset"
+    });
+    let gone_after = unplugged.elapsed();
+    wait_for(&lines, "the old default back", |v| {
+        v["change"]["kind"] == "defaultChanged" && v["change"]["id"] == "spk"
+    });
+    eprintln!("hot-plug seen after {seen_after:?} (added), {gone_after:?} (removed)");
+
+    // The sound server goes away: the watcher says so and stops (it does not spin or hang).
+    drop(pulse);
+    let status = wait_exit(&mut watcher.0, Duration::from_secs(10));
+    assert!(status.is_some_and(|s| !s.success()), "{status:?}");
+}
+
+/// A child killed when the test ends, passed or not.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_exit(
+    child: &mut std::process::Child,
+    within: Duration,
+) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+/// The devices (by name) the sound server has this process's streams on: `sink-inputs` or
+/// `source-outputs`.
+fn devices_of(pulse: &Pulse, pid: u32, streams: &str) -> Vec<String> {
+    let (list, key, devices) = match streams {
+        "sink-inputs" => ("sink-inputs", "Sink: ", "sinks"),
+        _ => ("source-outputs", "Source: ", "sources"),
+    };
+    let names: std::collections::HashMap<String, String> = pulse
+        .pactl_output(&["list", "short", devices])
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let mut cols = l.split('\t');
+            Some((cols.next()?.to_owned(), cols.next()?.to_owned()))
+        })
+        .collect();
+    let text = pulse.pactl_output(&["list", list]).unwrap_or_default();
+    let mut found = Vec::new();
+    for block in text.split("\n\n") {
+        let ours = block.contains(&format!("application.process.id = \"{pid}\""));
+        let device = block
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(key))
+            .and_then(|index| names.get(index.trim()));
+        if let (true, Some(name)) = (ours, device) {
+            found.push(name.clone());
+        }
+    }
+    found
+}
+
+#[test]
+fn a_call_uses_the_chosen_microphone_and_speaker() {
+    let pulse = Pulse::start();
+    // A headset: a speaker, and a microphone fed from the "hs_in" sink (a remapped monitor
+    // is a real source, as a headset's microphone is).
+    let _speaker = pulse.add_sink(
+        "headset",
+        "device.description=\"Jabra Evolve\" device.form_factor=headset",
+    );
+    let _feed = pulse.add_sink("hs_in", "device.description=\"Headset feed\"");
+    assert!(
+        pulse
+            .pactl_output(&[
+                "load-module",
+                "module-remap-source",
+                "master=hs_in.monitor",
+                "source_name=headset_mic",
+                "source_properties='device.description=\"Jabra Evolve Mic\" device.form_factor=headset'",
+            ])
+            .is_some(),
+        "remap-source"
+    );
+    // Unknown names are refused with the list of what there is.
+    let out = cli(&pulse)
+        .args(["call", "--output-device", "Polycom", "echo"])
+        .output()
+        .expect("call");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("no speaker is called \"Polycom\"") && err.contains("\"Jabra Evolve\""),
+        "{err}"
+    );
+
+    let dir = tempfile::tempdir().expect("dir");
+    let tone = dir.path().join("tone.wav");
+    wav::write(&tone, &bursts(&[0.2, 0.8], 1.5, 48000)).expect("tone");
+    let profile = tempfile::tempdir().expect("profile");
+    let mut call = Killed(
+        cli(&pulse)
+            .env("USER", "alice")
+            .arg("--profile")
+            .arg(profile.path())
+            .args([
+                "--json",
+                "call",
+                "--bind",
+                "127.0.0.1:0",
+                "--duration",
+                "7",
+                "--control",
+            ])
+            .args([
+                "--input-device",
+                "jabra evolve mic",
+                "--output-device",
+                "Jabra Evolve",
+            ])
+            .arg("echo")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("call echo"),
+    );
+    let lines = lines_of(&mut call.0);
+    wait_for(&lines, "the echo call", |v| {
+        v.to_string().contains("\"established\"")
+    });
+    let rec = dir.path().join("call.wav");
+    let mut stdin = call.0.stdin.take().expect("stdin");
+    writeln!(stdin, "record {}", rec.display()).expect("record");
+    std::thread::sleep(Duration::from_secs(2));
+    // The sound server's own word: our streams are on the headset.
+    let pid = call.0.id();
+    assert_eq!(devices_of(&pulse, pid, "sink-inputs"), ["headset"]);
+    assert_eq!(devices_of(&pulse, pid, "source-outputs"), ["headset_mic"]);
+    let play = pulse
+        .client(Command::new("paplay").arg("--device=hs_in").arg(&tone))
+        .status()
+        .expect("paplay");
+    assert!(play.success());
+    let status = wait_exit(&mut call.0, Duration::from_secs(20));
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    drop(stdin);
+    // The call's recording: what the chosen microphone heard on the left.
+    let (rate, channels) = wav::read_channels(&rec).expect("call recording");
+    let sent = onsets(&channels[0], rate, 2000);
+    eprintln!("the headset microphone's bursts in the call at {sent:?}");
+    assert!(
+        !sent.is_empty(),
+        "the chosen microphone did not hear the bursts"
+    );
 }

@@ -23,9 +23,10 @@ pub enum AudioSource {
     /// A silent microphone and a speaker that discards, paced like a device (tests, scripts).
     #[default]
     Silence,
-    /// The system's default microphone and speaker; silence (with a warning) when there are
-    /// none, so a call never fails for want of a sound card.
-    Devices,
+    /// The chosen microphone and speaker (the system's defaults where none is chosen or the
+    /// chosen one is absent); silence (with a warning) when there are none, so a call never
+    /// fails for want of a sound card.
+    Devices(siperb_audio::DeviceChoice),
     /// A WAV file as the microphone, and a WAV file of what the far end sent.
     Files(siperb_audio::FileAudio),
 }
@@ -36,7 +37,7 @@ impl AudioSource {
         use siperb_audio::{AudioPort, FileAudio};
         let port = match self {
             Self::Silence => AudioPort::files(FileAudio::default()),
-            Self::Devices => AudioPort::default_devices().or_else(|e| {
+            Self::Devices(choice) => AudioPort::devices(choice.clone()).or_else(|e| {
                 if matches!(e, siperb_audio::AudioError::Host(_)) {
                     // A setting the user made and should fix: said plainly.
                     tracing::warn!("{e}: the call runs with silence");
@@ -70,7 +71,7 @@ impl RtpFactory {
     /// Calls on the default devices, with the default codecs and no SRTP: what the app uses.
     pub fn devices() -> Self {
         Self {
-            audio: AudioSource::Devices,
+            audio: AudioSource::Devices(siperb_audio::DeviceChoice::default()),
             ..Self::default()
         }
     }

@@ -1,0 +1,310 @@
+//! The sound server on Linux (PulseAudio, or PipeWire's PulseAudio service), through libpulse:
+//! its sinks (speakers) and sources (microphones, monitors left out) with their human names,
+//! form factor and bus; change notifications; moving this process's streams to a chosen
+//! device (our streams are opened through ALSA's PulseAudio plugin, on the default device).
+//!
+//! A standard libpulse main loop is driven by hand from the thread that owns the connection:
+//! an operation runs the loop until it is done (or three seconds pass), and
+//! [`Source::wait_change`] runs it for a while to hear change notifications.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use libpulse_binding as pulse;
+use pulse::callbacks::ListResult;
+use pulse::context::subscribe::InterestMaskSet;
+use pulse::context::{Context, FlagSet, State};
+use pulse::mainloop::standard::{IterateResult, Mainloop};
+use pulse::operation::{Operation, State as OpState};
+use pulse::proplist::Proplist;
+
+use super::Source;
+use crate::{AudioError, DeviceDirection, DeviceId, DeviceInfo};
+
+/// How long the server may take to answer.
+const PATIENCE: Duration = Duration::from_secs(3);
+
+fn failed(detail: impl Into<String>) -> AudioError {
+    AudioError::Device {
+        what: "sound server",
+        detail: detail.into(),
+    }
+}
+
+/// A connection to the sound server.
+pub(crate) struct SoundServer {
+    // The context goes before its main loop (fields drop in this order): libpulse aborts when a
+    // main loop is freed under a live context.
+    context: Context,
+    mainloop: Mainloop,
+    /// Set by the server's change notifications.
+    changed: Rc<Cell<bool>>,
+}
+
+impl SoundServer {
+    /// Connects (never starting a server) and asks for change notifications.
+    pub(crate) fn connect() -> Result<Self, AudioError> {
+        let mainloop = Mainloop::new().ok_or_else(|| failed("libpulse: no main loop"))?;
+        let mut props = Proplist::new().ok_or_else(|| failed("libpulse: no property list"))?;
+        let _ = props.set_str(pulse::proplist::properties::APPLICATION_NAME, "Siperb");
+        let context = Context::new_with_proplist(&mainloop, "Siperb devices", &props)
+            .ok_or_else(|| failed("libpulse: no context"))?;
+        let mut server = Self {
+            context,
+            mainloop,
+            changed: Rc::new(Cell::new(false)),
+        };
+        server
+            .context
+            .connect(None, FlagSet::NOAUTOSPAWN, None)
+            .map_err(|e| failed(format!("cannot connect: {e}")))?;
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            server.iterate()?;
+            match server.context.get_state() {
+                State::Ready => break,
+                State::Failed | State::Terminated => {
+                    return Err(failed("no PulseAudio or PipeWire server answered"));
+                }
+                _ => {}
+            }
+            if Instant::now() > deadline {
+                return Err(failed("the sound server did not answer in time"));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let changed = server.changed.clone();
+        server
+            .context
+            .set_subscribe_callback(Some(Box::new(move |_, _, _| changed.set(true))));
+        let op = server.context.subscribe(
+            InterestMaskSet::SINK
+                | InterestMaskSet::SOURCE
+                | InterestMaskSet::SERVER
+                | InterestMaskSet::CARD,
+            |_| {},
+        );
+        server.finish(&op)?;
+        Ok(server)
+    }
+
+    fn iterate(&mut self) -> Result<(), AudioError> {
+        match self.mainloop.iterate(false) {
+            IterateResult::Success(_) => Ok(()),
+            IterateResult::Quit(_) => Err(failed("the main loop quit")),
+            IterateResult::Err(e) => Err(failed(format!("libpulse: {e}"))),
+        }
+    }
+
+    /// Fails unless the connection is up. libpulse returns no operation (and libpulse-binding
+    /// panics) when asked anything on a dead connection: every request is checked first (the
+    /// state only changes while the main loop runs, on this thread).
+    fn ready(&self) -> Result<(), AudioError> {
+        if self.context.get_state() == State::Ready {
+            Ok(())
+        } else {
+            Err(failed("the connection to the sound server was lost"))
+        }
+    }
+
+    /// Runs the main loop until `op` is done.
+    fn finish<T: ?Sized>(&mut self, op: &Operation<T>) -> Result<(), AudioError> {
+        let deadline = Instant::now() + PATIENCE;
+        while op.get_state() == OpState::Running {
+            self.iterate()?;
+            if self.context.get_state() != State::Ready {
+                return Err(failed("the connection to the sound server was lost"));
+            }
+            if Instant::now() > deadline {
+                return Err(failed("the sound server did not answer in time"));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Ok(())
+    }
+
+    /// Moves this process's streams of `direction` to `device`; says how many moved.
+    pub(crate) fn move_our_streams(
+        &mut self,
+        direction: DeviceDirection,
+        device: &DeviceId,
+    ) -> Result<usize, AudioError> {
+        self.ready()?;
+        let pid = std::process::id().to_string();
+        let ours = Rc::new(RefCell::new(Vec::new()));
+        let introspect = self.context.introspect();
+        let is_ours = move |props: &Proplist| {
+            props.get_str(pulse::proplist::properties::APPLICATION_PROCESS_ID) == Some(pid.clone())
+        };
+        match direction {
+            DeviceDirection::Output => {
+                let list = ours.clone();
+                let op = introspect.get_sink_input_info_list(move |r| {
+                    if let ListResult::Item(i) = r
+                        && is_ours(&i.proplist)
+                    {
+                        list.borrow_mut().push(i.index);
+                    }
+                });
+                self.finish(&op)?;
+            }
+            DeviceDirection::Input => {
+                let list = ours.clone();
+                let op = introspect.get_source_output_info_list(move |r| {
+                    if let ListResult::Item(o) = r
+                        && is_ours(&o.proplist)
+                    {
+                        list.borrow_mut().push(o.index);
+                    }
+                });
+                self.finish(&op)?;
+            }
+        }
+        let streams = ours.borrow().clone();
+        let moved = Rc::new(Cell::new(0usize));
+        for index in &streams {
+            let done = moved.clone();
+            let callback = Box::new(move |ok: bool| {
+                if ok {
+                    done.set(done.get() + 1);
+                }
+            });
+            self.ready()?;
+            let mut introspect = self.context.introspect();
+            let op = match direction {
+                DeviceDirection::Output => {
+                    introspect.move_sink_input_by_name(*index, &device.0, Some(callback))
+                }
+                DeviceDirection::Input => {
+                    introspect.move_source_output_by_name(*index, &device.0, Some(callback))
+                }
+            };
+            self.finish(&op)?;
+        }
+        if moved.get() < streams.len() {
+            return Err(failed(format!(
+                "{} of our streams could not move to {} (is it still there?)",
+                streams.len() - moved.get(),
+                device.0
+            )));
+        }
+        Ok(moved.get())
+    }
+}
+
+impl Drop for SoundServer {
+    fn drop(&mut self) {
+        self.context.disconnect();
+    }
+}
+
+/// A device from the server's names and properties.
+fn device(
+    name: Option<&str>,
+    description: Option<&str>,
+    props: &Proplist,
+    direction: DeviceDirection,
+) -> Option<DeviceInfo> {
+    let id = name?.to_owned();
+    let form = props.get_str(pulse::proplist::properties::DEVICE_FORM_FACTOR);
+    let bus = props.get_str(pulse::proplist::properties::DEVICE_BUS);
+    let bluetooth = bus.as_deref() == Some("bluetooth");
+    let mut info = DeviceInfo {
+        name: description.map_or_else(|| id.clone(), str::to_owned),
+        id: DeviceId(id),
+        direction,
+        is_default: false,
+        headset: matches!(
+            form.as_deref(),
+            Some("headset" | "headphone" | "hands-free" | "handset")
+        ),
+        bluetooth,
+    };
+    info.headset = info.headset || info.looks_like_headset();
+    Some(info)
+}
+
+impl Source for SoundServer {
+    fn devices(&mut self) -> Result<Vec<DeviceInfo>, AudioError> {
+        self.ready()?;
+        let found = Rc::new(RefCell::new(Vec::new()));
+        let defaults = Rc::new(RefCell::new((None::<String>, None::<String>)));
+        let introspect = self.context.introspect();
+        let d = defaults.clone();
+        let server = introspect.get_server_info(move |info| {
+            *d.borrow_mut() = (
+                info.default_sink_name.as_deref().map(str::to_owned),
+                info.default_source_name.as_deref().map(str::to_owned),
+            );
+        });
+        let list = found.clone();
+        let sinks = introspect.get_sink_info_list(move |r| {
+            if let ListResult::Item(s) = r
+                && let Some(d) = device(
+                    s.name.as_deref(),
+                    s.description.as_deref(),
+                    &s.proplist,
+                    DeviceDirection::Output,
+                )
+            {
+                list.borrow_mut().push(d);
+            }
+        });
+        self.finish(&server)?;
+        self.ready()?;
+        let (sink, source) = defaults.borrow().clone();
+        let list = found.clone();
+        let default_source = source.clone();
+        let sources = introspect.get_source_info_list(move |r| {
+            // A sink's monitor is not a microphone (unless the user made it the default one:
+            // a loopback set up on purpose).
+            if let ListResult::Item(s) = r
+                && (s.monitor_of_sink.is_none() || s.name.as_deref() == default_source.as_deref())
+                && let Some(d) = device(
+                    s.name.as_deref(),
+                    s.description.as_deref(),
+                    &s.proplist,
+                    DeviceDirection::Input,
+                )
+            {
+                list.borrow_mut().push(d);
+            }
+        });
+        self.finish(&sinks)?;
+        self.finish(&sources)?;
+        self.changed.set(false);
+        let mut devices = found.borrow().clone();
+        for d in &mut devices {
+            let default = match d.direction {
+                DeviceDirection::Output => &sink,
+                DeviceDirection::Input => &source,
+            };
+            d.is_default = default.as_deref() == Some(d.id.0.as_str());
+        }
+        Ok(devices)
+    }
+
+    fn wait_change(&mut self, timeout: Duration) -> Result<bool, AudioError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.iterate()?;
+            if self.context.get_state() != State::Ready {
+                return Err(failed("the connection to the sound server was lost"));
+            }
+            if self.changed.get() {
+                // Let a burst of notifications (a card brings several devices) settle.
+                let settle = Instant::now() + Duration::from_millis(100);
+                while Instant::now() < settle {
+                    self.iterate()?;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                return Ok(true);
+            }
+            if Instant::now() >= deadline {
+                return Ok(false);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}

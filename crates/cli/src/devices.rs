@@ -1,0 +1,101 @@
+//! `siperb-cli devices [--watch]`: the sound system's microphones and speakers, and (with
+//! --watch) each change as it happens.
+
+use std::time::Duration;
+
+use siperb_audio::{DeviceDirection, DeviceEvent, DeviceInfo, DeviceWatcher};
+
+use crate::error::CliError;
+
+pub(crate) fn run(watch: bool, json: bool) -> Result<(), CliError> {
+    let failed = |e: siperb_audio::AudioError| CliError::Devices(e.to_string());
+    if !watch {
+        let devices = siperb_audio::list_devices().map_err(failed)?;
+        if json {
+            println!("{}", crate::to_json(&devices));
+        } else {
+            print_list(&devices);
+        }
+        return Ok(());
+    }
+    let watcher = DeviceWatcher::start().map_err(failed)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "event": "devices", "devices": watcher.initial() })
+        );
+    } else {
+        print_list(watcher.initial());
+        println!("watching for changes (Ctrl+C stops)");
+    }
+    loop {
+        let Some(event) = watcher.next(Duration::from_secs(3600)).map_err(failed)? else {
+            continue;
+        };
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({ "event": "device", "change": event })
+            );
+        } else {
+            println!("{}", describe(&event));
+        }
+    }
+}
+
+fn kind(d: DeviceDirection) -> &'static str {
+    match d {
+        DeviceDirection::Input => "microphone",
+        DeviceDirection::Output => "speaker",
+    }
+}
+
+fn describe(event: &DeviceEvent) -> String {
+    match event {
+        DeviceEvent::Added { device } => {
+            format!("added {}: {}", kind(device.direction), line(device))
+        }
+        DeviceEvent::Removed { device } => {
+            format!("removed {}: {}", kind(device.direction), line(device))
+        }
+        DeviceEvent::DefaultChanged { direction, id } => {
+            format!("default {} is now {}", kind(*direction), id.0)
+        }
+    }
+}
+
+fn line(d: &DeviceInfo) -> String {
+    let mut tags = Vec::new();
+    if d.is_default {
+        tags.push("default");
+    }
+    if d.headset {
+        tags.push("headset");
+    }
+    if d.bluetooth {
+        tags.push("bluetooth");
+    }
+    let tags = if tags.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", tags.join(", "))
+    };
+    format!("{} [{}]{tags}", d.name, d.id.0)
+}
+
+fn print_list(devices: &[DeviceInfo]) {
+    for (title, direction) in [
+        ("Microphones", DeviceDirection::Input),
+        ("Speakers", DeviceDirection::Output),
+    ] {
+        println!("{title}:");
+        let mut any = false;
+        for d in devices.iter().filter(|d| d.direction == direction) {
+            println!("  {}", line(d));
+            any = true;
+        }
+        if !any {
+            println!("  (none)");
+        }
+    }
+}
