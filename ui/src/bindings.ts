@@ -63,6 +63,18 @@ export type AccountStatus = { id: AccountId;
  */
 address: string; displayName: string | null; registration: RegistrationState }
 /**
+ * Where a call's audio went, for the UI.
+ */
+export type AudioRoute = { direction: DeviceDirection; 
+/**
+ * The device now in use; `None`: the system's default.
+ */
+device: DeviceInfo | null; 
+/**
+ * Why: the user's choice, a headset that appeared, or the device in use went away.
+ */
+reason: RouteReason }
+/**
  * What happens to calls, in the order it happens.
  */
 export type CallEvent = 
@@ -95,7 +107,12 @@ export type CallEvent =
  * Every second while the call is up: packets, loss, jitter, RTT, jitter-buffer delay and
  * the MOS estimate.
  */
-{ event: "stats"; call: CallRef; stats: CallStats } | { event: "call_ended"; call: CallRef; cause: EndCause; talk_secs: number; media: MediaStats }
+{ event: "stats"; call: CallRef; stats: CallStats } | 
+/**
+ * The call's audio moved to another device (a headset came, the device in use went
+ * away, the chosen one came back).
+ */
+{ event: "audio_device"; call: CallRef; route: AudioRoute } | { event: "call_ended"; call: CallRef; cause: EndCause; talk_secs: number; media: MediaStats }
 /**
  * The state names scripts and the UI see (`call_state` events).
  */
@@ -188,6 +205,28 @@ codec: CodecKind | null }
  * The audio codecs Siperb negotiates, in the user's words.
  */
 export type CodecKind = "opus" | "g722" | "pcmu" | "pcma"
+export type DeviceDirection = "input" | "output"
+/**
+ * A device identifier that stays the same across restarts (the sound server's name for it).
+ */
+export type DeviceId = string
+/**
+ * A device as the UI lists it.
+ */
+export type DeviceInfo = { id: DeviceId; 
+/**
+ * The human name ("Jabra Evolve2 65", "Built-in Audio Analog Stereo").
+ */
+name: string; direction: DeviceDirection; isDefault: boolean; 
+/**
+ * A headset, headphones or a hands-free device: calls move to it when it appears (if the
+ * user wants that).
+ */
+headset: boolean; 
+/**
+ * Connected over Bluetooth.
+ */
+bluetooth: boolean }
 /**
  * Why a call ended (`call_ended` events).
  */
@@ -333,6 +372,19 @@ export type RegistrationSummary =
  * No enabled account is registered and at least one failed; `reason` is the first failure.
  */
 { state: "failed"; reason: string }
+export type RouteReason = 
+/**
+ * The device the user chose (at the start, or when it came back).
+ */
+"chosen" | 
+/**
+ * A headset appeared ("switch to new headsets").
+ */
+"newHeadset" | 
+/**
+ * The device in use went away.
+ */
+"deviceGone"
 /**
  * The user's settings, typed, each with a default. Unknown or missing fields fall back to
  * defaults, so an older or newer settings file never stops the app.

@@ -32,11 +32,29 @@ impl DeviceRole {
 }
 
 /// The devices a call should use; `None` for the system's default.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceChoice {
     pub microphone: Option<DeviceId>,
     pub speaker: Option<DeviceId>,
+    /// Move calls to a headset (or Bluetooth device) when one appears (unless a chosen
+    /// device is there). On by default.
+    #[serde(default = "yes")]
+    pub follow_headsets: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for DeviceChoice {
+    fn default() -> Self {
+        Self {
+            microphone: None,
+            speaker: None,
+            follow_headsets: true,
+        }
+    }
 }
 
 /// Why a device the user named cannot be used.

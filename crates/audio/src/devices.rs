@@ -18,7 +18,7 @@ use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{FromSample, SampleFormat, SizedSample, StreamConfig};
 
 use crate::port::{AudioError, AudioPort, CaptureSide, Device, PlaybackSide, PortCounters};
-use crate::{DeviceChoice, DeviceDirection, DeviceId};
+use crate::{DeviceChoice, DeviceId};
 
 /// How often the device thread checks the streams.
 const WATCH_EVERY: Duration = Duration::from_millis(250);
@@ -31,9 +31,15 @@ const START_CHECKS: u32 = 16;
 struct DeviceThread {
     stop: mpsc::Sender<()>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// Where the call's audio went (devices came or went).
+    routes: mpsc::Receiver<crate::AudioRoute>,
 }
 
 impl Device for DeviceThread {
+    fn routes(&mut self) -> Vec<crate::AudioRoute> {
+        self.routes.try_iter().collect()
+    }
+
     fn close(&mut self) -> Result<(), AudioError> {
         let _ = self.stop.send(());
         if let Some(t) = self.thread.take() {
@@ -54,6 +60,7 @@ impl AudioPort {
     pub fn devices(choice: DeviceChoice) -> Result<AudioPort, AudioError> {
         let (ready_tx, ready_rx) = mpsc::channel();
         let (stop_tx, stop_rx) = mpsc::channel::<()>();
+        let (said, routes) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("siperb-audio-devices".into())
             .spawn(move || {
@@ -62,7 +69,7 @@ impl AudioPort {
                 // and into our log.
                 #[cfg(target_os = "linux")]
                 let alsa_messages = alsa::Output::local_error_handler().ok();
-                let opened = Streams::open(&choice);
+                let opened = Streams::open(&choice, said);
                 #[cfg(target_os = "linux")]
                 if let Some(out) = alsa_messages {
                     let text = out.borrow().to_string();
@@ -91,6 +98,7 @@ impl AudioPort {
         port.attach(Box::new(DeviceThread {
             stop: stop_tx,
             thread: Some(thread),
+            routes,
         }));
         Ok(port)
     }
@@ -135,58 +143,17 @@ struct Streams {
     input: Direction<CaptureSide>,
     output: Direction<PlaybackSide>,
     counters: Arc<PortCounters>,
-    /// Where the sound server should put our streams (Linux: opened on its default device
-    /// through ALSA, then moved), and the connection that moves them.
-    moves: Moves,
-}
-
-/// Chosen devices cpal cannot open by name, moved to by the sound server.
-#[derive(Default)]
-struct Moves {
-    microphone: Option<DeviceId>,
-    speaker: Option<DeviceId>,
+    /// Linux: the sound server's connection that keeps our streams (opened on its default
+    /// device through ALSA) on the devices the call wants, as devices come and go.
     #[cfg(target_os = "linux")]
-    server: Option<crate::device_watch::linux::SoundServer>,
-}
-
-impl Moves {
-    /// Puts our streams on the chosen devices (again, after a stream was rebuilt).
-    fn apply(&mut self) {
-        if self.microphone.is_none() && self.speaker.is_none() {
-            return;
-        }
-        #[cfg(target_os = "linux")]
-        {
-            if self.server.is_none() {
-                match crate::device_watch::linux::SoundServer::connect() {
-                    Ok(server) => self.server = Some(server),
-                    Err(e) => {
-                        tracing::warn!("cannot use the chosen devices: {e}; using the defaults");
-                        return;
-                    }
-                }
-            }
-            let Some(server) = self.server.as_mut() else {
-                return;
-            };
-            for (direction, id) in [
-                (DeviceDirection::Input, &self.microphone),
-                (DeviceDirection::Output, &self.speaker),
-            ] {
-                if let Some(id) = id
-                    && let Err(e) = server.move_our_streams(direction, id)
-                {
-                    tracing::warn!("cannot move to {}: {e}; using the default", id.0);
-                }
-            }
-        }
-        #[cfg(not(target_os = "linux"))]
-        tracing::warn!("the chosen devices are not known to the sound system: using the defaults");
-    }
+    router: Option<crate::device_watch::linux::Router>,
 }
 
 impl Streams {
-    fn open(choice: &DeviceChoice) -> Result<(AudioPort, Streams), AudioError> {
+    fn open(
+        choice: &DeviceChoice,
+        said: mpsc::Sender<crate::AudioRoute>,
+    ) -> Result<(AudioPort, Streams), AudioError> {
         let host = host()?;
         // A chosen device cpal knows by that id (Windows, macOS, ALSA names) is opened
         // directly; any other (the sound server's names on Linux) is moved to after opening.
@@ -197,11 +164,8 @@ impl Streams {
         };
         let chosen_input = direct(&choice.microphone);
         let chosen_output = direct(&choice.speaker);
-        let mut moves = Moves {
-            microphone: choice.microphone.clone().filter(|_| chosen_input.is_none()),
-            speaker: choice.speaker.clone().filter(|_| chosen_output.is_none()),
-            ..Moves::default()
-        };
+        #[cfg(target_os = "linux")]
+        let (direct_input, direct_output) = (chosen_input.is_some(), chosen_output.is_some());
         // On JACK a missing device means the server is not there: a setting to fix.
         #[cfg(target_os = "linux")]
         let jack = host.id() == cpal::HostId::Jack;
@@ -233,12 +197,29 @@ impl Streams {
             input: Direction::new("microphone", input, &in_supported, rate, capture),
             output: Direction::new("speaker", output, &out_supported, rate, playback),
             counters: port.counters(),
-            moves: Moves::default(),
+            #[cfg(target_os = "linux")]
+            router: None,
         };
         streams.input.start(&streams.counters, input_stream)?;
         streams.output.start(&streams.counters, output_stream)?;
-        moves.apply();
-        streams.moves = moves;
+        #[cfg(target_os = "linux")]
+        if !jack {
+            // Devices cpal opened by their own id stay where they are.
+            let routed = DeviceChoice {
+                microphone: choice.microphone.clone().filter(|_| !direct_input),
+                speaker: choice.speaker.clone().filter(|_| !direct_output),
+                follow_headsets: choice.follow_headsets,
+            };
+            match crate::device_watch::linux::Router::start(routed, said) {
+                Ok(router) => streams.router = Some(router),
+                Err(e) if choice.microphone.is_some() || choice.speaker.is_some() => {
+                    tracing::warn!("cannot use the chosen devices: {e}; using the defaults");
+                }
+                Err(e) => tracing::debug!("no device routing: {e}"),
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        drop(said);
         Ok((port, streams))
     }
 
@@ -252,10 +233,16 @@ impl Streams {
             let mut rebuilt = self.input.check(captured, &c, input_stream);
             let played = c.played.load(Ordering::Relaxed) + c.underruns.load(Ordering::Relaxed);
             rebuilt |= self.output.check(played, &c, output_stream);
-            if rebuilt {
-                // A new stream starts on the default device: back to the chosen one.
-                self.moves.apply();
+            #[cfg(target_os = "linux")]
+            if let Some(router) = self.router.as_mut() {
+                if rebuilt {
+                    // A new stream starts on the default device: back to where it belongs.
+                    router.reapply();
+                }
+                router.poll();
             }
+            #[cfg(not(target_os = "linux"))]
+            let _ = rebuilt;
         }
     }
 }

@@ -13,6 +13,7 @@ mod files;
 mod level;
 mod port;
 mod resample;
+mod routing;
 mod tone;
 pub mod wav;
 
@@ -24,4 +25,5 @@ pub use files::{FILE_RATE, FileAudio};
 pub use level::LevelMeter;
 pub use port::{AudioError, AudioPort, CaptureSide, Device, PlaybackSide, PortCounters, PortStats};
 pub use resample::FrameResampler;
+pub use routing::{AudioRoute, RouteReason, Routing};
 pub use tone::ToneGenerator;

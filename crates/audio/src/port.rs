@@ -73,6 +73,10 @@ pub struct PortStats {
 pub trait Device: Send {
     /// Stops the device and finishes what it writes (a file device's recording).
     fn close(&mut self) -> Result<(), AudioError>;
+    /// Where the audio went since the last call (devices came or went); none for files.
+    fn routes(&mut self) -> Vec<crate::AudioRoute> {
+        Vec::new()
+    }
 }
 
 /// The media side of a port.
@@ -141,6 +145,12 @@ impl AudioPort {
 
     pub fn attach(&mut self, device: Box<dyn Device>) {
         self.device = Some(device);
+    }
+
+    /// Where the call's audio moved since the last look (a headset came, the device in use
+    /// went away, the chosen one returned).
+    pub fn take_routes(&mut self) -> Vec<crate::AudioRoute> {
+        self.device.as_mut().map(|d| d.routes()).unwrap_or_default()
     }
 
     /// Samples the media side may leave waiting on either ring before it drops old audio.

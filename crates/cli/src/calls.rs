@@ -166,6 +166,23 @@ fn print_event(account: &str, event: &CallEvent, json: bool, show_stats: bool) {
             s.jitter_buffer_ms,
             s.mos
         ),
+        CallEvent::AudioDevice { call, route } => format!(
+            "call {}: {} now {} ({})",
+            call.0,
+            match route.direction {
+                siperb_audio::DeviceDirection::Input => "microphone",
+                siperb_audio::DeviceDirection::Output => "speaker",
+            },
+            route
+                .device
+                .as_ref()
+                .map_or("the system default", |d| d.name.as_str()),
+            match route.reason {
+                siperb_audio::RouteReason::Chosen => "your choice",
+                siperb_audio::RouteReason::NewHeadset => "a headset appeared",
+                siperb_audio::RouteReason::DeviceGone => "the device in use went away",
+            }
+        ),
         CallEvent::GhostCallBlocked { from, reason } => {
             format!("blocked a call from {from}: {reason}")
         }

@@ -213,6 +213,7 @@ impl AudioArgs {
         Ok(siperb_audio::DeviceChoice {
             microphone: find(&self.input_device, Input)?,
             speaker: find(&self.output_device, Output)?,
+            ..siperb_audio::DeviceChoice::default()
         })
     }
 

@@ -382,3 +382,70 @@ fn a_call_uses_the_chosen_microphone_and_speaker() {
         "the chosen microphone did not hear the bursts"
     );
 }
+
+#[test]
+fn a_headset_plugged_in_mid_call_takes_the_audio_and_unplugging_it_gives_it_back() {
+    let pulse = Pulse::start();
+    let profile = tempfile::tempdir().expect("profile");
+    let mut call = Killed(
+        cli(&pulse)
+            .env("USER", "alice")
+            .arg("--profile")
+            .arg(profile.path())
+            .args([
+                "--json",
+                "call",
+                "--bind",
+                "127.0.0.1:0",
+                "--duration",
+                "12",
+                "echo",
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("call echo"),
+    );
+    let pid = call.0.id();
+    let lines = lines_of(&mut call.0);
+    wait_for(&lines, "the echo call", |v| {
+        v.to_string().contains("\"established\"")
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(devices_of(&pulse, pid, "sink-inputs"), ["spk"]);
+
+    let plugged = Instant::now();
+    let module = pulse.add_sink(
+        "headset",
+        "device.description=\"Jabra Evolve\" device.form_factor=headset",
+    );
+    let moved = wait_for(&lines, "the move to the headset", |v| {
+        v["event"] == "audio_device"
+    });
+    let moved_after = plugged.elapsed();
+    assert_eq!(moved["direction"], "output", "{moved}");
+    assert_eq!(moved["device"]["id"], "headset", "{moved}");
+    assert_eq!(moved["reason"], "newHeadset", "{moved}");
+    assert_eq!(devices_of(&pulse, pid, "sink-inputs"), ["headset"]);
+
+    let unplugged = Instant::now();
+    assert!(pulse.pactl(&["unload-module", &module]));
+    let back = wait_for(&lines, "the move back", |v| v["event"] == "audio_device");
+    let back_after = unplugged.elapsed();
+    assert_eq!(back["direction"], "output", "{back}");
+    assert!(back["device"].is_null(), "{back}");
+    assert_eq!(back["reason"], "deviceGone", "{back}");
+    assert_eq!(devices_of(&pulse, pid, "sink-inputs"), ["spk"]);
+    eprintln!(
+        "the call moved to the headset {moved_after:?} after it appeared, back {back_after:?} after it went"
+    );
+
+    // The call was never dropped: it runs to its end.
+    let ended = wait_for(&lines, "the end of the call", |v| {
+        v["event"] == "call_ended"
+    });
+    assert_eq!(ended["cause"], "local_hangup", "{ended}");
+    assert!(
+        ended["talk_secs"].as_f64().is_some_and(|t| t >= 11.0),
+        "{ended}"
+    );
+}

@@ -58,6 +58,10 @@ pub trait MediaSession: Send {
     fn stats(&self) -> Option<crate::rtp::CallStats> {
         None
     }
+    /// Where the call's audio moved since the last look (devices came or went).
+    fn audio_routes(&mut self) -> Vec<siperb_audio::AudioRoute> {
+        Vec::new()
+    }
     /// The digits the far end sends as RFC 4733 events, once each; taken once by the call.
     fn dtmf_received(&mut self) -> Option<tokio::sync::mpsc::UnboundedReceiver<char>> {
         None
@@ -264,6 +268,13 @@ impl MediaSession for RtpSession {
 
     fn stats(&self) -> Option<crate::rtp::CallStats> {
         self.stats.lock().ok().and_then(|s| *s)
+    }
+
+    fn audio_routes(&mut self) -> Vec<siperb_audio::AudioRoute> {
+        match self.port.lock() {
+            Ok(mut port) => port.as_mut().map(|p| p.take_routes()).unwrap_or_default(),
+            Err(_) => Vec::new(),
+        }
     }
 
     fn set_mute(&mut self, muted: bool) {

@@ -308,3 +308,97 @@ impl Source for SoundServer {
         }
     }
 }
+
+/// Keeps one call's streams on the devices its [`Routing`](crate::Routing) wants, moving them
+/// through the sound server as devices come and go, and says where they went.
+pub(crate) struct Router {
+    server: SoundServer,
+    routing: crate::Routing,
+    known: Vec<DeviceInfo>,
+    said: std::sync::mpsc::Sender<crate::AudioRoute>,
+}
+
+impl Router {
+    /// Connects and puts the (just opened) streams where the routing wants them.
+    pub(crate) fn start(
+        choice: crate::DeviceChoice,
+        said: std::sync::mpsc::Sender<crate::AudioRoute>,
+    ) -> Result<Self, AudioError> {
+        let mut server = SoundServer::connect()?;
+        let known = server.devices()?;
+        let mut routing = crate::Routing::new(choice);
+        let routes = routing.start(known.clone());
+        let mut router = Self {
+            server,
+            routing,
+            known,
+            said,
+        };
+        router.apply(routes);
+        Ok(router)
+    }
+
+    /// Looks for device changes (without waiting) and follows them.
+    pub(crate) fn poll(&mut self) {
+        match self.server.wait_change(Duration::ZERO) {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                tracing::debug!("device routing: {e}");
+                return;
+            }
+        }
+        let now = match self.server.devices() {
+            Ok(now) => now,
+            Err(e) => {
+                tracing::debug!("device routing: {e}");
+                return;
+            }
+        };
+        let events = super::changes(&self.known, &now);
+        self.known = now.clone();
+        let routes = self.routing.changed(now, &events);
+        self.apply(routes);
+    }
+
+    /// A stream was rebuilt (on the default device): back to where it belongs.
+    pub(crate) fn reapply(&mut self) {
+        for direction in [DeviceDirection::Input, DeviceDirection::Output] {
+            if let Some(id) = self.routing.current(direction).cloned()
+                && let Err(e) = self.server.move_our_streams(direction, &id)
+            {
+                tracing::warn!("cannot move the call's audio back to {}: {e}", id.0);
+            }
+        }
+    }
+
+    fn apply(&mut self, routes: Vec<crate::AudioRoute>) {
+        for route in routes {
+            // To the device wanted, or to the default when none is.
+            let target = route.device.as_ref().map(|d| d.id.clone()).or_else(|| {
+                self.known
+                    .iter()
+                    .find(|d| d.direction == route.direction && d.is_default)
+                    .map(|d| d.id.clone())
+            });
+            if let Some(id) = target {
+                match self.server.move_our_streams(route.direction, &id) {
+                    Ok(_) => tracing::info!(
+                        "the call's {} is now {} ({:?})",
+                        match route.direction {
+                            DeviceDirection::Input => "microphone",
+                            DeviceDirection::Output => "speaker",
+                        },
+                        route
+                            .device
+                            .as_ref()
+                            .map_or("the default", |d| d.name.as_str()),
+                        route.reason
+                    ),
+                    Err(e) => tracing::warn!("cannot move the call's audio to {}: {e}", id.0),
+                }
+            }
+            let _ = self.said.send(route);
+        }
+    }
+}

@@ -208,6 +208,9 @@ impl CallTask {
                     if let Some(stats) = self.media.stats() {
                         self.emit(CallEvent::Stats { call: self.id, stats });
                     }
+                    for route in self.media.audio_routes() {
+                        self.emit(CallEvent::AudioDevice { call: self.id, route });
+                    }
                     None
                 },
                 digit = async { match dtmf_in.as_mut() { Some(rx) => rx.recv().await, None => std::future::pending().await } } => match digit {

@@ -140,6 +140,9 @@ async fn run_call(
                 if let Some(stats) = media.stats() {
                     emit(CallEvent::Stats { call, stats });
                 }
+                for route in media.audio_routes() {
+                    emit(CallEvent::AudioDevice { call, route });
+                }
             }
             digit = async { match dtmf_in.as_mut() { Some(rx) => rx.recv().await, None => std::future::pending().await } } => match digit {
                 Some(digit) => emit(CallEvent::Dtmf { call, digit }),

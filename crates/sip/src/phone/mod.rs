@@ -102,6 +102,13 @@ pub enum CallEvent {
         #[serde(flatten)]
         stats: siperb_media::rtp::CallStats,
     },
+    /// The call's audio moved to another device (a headset came, the device in use went
+    /// away, the chosen one came back).
+    AudioDevice {
+        call: CallRef,
+        #[serde(flatten)]
+        route: siperb_audio::AudioRoute,
+    },
     CallEnded {
         call: CallRef,
         #[serde(flatten)]
@@ -123,6 +130,7 @@ impl CallEvent {
             | Self::TransferRequested { call, .. }
             | Self::CallReplaced { call, .. }
             | Self::Stats { call, .. }
+            | Self::AudioDevice { call, .. }
             | Self::CallEnded { call, .. } => Some(*call),
             Self::GhostCallBlocked { .. } => None,
         }
