@@ -202,9 +202,23 @@ mos: number;
  */
 codec: CodecKind | null }
 /**
+ * A device the user chose, remembered by its stable id and its name: when the id is gone
+ * (the same headset in another USB port, say), a device with the same name stands in.
+ */
+export type ChosenDevice = { id: DeviceId; name: string }
+/**
  * The audio codecs Siperb negotiates, in the user's words.
  */
 export type CodecKind = "opus" | "g722" | "pcmu" | "pcma"
+/**
+ * The devices a call should use; `None` for the system's default.
+ */
+export type DeviceChoice = { microphone: ChosenDevice | null; speaker: ChosenDevice | null; 
+/**
+ * Move calls to a headset (or Bluetooth device) when one appears (unless a chosen
+ * device is there). On by default.
+ */
+followHeadsets?: boolean }
 export type DeviceDirection = "input" | "output"
 /**
  * A device identifier that stays the same across restarts (the sound server's name for it).
@@ -389,7 +403,12 @@ export type RouteReason =
  * The user's settings, typed, each with a default. Unknown or missing fields fall back to
  * defaults, so an older or newer settings file never stops the app.
  */
-export type Settings = { theme: ThemePreference }
+export type Settings = { theme: ThemePreference; 
+/**
+ * The microphone and speaker calls use (by id and name), and whether a headset that
+ * appears takes the call.
+ */
+devices: DeviceChoice }
 /**
  * The colour theme. `System` follows the OS light/dark preference live.
  */

@@ -31,12 +31,29 @@ impl DeviceRole {
     }
 }
 
+/// A device the user chose, remembered by its stable id and its name: when the id is gone
+/// (the same headset in another USB port, say), a device with the same name stands in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
+pub struct ChosenDevice {
+    pub id: DeviceId,
+    pub name: String,
+}
+
+impl From<&DeviceInfo> for ChosenDevice {
+    fn from(d: &DeviceInfo) -> Self {
+        Self {
+            id: d.id.clone(),
+            name: d.name.clone(),
+        }
+    }
+}
+
 /// The devices a call should use; `None` for the system's default.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceChoice {
-    pub microphone: Option<DeviceId>,
-    pub speaker: Option<DeviceId>,
+    pub microphone: Option<ChosenDevice>,
+    pub speaker: Option<ChosenDevice>,
     /// Move calls to a headset (or Bluetooth device) when one appears (unless a chosen
     /// device is there). On by default.
     #[serde(default = "yes")]
@@ -45,6 +62,17 @@ pub struct DeviceChoice {
 
 fn yes() -> bool {
     true
+}
+
+impl DeviceChoice {
+    /// This choice, with the devices `over` names taking the place of its own.
+    pub fn overridden_by(&self, over: &DeviceChoice) -> DeviceChoice {
+        DeviceChoice {
+            microphone: over.microphone.clone().or_else(|| self.microphone.clone()),
+            speaker: over.speaker.clone().or_else(|| self.speaker.clone()),
+            follow_headsets: self.follow_headsets && over.follow_headsets,
+        }
+    }
 }
 
 impl Default for DeviceChoice {

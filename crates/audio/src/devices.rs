@@ -17,8 +17,8 @@ use std::time::Duration;
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{FromSample, SampleFormat, SizedSample, StreamConfig};
 
+use crate::DeviceChoice;
 use crate::port::{AudioError, AudioPort, CaptureSide, Device, PlaybackSide, PortCounters};
-use crate::{DeviceChoice, DeviceId};
 
 /// How often the device thread checks the streams.
 const WATCH_EVERY: Duration = Duration::from_millis(250);
@@ -157,9 +157,10 @@ impl Streams {
         let host = host()?;
         // A chosen device cpal knows by that id (Windows, macOS, ALSA names) is opened
         // directly; any other (the sound server's names on Linux) is moved to after opening.
-        let direct = |id: &Option<DeviceId>| {
-            id.as_ref()
-                .and_then(|id| id.0.parse::<cpal::DeviceId>().ok())
+        let direct = |chosen: &Option<crate::ChosenDevice>| {
+            chosen
+                .as_ref()
+                .and_then(|c| c.id.0.parse::<cpal::DeviceId>().ok())
                 .and_then(|id| host.device_by_id(&id))
         };
         let chosen_input = direct(&choice.microphone);

@@ -18,7 +18,8 @@ mod tone;
 pub mod wav;
 
 pub use device::{
-    DeviceChoice, DeviceDirection, DeviceId, DeviceInfo, DeviceNameError, DeviceRole, find_device,
+    ChosenDevice, DeviceChoice, DeviceDirection, DeviceId, DeviceInfo, DeviceNameError, DeviceRole,
+    find_device,
 };
 pub use device_watch::{DeviceEvent, DeviceWatcher, changes, list_devices};
 pub use files::{FILE_RATE, FileAudio};

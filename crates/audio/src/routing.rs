@@ -10,6 +10,8 @@
 use serde::Serialize;
 use specta::Type;
 
+#[cfg(test)]
+use crate::ChosenDevice;
 use crate::device_watch::DeviceEvent;
 use crate::{DeviceChoice, DeviceDirection, DeviceId, DeviceInfo};
 
@@ -106,11 +108,19 @@ impl Routing {
         self.now[slot(direction)].as_ref()
     }
 
-    fn chosen(&self, direction: DeviceDirection) -> Option<&DeviceId> {
-        match direction {
+    /// The chosen device of this direction, when it is here: by its id, or else by its name.
+    fn chosen(&self, direction: DeviceDirection) -> Option<DeviceId> {
+        let chosen = match direction {
             DeviceDirection::Input => self.choice.microphone.as_ref(),
             DeviceDirection::Output => self.choice.speaker.as_ref(),
-        }
+        }?;
+        let of = |d: &&DeviceInfo| d.direction == direction;
+        self.known
+            .iter()
+            .filter(of)
+            .find(|d| d.id == chosen.id)
+            .or_else(|| self.known.iter().filter(of).find(|d| d.name == chosen.name))
+            .map(|d| d.id.clone())
     }
 
     fn present(&self, direction: DeviceDirection, id: &DeviceId) -> Option<&DeviceInfo> {
@@ -121,10 +131,8 @@ impl Routing {
 
     /// The device a direction should be on, and why.
     fn wanted(&self, direction: DeviceDirection) -> (Option<DeviceId>, RouteReason) {
-        if let Some(id) = self.chosen(direction)
-            && self.present(direction, id).is_some()
-        {
-            return (Some(id.clone()), RouteReason::Chosen);
+        if let Some(id) = self.chosen(direction) {
+            return (Some(id), RouteReason::Chosen);
         }
         if self.choice.follow_headsets
             && let Some((_, id)) = self
@@ -271,7 +279,10 @@ mod tests {
     #[test]
     fn the_chosen_device_wins_and_is_taken_back_when_it_returns() {
         let choice = DeviceChoice {
-            speaker: Some(DeviceId("desk_speaker".into())),
+            speaker: Some(ChosenDevice {
+                id: DeviceId("desk_speaker".into()),
+                name: "DESK_SPEAKER".into(),
+            }),
             ..DeviceChoice::default()
         };
         let mut r = Routing::new(choice);
@@ -301,6 +312,27 @@ mod tests {
         assert_eq!(
             summary(&unplug(&mut r, &mut now, "desk_speaker")),
             [(Output, Some("hs".into()), RouteReason::DeviceGone)]
+        );
+    }
+
+    #[test]
+    fn a_chosen_device_with_a_new_id_is_found_by_its_name() {
+        let choice = DeviceChoice {
+            microphone: Some(ChosenDevice {
+                id: DeviceId("usb-port-1".into()),
+                name: "Jabra".into(),
+            }),
+            follow_headsets: false,
+            ..DeviceChoice::default()
+        };
+        let mut r = Routing::new(choice);
+        let mut now = builtin();
+        let mut jabra = dev("usb-port-2", Input, false);
+        jabra.name = "Jabra".into();
+        now.push(jabra);
+        assert_eq!(
+            summary(&r.start(now)),
+            [(Input, Some("usb-port-2".into()), RouteReason::Chosen)]
         );
     }
 

@@ -206,7 +206,10 @@ impl AudioArgs {
         let devices = siperb_audio::list_devices().map_err(|e| CliError::Devices(e.to_string()))?;
         let find = |name: &Option<String>, direction| {
             name.as_deref()
-                .map(|n| siperb_audio::find_device(&devices, direction, n).map(|d| d.id))
+                .map(|n| {
+                    siperb_audio::find_device(&devices, direction, n)
+                        .map(|d| siperb_audio::ChosenDevice::from(&d))
+                })
                 .transpose()
                 .map_err(|e| CliError::Devices(e.to_string()))
         };
@@ -253,6 +256,7 @@ impl AudioArgs {
             codecs,
             srtp: self.srtp.map(siperb_media::srtp::SrtpMode::from),
             rtp_ports: self.rtp_ports,
+            ..siperb_engine::RtpFactory::default()
         })
     }
 }
@@ -274,6 +278,23 @@ enum SettingsCommand {
     Show,
     /// Choose the colour theme (the app follows the change live).
     Theme { theme: Theme },
+    /// Choose the microphone and speaker calls use (by name, a unique part of it, or id, as
+    /// `devices` lists them; `default` for the system's), and whether a headset that appears
+    /// takes the call. Remembered by id and name: the same device under a new id is found.
+    Devices {
+        #[arg(long, value_name = "NAME|default")]
+        microphone: Option<String>,
+        #[arg(long, value_name = "NAME|default")]
+        speaker: Option<String>,
+        #[arg(long, value_name = "on|off")]
+        follow_headsets: Option<OnOff>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OnOff {
+    On,
+    Off,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -374,6 +395,30 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             Command::Settings(SettingsCommand::Theme { theme }) => {
                 println!("{}", to_json(&engine.set_theme(theme.into()).await?));
             }
+            Command::Settings(SettingsCommand::Devices {
+                microphone,
+                speaker,
+                follow_headsets,
+            }) => {
+                let mut choice = engine.settings().await?.devices;
+                if microphone.is_some() || speaker.is_some() {
+                    let devices = tokio::task::spawn_blocking(siperb_audio::list_devices)
+                        .await
+                        .map_err(|e| CliError::Devices(e.to_string()))?
+                        .map_err(|e| CliError::Devices(e.to_string()))?;
+                    use siperb_audio::DeviceDirection::{Input, Output};
+                    if let Some(name) = microphone {
+                        choice.microphone = chosen(&devices, Input, &name)?;
+                    }
+                    if let Some(name) = speaker {
+                        choice.speaker = chosen(&devices, Output, &name)?;
+                    }
+                }
+                if let Some(on) = follow_headsets {
+                    choice.follow_headsets = on == OnOff::On;
+                }
+                println!("{}", to_json(&engine.set_devices(choice).await?));
+            }
             Command::Account(cmd) => account::run(&engine, cmd, cli.json).await?,
             Command::Register {
                 account,
@@ -410,6 +455,20 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     engine.shutdown().await?;
     let _ = task.await;
     result
+}
+
+/// The device `name` means (`default`: none chosen).
+fn chosen(
+    devices: &[siperb_audio::DeviceInfo],
+    direction: siperb_audio::DeviceDirection,
+    name: &str,
+) -> Result<Option<siperb_audio::ChosenDevice>, CliError> {
+    if name.eq_ignore_ascii_case("default") {
+        return Ok(None);
+    }
+    siperb_audio::find_device(devices, direction, name)
+        .map(|d| Some(siperb_audio::ChosenDevice::from(&d)))
+        .map_err(|e| CliError::Devices(e.to_string()))
 }
 
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {

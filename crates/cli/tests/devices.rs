@@ -449,3 +449,69 @@ fn a_headset_plugged_in_mid_call_takes_the_audio_and_unplugging_it_gives_it_back
         "{ended}"
     );
 }
+
+#[test]
+fn the_chosen_speaker_is_remembered_by_id_and_found_again_by_name() {
+    let pulse = Pulse::start();
+    let profile = tempfile::tempdir().expect("profile");
+    let module = pulse.add_sink("headset", "device.description=\"Jabra Evolve\"");
+    let settings = |args: &[&str]| {
+        let out = cli(&pulse)
+            .arg("--profile")
+            .arg(profile.path())
+            .args(["settings", "devices"])
+            .args(args)
+            .output()
+            .expect("settings devices");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("settings JSON")
+    };
+    let saved = settings(&["--speaker", "jabra", "--follow-headsets", "off"]);
+    assert_eq!(saved["devices"]["speaker"]["id"], "headset", "{saved}");
+    assert_eq!(
+        saved["devices"]["speaker"]["name"], "Jabra Evolve",
+        "{saved}"
+    );
+    assert_eq!(saved["devices"]["followHeadsets"], false, "{saved}");
+
+    // The same headset comes back under another id (another USB port): found by its name.
+    assert!(pulse.pactl(&["unload-module", &module]));
+    pulse.add_sink("headset_port2", "device.description=\"Jabra Evolve\"");
+    let mut call = Killed(
+        cli(&pulse)
+            .env("USER", "alice")
+            .arg("--profile")
+            .arg(profile.path())
+            .args([
+                "--json",
+                "call",
+                "--bind",
+                "127.0.0.1:0",
+                "--duration",
+                "3",
+                "echo",
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("call echo"),
+    );
+    let pid = call.0.id();
+    let lines = lines_of(&mut call.0);
+    let route = wait_for(&lines, "the chosen speaker", |v| {
+        v["event"] == "audio_device"
+    });
+    assert_eq!(route["device"]["id"], "headset_port2", "{route}");
+    assert_eq!(route["reason"], "chosen", "{route}");
+    assert_eq!(devices_of(&pulse, pid, "sink-inputs"), ["headset_port2"]);
+    wait_for(&lines, "the end of the call", |v| {
+        v["event"] == "call_ended"
+    });
+
+    // `default` forgets the choice.
+    let cleared = settings(&["--speaker", "default"]);
+    assert!(cleared["devices"]["speaker"].is_null(), "{cleared}");
+}

@@ -28,6 +28,10 @@ pub(crate) enum Request {
         theme: ThemePreference,
         reply: oneshot::Sender<Result<Settings, EngineError>>,
     },
+    SetDevices {
+        devices: siperb_audio::DeviceChoice,
+        reply: oneshot::Sender<Result<Settings, EngineError>>,
+    },
     Accounts(oneshot::Sender<Vec<AccountConfig>>),
     AddAccount {
         account: AccountConfig,
@@ -176,6 +180,9 @@ impl Engine {
             inbox: requests.clone(),
             events: events.clone(),
         };
+        engine
+            .media
+            .remember_devices(engine.settings.devices.clone());
         let task = tokio::spawn(engine.run(inbox));
         Ok((EngineHandle { requests, events }, task))
     }
@@ -192,6 +199,9 @@ impl Engine {
                 }
                 Request::SetTheme { theme, reply } => {
                     let _ = reply.send(self.set_theme(theme).await);
+                }
+                Request::SetDevices { devices, reply } => {
+                    let _ = reply.send(self.set_devices(devices).await);
                 }
                 Request::Accounts(reply) => {
                     let _ = reply.send(self.accounts.accounts.clone());
@@ -527,11 +537,28 @@ impl Engine {
     }
 
     async fn set_theme(&mut self, theme: ThemePreference) -> Result<Settings, EngineError> {
-        if self.settings.theme == theme {
-            return Ok(self.settings.clone());
-        }
         let mut next = self.settings.clone();
         next.theme = theme;
+        self.save_settings(next).await
+    }
+
+    /// The devices calls use from now on (a call already up keeps its own).
+    async fn set_devices(
+        &mut self,
+        devices: siperb_audio::DeviceChoice,
+    ) -> Result<Settings, EngineError> {
+        let mut next = self.settings.clone();
+        next.devices = devices;
+        let settings = self.save_settings(next).await?;
+        self.media.remember_devices(settings.devices.clone());
+        Ok(settings)
+    }
+
+    /// Saves changed settings and tells every front end.
+    async fn save_settings(&mut self, next: Settings) -> Result<Settings, EngineError> {
+        if self.settings == next {
+            return Ok(self.settings.clone());
+        }
         let path = self.profile.settings_file();
         let to_save = next.clone();
         tokio::task::spawn_blocking(move || to_save.save(&path))

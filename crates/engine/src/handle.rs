@@ -34,6 +34,15 @@ impl EngineHandle {
         self.ask(|reply| Request::SetTheme { theme, reply }).await?
     }
 
+    /// Chooses the devices calls use (saved in the profile; calls made from now on use them).
+    pub async fn set_devices(
+        &self,
+        devices: siperb_audio::DeviceChoice,
+    ) -> Result<Settings, EngineError> {
+        self.ask(|reply| Request::SetDevices { devices, reply })
+            .await?
+    }
+
     pub async fn accounts(&self) -> Result<Vec<AccountConfig>, EngineError> {
         self.ask(Request::Accounts).await
     }

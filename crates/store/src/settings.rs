@@ -22,6 +22,9 @@ pub enum ThemePreference {
 #[serde(default, rename_all = "camelCase")]
 pub struct Settings {
     pub theme: ThemePreference,
+    /// The microphone and speaker calls use (by id and name), and whether a headset that
+    /// appears takes the call.
+    pub devices: siperb_audio::DeviceChoice,
 }
 
 impl Settings {
@@ -95,6 +98,14 @@ mod tests {
         assert_eq!(Settings::load(&path).expect("load"), Settings::default());
         let s = Settings {
             theme: ThemePreference::Dark,
+            devices: siperb_audio::DeviceChoice {
+                speaker: Some(siperb_audio::ChosenDevice {
+                    id: siperb_audio::DeviceId("alsa_output.usb-Jabra".into()),
+                    name: "Jabra Evolve".into(),
+                }),
+                follow_headsets: false,
+                ..Default::default()
+            },
         };
         s.save(&path).expect("save");
         assert_eq!(Settings::load(&path).expect("load"), s);
@@ -110,6 +121,10 @@ mod tests {
         let path = tmp.path().join("settings.json");
         std::fs::write(&path, br#"{"future_option": 3}"#).expect("write");
         assert_eq!(Settings::load(&path).expect("load"), Settings::default());
+        // A file from before device choices: the defaults (headsets followed).
+        std::fs::write(&path, br#"{"theme": "dark", "devices": {}}"#).expect("write");
+        let s = Settings::load(&path).expect("load");
+        assert!(s.devices.follow_headsets && s.devices.speaker.is_none());
     }
 
     #[test]

@@ -15,6 +15,9 @@ pub trait MediaFactory: Send + Sync + std::fmt::Debug {
         local_ip: IpAddr,
         account: &crate::account::MediaSettings,
     ) -> Result<Box<dyn MediaSession>, PhoneError>;
+
+    /// The devices the user chose in Settings (calls made from now on use them).
+    fn remember_devices(&self, _choice: siperb_audio::DeviceChoice) {}
 }
 
 /// Where a call's audio comes from and goes to.
@@ -65,6 +68,8 @@ pub struct RtpFactory {
     pub srtp: Option<siperb_media::srtp::SrtpMode>,
     /// The UDP ports media may use, for every account; `None` for each account's own choice.
     pub rtp_ports: Option<siperb_media::PortRange>,
+    /// The devices chosen in Settings; those [`AudioSource::Devices`] names go first.
+    pub remembered: std::sync::Arc<std::sync::Mutex<siperb_audio::DeviceChoice>>,
 }
 
 impl RtpFactory {
@@ -90,11 +95,27 @@ impl MediaFactory for RtpFactory {
         };
         let srtp = self.srtp.unwrap_or(account.srtp);
         let ports = self.rtp_ports.or(account.rtp_ports);
-        let port = self.audio.open()?;
+        let port = match &self.audio {
+            AudioSource::Devices(over) => {
+                let remembered = self
+                    .remembered
+                    .lock()
+                    .map(|c| c.clone())
+                    .unwrap_or_default();
+                AudioSource::Devices(remembered.overridden_by(over)).open()?
+            }
+            other => other.open()?,
+        };
         RtpSession::start_in(local_ip, ports, port)
             .map(|s| s.with_codecs(codecs).with_srtp(srtp))
             .map(|s| Box::new(s) as Box<dyn MediaSession>)
             .map_err(|e| PhoneError::Media(e.to_string()))
+    }
+
+    fn remember_devices(&self, choice: siperb_audio::DeviceChoice) {
+        if let Ok(mut c) = self.remembered.lock() {
+            *c = choice;
+        }
     }
 }
 
