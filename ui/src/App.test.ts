@@ -88,7 +88,12 @@ describe("the app shell", () => {
     expect(fake.setTheme).toHaveBeenCalledWith("dark");
 
     // A change the engine announces (from another window or front end) arrives as an event.
-    fake.listener?.({ payload: { kind: "settingsChanged", settings: { theme: "light" } } });
+    fake.listener?.({
+      payload: {
+        kind: "settingsChanged",
+        settings: { theme: "light", devices: { microphone: null, speaker: null, followHeadsets: true } },
+      },
+    });
     await waitFor(() => expect(document.documentElement.dataset.theme).toBe("light"));
     expect((screen.getByRole("radio", { name: "Light" }) as HTMLInputElement).checked).toBe(true);
   });

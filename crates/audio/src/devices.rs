@@ -28,8 +28,15 @@ const STALL_CHECKS: u32 = 2;
 /// The same before a new stream's first samples (sound servers can take a while to start).
 const START_CHECKS: u32 = 16;
 
+/// What the device thread is told.
+enum DeviceCommand {
+    Stop,
+    /// The user picked a device for one direction (`None`: the system's default).
+    Choose(crate::DeviceDirection, Option<crate::ChosenDevice>),
+}
+
 struct DeviceThread {
-    stop: mpsc::Sender<()>,
+    commands: mpsc::Sender<DeviceCommand>,
     thread: Option<std::thread::JoinHandle<()>>,
     /// Where the call's audio went (devices came or went).
     routes: mpsc::Receiver<crate::AudioRoute>,
@@ -40,8 +47,21 @@ impl Device for DeviceThread {
         self.routes.try_iter().collect()
     }
 
+    fn choose(
+        &mut self,
+        direction: crate::DeviceDirection,
+        device: Option<crate::ChosenDevice>,
+    ) -> Result<(), AudioError> {
+        self.commands
+            .send(DeviceCommand::Choose(direction, device))
+            .map_err(|_| AudioError::Device {
+                what: "audio",
+                detail: "the device thread stopped".into(),
+            })
+    }
+
     fn close(&mut self) -> Result<(), AudioError> {
-        let _ = self.stop.send(());
+        let _ = self.commands.send(DeviceCommand::Stop);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -59,7 +79,7 @@ impl AudioPort {
     /// where the chosen one is not there: a call never fails for a missing device).
     pub fn devices(choice: DeviceChoice) -> Result<AudioPort, AudioError> {
         let (ready_tx, ready_rx) = mpsc::channel();
-        let (stop_tx, stop_rx) = mpsc::channel::<()>();
+        let (commands, inbox) = mpsc::channel::<DeviceCommand>();
         let (said, routes) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("siperb-audio-devices".into())
@@ -80,7 +100,7 @@ impl AudioPort {
                 match opened {
                     Ok((port, streams)) => {
                         let _ = ready_tx.send(Ok(port));
-                        streams.watch(&stop_rx);
+                        streams.watch(&inbox);
                     }
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
@@ -96,7 +116,7 @@ impl AudioPort {
             detail: "the device thread stopped".into(),
         })??;
         port.attach(Box::new(DeviceThread {
-            stop: stop_tx,
+            commands,
             thread: Some(thread),
             routes,
         }));
@@ -224,9 +244,18 @@ impl Streams {
         Ok((port, streams))
     }
 
-    /// Keeps the streams running until `stop` says (or the port is gone).
-    fn watch(mut self, stop: &mpsc::Receiver<()>) {
-        while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(WATCH_EVERY) {
+    /// Keeps the streams running until told to stop (or the port is gone), and follows the
+    /// user's picks.
+    fn watch(mut self, inbox: &mpsc::Receiver<DeviceCommand>) {
+        loop {
+            match inbox.recv_timeout(WATCH_EVERY) {
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Ok(DeviceCommand::Choose(direction, device)) => {
+                    self.choose(direction, device);
+                    continue;
+                }
+                Ok(DeviceCommand::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            }
             let c = self.counters.clone();
             // Samples a stream moved, taken or lost, played or not: a stalled stream moves none.
             let captured =
@@ -245,6 +274,17 @@ impl Streams {
             #[cfg(not(target_os = "linux"))]
             let _ = rebuilt;
         }
+    }
+
+    /// The user picked a device mid-call: the sound server moves the streams there.
+    fn choose(&mut self, direction: crate::DeviceDirection, device: Option<crate::ChosenDevice>) {
+        #[cfg(target_os = "linux")]
+        if let Some(router) = self.router.as_mut() {
+            router.choose(direction, device);
+            return;
+        }
+        let _ = (direction, device);
+        tracing::warn!("this sound system cannot move a call to another device yet");
     }
 }
 

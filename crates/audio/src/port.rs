@@ -73,6 +73,17 @@ pub struct PortStats {
 pub trait Device: Send {
     /// Stops the device and finishes what it writes (a file device's recording).
     fn close(&mut self) -> Result<(), AudioError>;
+    /// Moves the audio of one direction to `device` (`None`: the system's default).
+    fn choose(
+        &mut self,
+        _direction: crate::DeviceDirection,
+        _device: Option<crate::ChosenDevice>,
+    ) -> Result<(), AudioError> {
+        Err(AudioError::Device {
+            what: "audio",
+            detail: "this call's audio is not on sound devices".into(),
+        })
+    }
     /// Where the audio went since the last call (devices came or went); none for files.
     fn routes(&mut self) -> Vec<crate::AudioRoute> {
         Vec::new()
@@ -145,6 +156,22 @@ impl AudioPort {
 
     pub fn attach(&mut self, device: Box<dyn Device>) {
         self.device = Some(device);
+    }
+
+    /// Moves the call's audio of one direction to `device` (`None`: the system's default);
+    /// the move shows in [`take_routes`](Self::take_routes).
+    pub fn choose_device(
+        &mut self,
+        direction: crate::DeviceDirection,
+        device: Option<crate::ChosenDevice>,
+    ) -> Result<(), AudioError> {
+        match self.device.as_mut() {
+            Some(d) => d.choose(direction, device),
+            None => Err(AudioError::Device {
+                what: "audio",
+                detail: "no device".into(),
+            }),
+        }
     }
 
     /// Where the call's audio moved since the last look (a headset came, the device in use

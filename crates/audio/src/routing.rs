@@ -103,6 +103,32 @@ impl Routing {
         self.settle(false)
     }
 
+    /// The user picked a device for one direction (`None`: the system's default) during the
+    /// call: where the streams go now.
+    pub fn choose(
+        &mut self,
+        direction: DeviceDirection,
+        device: Option<crate::ChosenDevice>,
+    ) -> Vec<AudioRoute> {
+        match direction {
+            DeviceDirection::Input => self.choice.microphone = device,
+            DeviceDirection::Output => self.choice.speaker = device,
+        }
+        let picked_default = match direction {
+            DeviceDirection::Input => self.choice.microphone.is_none(),
+            DeviceDirection::Output => self.choice.speaker.is_none(),
+        };
+        if picked_default {
+            // The system's default, not a headset: the user said so.
+            self.headsets.retain(|(dir, _)| *dir != direction);
+        }
+        let mut routes = self.settle(false);
+        for r in &mut routes {
+            r.reason = RouteReason::Chosen;
+        }
+        routes
+    }
+
     /// Where a direction is now (`None`: the default).
     pub fn current(&self, direction: DeviceDirection) -> Option<&DeviceId> {
         self.now[slot(direction)].as_ref()
@@ -334,6 +360,27 @@ mod tests {
             summary(&r.start(now)),
             [(Input, Some("usb-port-2".into()), RouteReason::Chosen)]
         );
+    }
+
+    #[test]
+    fn the_user_picks_a_device_mid_call_and_then_the_default() {
+        let mut r = Routing::new(DeviceChoice::default());
+        let mut now = builtin();
+        now.push(dev("headset", Output, true));
+        r.start(now.clone());
+        now.push(dev("desk", Output, false));
+        let desk = ChosenDevice {
+            id: DeviceId("desk".into()),
+            name: "DESK".into(),
+        };
+        r.changed(now.clone(), &[]);
+        assert_eq!(
+            summary(&r.choose(Output, Some(desk))),
+            [(Output, Some("desk".into()), RouteReason::Chosen)]
+        );
+        // The default, even with a headset there: the user said so.
+        assert_eq!(summary(&r.choose(Output, None)), [(Output, None, RouteReason::Chosen)]);
+        assert_eq!(r.current(Output), None);
     }
 
     #[test]

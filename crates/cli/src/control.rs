@@ -10,7 +10,8 @@ use tokio::sync::mpsc;
 pub(crate) const HELP: &str = "commands: call TARGET | answer [CALL] | reject [CALL] [CODE] | \
      hangup [CALL] | hold [CALL] | resume [CALL] | dtmf DIGITS [CALL] | transfer TARGET [CALL] | \
      attended CALL TO | swap CALL | mute [CALL] | unmute [CALL] | record FILE.wav [CALL] | \
-     record stop [CALL] | calls | quit  (CALL defaults to the latest live call)";
+     record stop [CALL] | speaker NAME|default | microphone NAME|default | calls | quit  \
+     (CALL defaults to the latest live call; speaker and microphone act on it)";
 
 /// The calls alive now, oldest first: shared between the event loop and the control task.
 #[derive(Clone, Default)]
@@ -52,6 +53,8 @@ enum Cmd {
     Mute(Option<CallRef>, bool),
     Record(Option<CallRef>, std::path::PathBuf),
     StopRecording(Option<CallRef>),
+    /// Move the latest call's audio to a device (by name, as `devices` lists them).
+    Device(siperb_audio::DeviceDirection, String),
     Calls,
     Quit,
 }
@@ -151,6 +154,18 @@ fn parse(line: &str) -> Result<Cmd, String> {
                 file => Cmd::Record(call(args.get(1))?, file.into()),
             }
         }
+        "speaker" | "microphone" => {
+            let name = args.join(" ");
+            if name.is_empty() {
+                return Err(format!("{verb} which device? (a name, or: default)"));
+            }
+            let direction = if verb.eq_ignore_ascii_case("speaker") {
+                siperb_audio::DeviceDirection::Output
+            } else {
+                siperb_audio::DeviceDirection::Input
+            };
+            Cmd::Device(direction, name)
+        }
         "calls" => Cmd::Calls,
         "quit" | "exit" => Cmd::Quit,
         _ => return Err(format!("unknown command {verb:?}; {HELP}")),
@@ -229,6 +244,21 @@ async fn run(
                     || format!("call {}: {what}", call.0),
                 );
             })
+        }
+        Cmd::Device(direction, name) => {
+            let call = current(None)?;
+            let device = if name.eq_ignore_ascii_case("default") {
+                None
+            } else {
+                let devices = tokio::task::spawn_blocking(siperb_audio::list_devices)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| e.to_string())?;
+                let found = siperb_audio::find_device(&devices, direction, &name)
+                    .map_err(|e| e.to_string())?;
+                Some(siperb_audio::ChosenDevice::from(&found))
+            };
+            engine.choose_device(call, direction, device).await
         }
         Cmd::Record(call, file) => {
             let call = current(call)?;
@@ -316,6 +346,21 @@ mod tests {
         );
         assert_eq!(parse("quit"), Ok(Cmd::Quit));
         assert_eq!(parse("mute"), Ok(Cmd::Mute(None, true)));
+        assert_eq!(
+            parse("speaker Jabra Evolve"),
+            Ok(Cmd::Device(
+                siperb_audio::DeviceDirection::Output,
+                "Jabra Evolve".into()
+            ))
+        );
+        assert_eq!(
+            parse("microphone default"),
+            Ok(Cmd::Device(
+                siperb_audio::DeviceDirection::Input,
+                "default".into()
+            ))
+        );
+        assert!(parse("speaker").is_err());
         assert_eq!(parse("unmute 2"), Ok(Cmd::Mute(Some(CallRef(2)), false)));
         assert_eq!(
             parse("record /tmp/a.wav 3"),

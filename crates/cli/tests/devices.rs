@@ -515,3 +515,58 @@ fn the_chosen_speaker_is_remembered_by_id_and_found_again_by_name() {
     let cleared = settings(&["--speaker", "default"]);
     assert!(cleared["devices"]["speaker"].is_null(), "{cleared}");
 }
+
+#[test]
+fn the_user_moves_a_call_to_another_speaker_and_back_mid_call() {
+    let pulse = Pulse::start();
+    pulse.add_sink("desk", "device.description=\"Desk speakers\"");
+    let profile = tempfile::tempdir().expect("profile");
+    let mut call = Killed(
+        cli(&pulse)
+            .env("USER", "alice")
+            .arg("--profile")
+            .arg(profile.path())
+            .args([
+                "--json",
+                "call",
+                "--bind",
+                "127.0.0.1:0",
+                "--duration",
+                "8",
+                "--control",
+            ])
+            .arg("echo")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("call echo"),
+    );
+    let pid = call.0.id();
+    let lines = lines_of(&mut call.0);
+    wait_for(&lines, "the echo call", |v| {
+        v.to_string().contains("\"established\"")
+    });
+    let mut stdin = call.0.stdin.take().expect("stdin");
+    writeln!(stdin, "speaker desk").expect("speaker");
+    let moved = wait_for(&lines, "the move", |v| v["event"] == "audio_device");
+    assert_eq!(moved["device"]["id"], "desk", "{moved}");
+    assert_eq!(moved["reason"], "chosen", "{moved}");
+    assert_eq!(devices_of(&pulse, pid, "sink-inputs"), ["desk"]);
+    writeln!(stdin, "speaker nonesuch").expect("speaker");
+    let refused = wait_for(&lines, "the refusal", |v| v["event"] == "command_failed");
+    assert!(
+        refused["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("no speaker is called")),
+        "{refused}"
+    );
+    writeln!(stdin, "speaker default").expect("speaker");
+    let back = wait_for(&lines, "the move back", |v| v["event"] == "audio_device");
+    assert!(back["device"].is_null(), "{back}");
+    assert_eq!(back["reason"], "chosen", "{back}");
+    assert_eq!(devices_of(&pulse, pid, "sink-inputs"), ["spk"]);
+    let ended = wait_for(&lines, "the end of the call", |v| {
+        v["event"] == "call_ended"
+    });
+    assert_eq!(ended["cause"], "local_hangup", "{ended}");
+}

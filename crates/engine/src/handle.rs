@@ -124,6 +124,19 @@ impl EngineHandle {
             .map(|_| ())
     }
 
+    /// Moves `call`'s microphone or speaker to `device` (`None`: the system's default); the
+    /// move is reported as an `AudioDevice` call event.
+    pub async fn choose_device(
+        &self,
+        call: CallRef,
+        direction: siperb_audio::DeviceDirection,
+        device: Option<siperb_audio::ChosenDevice>,
+    ) -> Result<(), EngineError> {
+        self.media_control(call, MediaControl::Device(direction, device))
+            .await
+            .map(|_| ())
+    }
+
     /// Starts recording `call` to a stereo WAV file (us left, the far end right).
     pub async fn start_recording(
         &self,

@@ -62,6 +62,14 @@ pub trait MediaSession: Send {
     fn audio_routes(&mut self) -> Vec<siperb_audio::AudioRoute> {
         Vec::new()
     }
+    /// Moves one direction of the call's audio to `device` (`None`: the system's default).
+    fn choose_device(
+        &mut self,
+        _direction: siperb_audio::DeviceDirection,
+        _device: Option<siperb_audio::ChosenDevice>,
+    ) -> Result<(), String> {
+        Err("this call has no sound devices".into())
+    }
     /// The digits the far end sends as RFC 4733 events, once each; taken once by the call.
     fn dtmf_received(&mut self) -> Option<tokio::sync::mpsc::UnboundedReceiver<char>> {
         None
@@ -268,6 +276,20 @@ impl MediaSession for RtpSession {
 
     fn stats(&self) -> Option<crate::rtp::CallStats> {
         self.stats.lock().ok().and_then(|s| *s)
+    }
+
+    fn choose_device(
+        &mut self,
+        direction: siperb_audio::DeviceDirection,
+        device: Option<siperb_audio::ChosenDevice>,
+    ) -> Result<(), String> {
+        let mut port = self
+            .port
+            .lock()
+            .map_err(|_| "the call's audio failed".to_owned())?;
+        let port = port.as_mut().ok_or("the call's audio has stopped")?;
+        port.choose_device(direction, device)
+            .map_err(|e| e.to_string())
     }
 
     fn audio_routes(&mut self) -> Vec<siperb_audio::AudioRoute> {

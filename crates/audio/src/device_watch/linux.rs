@@ -361,6 +361,16 @@ impl Router {
         self.apply(routes);
     }
 
+    /// The user picked a device for one direction (`None`: the default).
+    pub(crate) fn choose(
+        &mut self,
+        direction: DeviceDirection,
+        device: Option<crate::ChosenDevice>,
+    ) {
+        let routes = self.routing.choose(direction, device);
+        self.apply(routes);
+    }
+
     /// A stream was rebuilt (on the default device): back to where it belongs.
     pub(crate) fn reapply(&mut self) {
         for direction in [DeviceDirection::Input, DeviceDirection::Output] {

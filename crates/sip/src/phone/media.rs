@@ -128,6 +128,11 @@ pub enum MediaControl {
     StartRecording(std::path::PathBuf),
     /// Stop recording; the reply holds the seconds recorded.
     StopRecording,
+    /// Move the call's microphone or speaker to this device (`None`: the system's default).
+    Device(
+        siperb_audio::DeviceDirection,
+        Option<siperb_audio::ChosenDevice>,
+    ),
 }
 
 /// Applies `control` to a call's media; for a stopped recording, the seconds recorded.
@@ -145,5 +150,8 @@ pub(super) fn media_control(
             .map(|()| None)
             .map_err(|e| e.to_string()),
         MediaControl::StopRecording => media.stop_recording().map_err(|e| e.to_string()),
+        MediaControl::Device(direction, device) => {
+            media.choose_device(direction, device).map(|()| None)
+        }
     }
 }
