@@ -379,7 +379,10 @@ mod tests {
             [(Output, Some("desk".into()), RouteReason::Chosen)]
         );
         // The default, even with a headset there: the user said so.
-        assert_eq!(summary(&r.choose(Output, None)), [(Output, None, RouteReason::Chosen)]);
+        assert_eq!(
+            summary(&r.choose(Output, None)),
+            [(Output, None, RouteReason::Chosen)]
+        );
         assert_eq!(r.current(Output), None);
     }
 
