@@ -124,7 +124,8 @@ impl SoundServer {
         Ok(())
     }
 
-    /// Moves this process's streams of `direction` to `device`; says how many moved.
+    /// Moves this process's streams of `direction` to `device`; says how many moved. (All of
+    /// them: two calls at once share the user's devices.)
     pub(crate) fn move_our_streams(
         &mut self,
         direction: DeviceDirection,
@@ -391,21 +392,24 @@ impl Router {
                     .find(|d| d.direction == route.direction && d.is_default)
                     .map(|d| d.id.clone())
             });
-            if let Some(id) = target {
-                match self.server.move_our_streams(route.direction, &id) {
-                    Ok(_) => tracing::info!(
-                        "the call's {} is now {} ({:?})",
-                        match route.direction {
-                            DeviceDirection::Input => "microphone",
-                            DeviceDirection::Output => "speaker",
-                        },
-                        route
-                            .device
-                            .as_ref()
-                            .map_or("the default", |d| d.name.as_str()),
-                        route.reason
-                    ),
-                    Err(e) => tracing::warn!("cannot move the call's audio to {}: {e}", id.0),
+            let Some(id) = target else { continue };
+            match self.server.move_our_streams(route.direction, &id) {
+                Ok(_) => tracing::info!(
+                    "the call's {} is now {} ({:?})",
+                    match route.direction {
+                        DeviceDirection::Input => "microphone",
+                        DeviceDirection::Output => "speaker",
+                    },
+                    route
+                        .device
+                        .as_ref()
+                        .map_or("the default", |d| d.name.as_str()),
+                    route.reason
+                ),
+                Err(e) => {
+                    // Said only when it happened: the UI shows where the audio really is.
+                    tracing::warn!("cannot move the call's audio to {}: {e}", id.0);
+                    continue;
                 }
             }
             let _ = self.said.send(route);
