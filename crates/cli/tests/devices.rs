@@ -141,12 +141,22 @@ fn wait_for(
     what: &str,
     want: impl Fn(&serde_json::Value) -> bool,
 ) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    wait_within(lines, 10, what, want)
+}
+
+/// The next JSON line that satisfies `want`, within `secs`.
+fn wait_within(
+    lines: &std::sync::mpsc::Receiver<String>,
+    secs: u64,
+    what: &str,
+    want: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let line = lines
             .recv_timeout(left)
-            .unwrap_or_else(|_| panic!("no {what} within 10 s"));
+            .unwrap_or_else(|_| panic!("no {what} within {secs} s"));
         let v: serde_json::Value = serde_json::from_str(&line).expect("a JSON line");
         if want(&v) {
             return v;
@@ -440,7 +450,7 @@ fn a_headset_plugged_in_mid_call_takes_the_audio_and_unplugging_it_gives_it_back
     );
 
     // The call was never dropped: it runs to its end.
-    let ended = wait_for(&lines, "the end of the call", |v| {
+    let ended = wait_within(&lines, 30, "the end of the call", |v| {
         v["event"] == "call_ended"
     });
     assert_eq!(ended["cause"], "local_hangup", "{ended}");
@@ -507,7 +517,7 @@ fn the_chosen_speaker_is_remembered_by_id_and_found_again_by_name() {
     assert_eq!(route["device"]["id"], "headset_port2", "{route}");
     assert_eq!(route["reason"], "chosen", "{route}");
     assert_eq!(devices_of(&pulse, pid, "sink-inputs"), ["headset_port2"]);
-    wait_for(&lines, "the end of the call", |v| {
+    wait_within(&lines, 30, "the end of the call", |v| {
         v["event"] == "call_ended"
     });
 
@@ -565,7 +575,7 @@ fn the_user_moves_a_call_to_another_speaker_and_back_mid_call() {
     assert!(back["device"].is_null(), "{back}");
     assert_eq!(back["reason"], "chosen", "{back}");
     assert_eq!(devices_of(&pulse, pid, "sink-inputs"), ["spk"]);
-    let ended = wait_for(&lines, "the end of the call", |v| {
+    let ended = wait_within(&lines, 30, "the end of the call", |v| {
         v["event"] == "call_ended"
     });
     assert_eq!(ended["cause"], "local_hangup", "{ended}");

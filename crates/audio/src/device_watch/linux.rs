@@ -317,6 +317,26 @@ pub(crate) struct Router {
     routing: crate::Routing,
     known: Vec<DeviceInfo>,
     said: std::sync::mpsc::Sender<crate::AudioRoute>,
+    /// Moves that found no stream of ours yet (the server is still setting up a stream just
+    /// opened), input then output: tried again at each look, a few times.
+    pending: [Option<Pending>; 2],
+}
+
+struct Pending {
+    to: DeviceId,
+    /// The move to announce once made.
+    say: Option<crate::AudioRoute>,
+    tries: u32,
+}
+
+/// Looks (250 ms apart) a move waits for our stream to show up before it is given up.
+const PENDING_TRIES: u32 = 20;
+
+fn slot(direction: DeviceDirection) -> usize {
+    match direction {
+        DeviceDirection::Input => 0,
+        DeviceDirection::Output => 1,
+    }
 }
 
 impl Router {
@@ -334,6 +354,7 @@ impl Router {
             routing,
             known,
             said,
+            pending: [None, None],
         };
         router.apply(routes);
         Ok(router)
@@ -341,6 +362,11 @@ impl Router {
 
     /// Looks for device changes (without waiting) and follows them.
     pub(crate) fn poll(&mut self) {
+        for direction in [DeviceDirection::Input, DeviceDirection::Output] {
+            if let Some(p) = self.pending[slot(direction)].take() {
+                self.put(direction, p.to, p.say, p.tries + 1);
+            }
+        }
         match self.server.wait_change(Duration::ZERO) {
             Ok(true) => {}
             Ok(false) => return,
@@ -375,10 +401,11 @@ impl Router {
     /// A stream was rebuilt (on the default device): back to where it belongs.
     pub(crate) fn reapply(&mut self) {
         for direction in [DeviceDirection::Input, DeviceDirection::Output] {
-            if let Some(id) = self.routing.current(direction).cloned()
-                && let Err(e) = self.server.move_our_streams(direction, &id)
+            // (A move still waiting for its stream is tried again anyway.)
+            if self.pending[slot(direction)].is_none()
+                && let Some(id) = self.routing.current(direction).cloned()
             {
-                tracing::warn!("cannot move the call's audio back to {}: {e}", id.0);
+                self.put(direction, id, None, 0);
             }
         }
     }
@@ -393,26 +420,45 @@ impl Router {
                     .map(|d| d.id.clone())
             });
             let Some(id) = target else { continue };
-            match self.server.move_our_streams(route.direction, &id) {
-                Ok(_) => tracing::info!(
-                    "the call's {} is now {} ({:?})",
-                    match route.direction {
-                        DeviceDirection::Input => "microphone",
-                        DeviceDirection::Output => "speaker",
-                    },
-                    route
-                        .device
-                        .as_ref()
-                        .map_or("the default", |d| d.name.as_str()),
-                    route.reason
-                ),
-                Err(e) => {
+            self.put(route.direction, id, Some(route), 0);
+        }
+    }
+
+    /// Moves our streams of `direction` to `to`; announces `say` once that happened.
+    fn put(
+        &mut self,
+        direction: DeviceDirection,
+        to: DeviceId,
+        say: Option<crate::AudioRoute>,
+        tries: u32,
+    ) {
+        match self.server.move_our_streams(direction, &to) {
+            Ok(0) if tries < PENDING_TRIES => {
+                self.pending[slot(direction)] = Some(Pending { to, say, tries });
+            }
+            Ok(0) => tracing::warn!(
+                "the call's audio stream did not show up to move to {}",
+                to.0
+            ),
+            Ok(_) => {
+                if let Some(route) = say {
+                    tracing::info!(
+                        "the call's {} is now {} ({:?})",
+                        match direction {
+                            DeviceDirection::Input => "microphone",
+                            DeviceDirection::Output => "speaker",
+                        },
+                        route
+                            .device
+                            .as_ref()
+                            .map_or("the default", |d| d.name.as_str()),
+                        route.reason
+                    );
                     // Said only when it happened: the UI shows where the audio really is.
-                    tracing::warn!("cannot move the call's audio to {}: {e}", id.0);
-                    continue;
+                    let _ = self.said.send(route);
                 }
             }
-            let _ = self.said.send(route);
+            Err(e) => tracing::warn!("cannot move the call's audio to {}: {e}", to.0),
         }
     }
 }
