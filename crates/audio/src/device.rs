@@ -184,6 +184,21 @@ impl DeviceInfo {
 }
 
 #[cfg(test)]
+impl DeviceInfo {
+    /// A plain device for tests: `id`, with `name`; not the default, no headset.
+    pub(crate) fn test(id: &str, name: &str, direction: DeviceDirection) -> Self {
+        Self {
+            id: DeviceId(id.into()),
+            name: name.into(),
+            direction,
+            is_default: false,
+            headset: false,
+            bluetooth: false,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -195,14 +210,7 @@ mod tests {
 
     #[test]
     fn a_device_is_found_by_id_whole_name_or_a_unique_part() {
-        let dev = |id: &str, name: &str, direction| DeviceInfo {
-            id: DeviceId(id.into()),
-            name: name.into(),
-            direction,
-            is_default: false,
-            headset: false,
-            bluetooth: false,
-        };
+        let dev = DeviceInfo::test;
         use DeviceDirection::{Input, Output};
         let list = vec![
             dev("alsa_output.pci", "Built-in Audio Analog Stereo", Output),
@@ -244,14 +252,7 @@ mod tests {
 
     #[test]
     fn headset_names_are_recognised() {
-        let dev = |name: &str| DeviceInfo {
-            id: DeviceId(name.into()),
-            name: name.into(),
-            direction: DeviceDirection::Output,
-            is_default: false,
-            headset: false,
-            bluetooth: false,
-        };
+        let dev = |name: &str| DeviceInfo::test(name, name, DeviceDirection::Output);
         assert!(dev("Jabra USB Headset").looks_like_headset());
         assert!(dev("WH-1000XM4 (Bluetooth)").looks_like_headset());
         assert!(!dev("Built-in Audio Analog Stereo").looks_like_headset());

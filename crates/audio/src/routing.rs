@@ -206,12 +206,9 @@ mod tests {
 
     fn dev(id: &str, direction: DeviceDirection, headset: bool) -> DeviceInfo {
         DeviceInfo {
-            id: DeviceId(id.into()),
-            name: id.to_uppercase(),
-            direction,
             is_default: id.starts_with("builtin"),
             headset,
-            bluetooth: false,
+            ..DeviceInfo::test(id, &id.to_uppercase(), direction)
         }
     }
 

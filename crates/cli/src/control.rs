@@ -247,17 +247,12 @@ async fn run(
         }
         Cmd::Device(direction, name) => {
             let call = current(None)?;
-            let device = if name.eq_ignore_ascii_case("default") {
-                None
-            } else {
-                let devices = tokio::task::spawn_blocking(siperb_audio::list_devices)
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .map_err(|e| e.to_string())?;
-                let found = siperb_audio::find_device(&devices, direction, &name)
-                    .map_err(|e| e.to_string())?;
-                Some(siperb_audio::ChosenDevice::from(&found))
-            };
+            let devices = tokio::task::spawn_blocking(siperb_audio::list_devices)
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+            let device =
+                crate::devices::chosen(&devices, direction, &name).map_err(|e| e.to_string())?;
             engine.choose_device(call, direction, device).await
         }
         Cmd::Record(call, file) => {

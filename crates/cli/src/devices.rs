@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use siperb_audio::{DeviceDirection, DeviceEvent, DeviceInfo, DeviceWatcher};
+use siperb_audio::{ChosenDevice, DeviceDirection, DeviceEvent, DeviceInfo, DeviceWatcher};
 
 use crate::error::CliError;
 
@@ -41,6 +41,21 @@ pub(crate) fn run(watch: bool, json: bool) -> Result<(), CliError> {
             println!("{}", describe(&event));
         }
     }
+}
+
+/// The device `name` means among `devices`: by name, a unique part of it, or id; `default`
+/// chooses none (the system's).
+pub(crate) fn chosen(
+    devices: &[DeviceInfo],
+    direction: DeviceDirection,
+    name: &str,
+) -> Result<Option<ChosenDevice>, CliError> {
+    if name.eq_ignore_ascii_case("default") {
+        return Ok(None);
+    }
+    siperb_audio::find_device(devices, direction, name)
+        .map(|d| Some(ChosenDevice::from(&d)))
+        .map_err(|e| CliError::Devices(e.to_string()))
 }
 
 fn kind(d: DeviceDirection) -> &'static str {

@@ -204,14 +204,9 @@ impl AudioArgs {
             return Ok(siperb_audio::DeviceChoice::default());
         }
         let devices = siperb_audio::list_devices().map_err(|e| CliError::Devices(e.to_string()))?;
-        let find = |name: &Option<String>, direction| {
-            name.as_deref()
-                .map(|n| {
-                    siperb_audio::find_device(&devices, direction, n)
-                        .map(|d| siperb_audio::ChosenDevice::from(&d))
-                })
-                .transpose()
-                .map_err(|e| CliError::Devices(e.to_string()))
+        let find = |name: &Option<String>, direction| match name {
+            Some(name) => devices::chosen(&devices, direction, name),
+            None => Ok(None),
         };
         Ok(siperb_audio::DeviceChoice {
             microphone: find(&self.input_device, Input)?,
@@ -408,10 +403,10 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                         .map_err(|e| CliError::Devices(e.to_string()))?;
                     use siperb_audio::DeviceDirection::{Input, Output};
                     if let Some(name) = microphone {
-                        choice.microphone = chosen(&devices, Input, &name)?;
+                        choice.microphone = devices::chosen(&devices, Input, &name)?;
                     }
                     if let Some(name) = speaker {
-                        choice.speaker = chosen(&devices, Output, &name)?;
+                        choice.speaker = devices::chosen(&devices, Output, &name)?;
                     }
                 }
                 if let Some(on) = follow_headsets {
@@ -455,20 +450,6 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     engine.shutdown().await?;
     let _ = task.await;
     result
-}
-
-/// The device `name` means (`default`: none chosen).
-fn chosen(
-    devices: &[siperb_audio::DeviceInfo],
-    direction: siperb_audio::DeviceDirection,
-    name: &str,
-) -> Result<Option<siperb_audio::ChosenDevice>, CliError> {
-    if name.eq_ignore_ascii_case("default") {
-        return Ok(None);
-    }
-    siperb_audio::find_device(devices, direction, name)
-        .map(|d| Some(siperb_audio::ChosenDevice::from(&d)))
-        .map_err(|e| CliError::Devices(e.to_string()))
 }
 
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {

@@ -135,6 +135,35 @@ fn lines_of(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String
     rx
 }
 
+/// An echo-test call of `secs` seconds from the local line (JSON events, stdin open for
+/// `--control`), with `extra` options; returns once it is established.
+fn echo_call(
+    pulse: &Pulse,
+    profile: &std::path::Path,
+    secs: u32,
+    extra: &[&str],
+) -> (Killed, std::sync::mpsc::Receiver<String>) {
+    let mut call = Killed(
+        cli(pulse)
+            .env("USER", "alice")
+            .arg("--profile")
+            .arg(profile)
+            .args(["--json", "call", "--bind", "127.0.0.1:0", "--duration"])
+            .arg(secs.to_string())
+            .args(extra)
+            .arg("echo")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("call echo"),
+    );
+    let lines = lines_of(&mut call.0);
+    wait_for(&lines, "the echo call", |v| {
+        v.to_string().contains("\"established\"")
+    });
+    (call, lines)
+}
+
 /// The next JSON line that satisfies `want`, within 10 s.
 fn wait_for(
     lines: &std::sync::mpsc::Receiver<String>,
@@ -337,36 +366,19 @@ fn a_call_uses_the_chosen_microphone_and_speaker() {
     let tone = dir.path().join("tone.wav");
     wav::write(&tone, &bursts(&[0.2, 0.8], 1.5, 48000)).expect("tone");
     let profile = tempfile::tempdir().expect("profile");
-    let mut call = Killed(
-        cli(&pulse)
-            .env("USER", "alice")
-            .arg("--profile")
-            .arg(profile.path())
-            .args([
-                "--json",
-                "call",
-                "--bind",
-                "127.0.0.1:0",
-                "--duration",
-                "7",
-                "--control",
-            ])
-            .args([
-                "--input-device",
-                "jabra evolve mic",
-                "--output-device",
-                "Jabra Evolve",
-            ])
-            .arg("echo")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("call echo"),
+    // (The events are kept flowing: a closed stdout would stop the CLI.)
+    let (mut call, _events) = echo_call(
+        &pulse,
+        profile.path(),
+        7,
+        &[
+            "--control",
+            "--input-device",
+            "jabra evolve mic",
+            "--output-device",
+            "Jabra Evolve",
+        ],
     );
-    let lines = lines_of(&mut call.0);
-    wait_for(&lines, "the echo call", |v| {
-        v.to_string().contains("\"established\"")
-    });
     let rec = dir.path().join("call.wav");
     let mut stdin = call.0.stdin.take().expect("stdin");
     writeln!(stdin, "record {}", rec.display()).expect("record");
@@ -397,29 +409,8 @@ fn a_call_uses_the_chosen_microphone_and_speaker() {
 fn a_headset_plugged_in_mid_call_takes_the_audio_and_unplugging_it_gives_it_back() {
     let pulse = Pulse::start();
     let profile = tempfile::tempdir().expect("profile");
-    let mut call = Killed(
-        cli(&pulse)
-            .env("USER", "alice")
-            .arg("--profile")
-            .arg(profile.path())
-            .args([
-                "--json",
-                "call",
-                "--bind",
-                "127.0.0.1:0",
-                "--duration",
-                "12",
-                "echo",
-            ])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("call echo"),
-    );
+    let (call, lines) = echo_call(&pulse, profile.path(), 12, &[]);
     let pid = call.0.id();
-    let lines = lines_of(&mut call.0);
-    wait_for(&lines, "the echo call", |v| {
-        v.to_string().contains("\"established\"")
-    });
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(devices_of(&pulse, pid, "sink-inputs"), ["spk"]);
 
@@ -491,26 +482,8 @@ fn the_chosen_speaker_is_remembered_by_id_and_found_again_by_name() {
     // The same headset comes back under another id (another USB port): found by its name.
     assert!(pulse.pactl(&["unload-module", &module]));
     pulse.add_sink("headset_port2", "device.description=\"Jabra Evolve\"");
-    let mut call = Killed(
-        cli(&pulse)
-            .env("USER", "alice")
-            .arg("--profile")
-            .arg(profile.path())
-            .args([
-                "--json",
-                "call",
-                "--bind",
-                "127.0.0.1:0",
-                "--duration",
-                "3",
-                "echo",
-            ])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("call echo"),
-    );
+    let (call, lines) = echo_call(&pulse, profile.path(), 3, &[]);
     let pid = call.0.id();
-    let lines = lines_of(&mut call.0);
     let route = wait_for(&lines, "the chosen speaker", |v| {
         v["event"] == "audio_device"
     });
@@ -531,31 +504,8 @@ fn the_user_moves_a_call_to_another_speaker_and_back_mid_call() {
     let pulse = Pulse::start();
     pulse.add_sink("desk", "device.description=\"Desk speakers\"");
     let profile = tempfile::tempdir().expect("profile");
-    let mut call = Killed(
-        cli(&pulse)
-            .env("USER", "alice")
-            .arg("--profile")
-            .arg(profile.path())
-            .args([
-                "--json",
-                "call",
-                "--bind",
-                "127.0.0.1:0",
-                "--duration",
-                "8",
-                "--control",
-            ])
-            .arg("echo")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("call echo"),
-    );
+    let (mut call, lines) = echo_call(&pulse, profile.path(), 8, &["--control"]);
     let pid = call.0.id();
-    let lines = lines_of(&mut call.0);
-    wait_for(&lines, "the echo call", |v| {
-        v.to_string().contains("\"established\"")
-    });
     let mut stdin = call.0.stdin.take().expect("stdin");
     writeln!(stdin, "speaker desk").expect("speaker");
     let moved = wait_for(&lines, "the move", |v| v["event"] == "audio_device");

@@ -113,9 +113,7 @@ impl SoundServer {
         let deadline = Instant::now() + PATIENCE;
         while op.get_state() == OpState::Running {
             self.iterate()?;
-            if self.context.get_state() != State::Ready {
-                return Err(failed("the connection to the sound server was lost"));
-            }
+            self.ready()?;
             if Instant::now() > deadline {
                 return Err(failed("the sound server did not answer in time"));
             }
@@ -290,9 +288,7 @@ impl Source for SoundServer {
         let deadline = Instant::now() + timeout;
         loop {
             self.iterate()?;
-            if self.context.get_state() != State::Ready {
-                return Err(failed("the connection to the sound server was lost"));
-            }
+            self.ready()?;
             if self.changed.get() {
                 // Let a burst of notifications (a card brings several devices) settle.
                 let settle = Instant::now() + Duration::from_millis(100);

@@ -176,29 +176,21 @@ fn watch(
     events: &mpsc::Sender<DeviceEvent>,
     stop: &mpsc::Receiver<()>,
 ) {
+    // Failed looks in a row (a second apart).
     let mut failures = 0u32;
     loop {
-        if failures >= GIVE_UP_AFTER {
-            tracing::warn!("the device watcher stops: the sound system is gone");
-            return;
-        }
         match stop.try_recv() {
             Err(mpsc::TryRecvError::Empty) => {}
             _ => return,
         }
-        let changed = match source.wait_change(Duration::from_millis(250)) {
-            Ok(changed) => changed,
+        match source.wait_change(Duration::from_millis(250)) {
+            Ok(false) => continue,
+            Ok(true) => {}
+            // Look: if the sound system is gone, the look fails and counts.
             Err(e) => {
-                failures += 1;
-                if failures == 1 {
-                    tracing::warn!("the device watcher lost the sound system: {e}");
-                }
+                tracing::debug!("device watcher: {e}");
                 std::thread::sleep(Duration::from_secs(1));
-                true
             }
-        };
-        if !changed {
-            continue;
         }
         match source.devices() {
             Ok(now) => {
@@ -212,7 +204,10 @@ fn watch(
             }
             Err(e) => {
                 failures += 1;
-                tracing::debug!("device list: {e}");
+                if failures >= GIVE_UP_AFTER {
+                    tracing::warn!("the device watcher stops: the sound system is gone ({e})");
+                    return;
+                }
             }
         }
     }
@@ -224,12 +219,8 @@ mod tests {
 
     fn dev(id: &str, direction: DeviceDirection, is_default: bool) -> DeviceInfo {
         DeviceInfo {
-            id: DeviceId(id.into()),
-            name: id.to_uppercase(),
-            direction,
             is_default,
-            headset: false,
-            bluetooth: false,
+            ..DeviceInfo::test(id, &id.to_uppercase(), direction)
         }
     }
 
