@@ -7,7 +7,8 @@ cd "$ROOT"
 
 # What building and running the app needs (Tauri 2 on Linux, audio for cpal).
 APP_PACKAGES=(build-essential pkg-config file curl ca-certificates libwebkit2gtk-4.1-dev
-  libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev libasound2-dev libjack-jackd2-dev libpulse-dev cmake)
+  libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev libasound2-dev libjack-jackd2-dev libpulse-dev
+  libwebrtc-audio-processing-dev libclang-dev cmake)
 # What the tests add: a headless X server and session bus, the WebKit WebDriver, screenshots,
 # bundle checks.
 TEST_PACKAGES=(kamailio kamailio-tls-modules openssl ca-certificates sip-tester linphone-cli iproute2 dnsmasq-base gnome-keyring keyutils jackd2 pulseaudio pulseaudio-utils libasound2-plugins baresip xvfb xauth dbus dbus-x11 webkit2gtk-driver imagemagick xdotool x11-utils desktop-file-utils rpm cpio)

@@ -301,7 +301,11 @@ export type EngineEvent =
 /**
  * Something happened to a call on `account`.
  */
-{ kind: "call"; account: string; event: CallEvent }
+{ kind: "call"; account: string; event: CallEvent } | 
+/**
+ * The ringer started, stopped, or cannot ring.
+ */
+{ kind: "ringer"; event: RingerEvent }
 /**
  * What the engine said, as the UI receives it.
  */
@@ -386,6 +390,54 @@ export type RegistrationSummary =
  * No enabled account is registered and at least one failed; `reason` is the first failure.
  */
 { state: "failed"; reason: string }
+/**
+ * What the ringer did, for the UI.
+ */
+export type RingerEvent = 
+/**
+ * Ringing on this device.
+ */
+{ state: "ringing"; device: string } | { state: "stopped" } | 
+/**
+ * It cannot ring (no device, no sound server); the call still shows.
+ */
+{ state: "failed"; reason: string }
+/**
+ * How the phone rings.
+ */
+export type RingerSettings = { 
+/**
+ * The ringer device (`None`: where calls' audio goes, the default or a new headset).
+ */
+device?: ChosenDevice | null; 
+/**
+ * Ring on a headset that appears (when no ringer device is chosen).
+ */
+followHeadsets?: boolean; ringtone?: Ringtone; 
+/**
+ * 0 (silent) to 100.
+ */
+volume?: number }
+/**
+ * A bundled ringtone.
+ */
+export type Ringtone = 
+/**
+ * An old telephone bell: two trills, then a pause.
+ */
+"classic" | 
+/**
+ * Three descending chime notes.
+ */
+"chime" | 
+/**
+ * A marimba arpeggio.
+ */
+"marimba" | 
+/**
+ * Two gentle swells, for quiet rooms.
+ */
+"soft"
 export type RouteReason = 
 /**
  * The device the user chose (at the start, or when it came back).
@@ -408,7 +460,15 @@ export type Settings = { theme: ThemePreference;
  * The microphone and speaker calls use (by id and name), and whether a headset that
  * appears takes the call.
  */
-devices: DeviceChoice }
+devices: DeviceChoice; 
+/**
+ * How the phone rings: the ringer device, ringtone and volume.
+ */
+ringer?: RingerSettings; 
+/**
+ * Ringtones chosen for particular accounts (by account id); the others use the ringer's.
+ */
+accountRingtones?: Partial<{ [key in string]: Ringtone }> }
 /**
  * The colour theme. `System` follows the OS light/dark preference live.
  */

@@ -109,6 +109,22 @@ fn say(json: bool, obj: serde_json::Value, human: &str) {
     }
 }
 
+/// The ringer started, stopped, or cannot ring.
+fn print_ringer(event: &siperb_engine::RingerEvent, json: bool) {
+    use siperb_engine::RingerEvent::*;
+    if json {
+        let mut obj = serde_json::to_value(event).unwrap_or_default();
+        obj["event"] = serde_json::Value::from("ringer");
+        println!("{obj}");
+        return;
+    }
+    match event {
+        Ringing { device } => println!("ringing on {device}"),
+        Stopped => println!("ringing stopped"),
+        Failed { reason } => println!("cannot ring: {reason}"),
+    }
+}
+
 fn print_event(account: &str, event: &CallEvent, json: bool, show_stats: bool) {
     if matches!(event, CallEvent::Stats { .. }) && !show_stats {
         return;
@@ -276,7 +292,14 @@ pub(crate) async fn call(
                 let _ = engine.call_command(call, CallInput::Hangup).await;
             }
             event = events.recv() => {
-                let Ok(EngineEvent::Call { account, event }) = event else { continue };
+                let (account, event) = match event {
+                    Ok(EngineEvent::Call { account, event }) => (account, event),
+                    Ok(EngineEvent::Ringer { event }) => {
+                        print_ringer(&event, json);
+                        continue;
+                    }
+                    _ => continue,
+                };
                 if !control && event.call() != Some(call) && !matches!(event, CallEvent::GhostCallBlocked { .. }) {
                     continue;
                 }
@@ -344,7 +367,14 @@ pub(crate) async fn listen(
                 return Ok(());
             }
             event = events.recv() => {
-                let Ok(EngineEvent::Call { account, event }) = event else { continue };
+                let (account, event) = match event {
+                    Ok(EngineEvent::Call { account, event }) => (account, event),
+                    Ok(EngineEvent::Ringer { event }) => {
+                        print_ringer(&event, json);
+                        continue;
+                    }
+                    _ => continue,
+                };
                 track(&live, &event);
                 print_event(&account, &event, json, stats);
                 if let CallEvent::IncomingCall { call, .. } = event

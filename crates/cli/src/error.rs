@@ -23,6 +23,9 @@ pub(crate) enum CliError {
     PasswordInput(String),
     #[error("sound devices: {0}")]
     Devices(String),
+    /// Options that do not go together, or a value no option takes.
+    #[error("{0}")]
+    Usage(String),
 }
 
 impl CliError {
@@ -38,6 +41,7 @@ impl CliError {
             Self::CaFile(_) => "ca_file",
             Self::PasswordInput(_) => "password_input",
             Self::Devices(_) => "audio_devices",
+            Self::Usage(_) => "usage",
         }
     }
 }

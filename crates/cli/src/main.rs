@@ -11,6 +11,7 @@ mod devices;
 mod error;
 mod password;
 mod register;
+mod settings;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use error::CliError;
@@ -142,6 +143,17 @@ struct AudioArgs {
     /// The speaker to use, by name (or a unique part of it) or id; default the system's.
     #[arg(long, value_name = "NAME")]
     output_device: Option<String>,
+    /// The device the phone rings on, by name (or a unique part of it) or id; default the
+    /// saved ringer device, else where calls' audio goes.
+    #[arg(long, value_name = "NAME")]
+    ringer_device: Option<String>,
+    /// The ringtone for this run: classic, chime, marimba or soft.
+    #[arg(long, value_name = "NAME")]
+    ringtone: Option<siperb_audio::Ringtone>,
+    /// Do not ring for incoming calls (nor with --no-audio, --auto-answer, or file devices
+    /// unless --ringer-device is given).
+    #[arg(long)]
+    no_ring: bool,
     /// The codec to prefer (the others stay as fallbacks): opus, g722, pcmu or pcma.
     #[arg(long, value_enum)]
     codec: Option<CodecArg>,
@@ -197,6 +209,27 @@ impl From<SrtpArg> for siperb_media::srtp::SrtpMode {
 }
 
 impl AudioArgs {
+    /// Whether this run rings for incoming calls, and on which device if one was named.
+    fn ringing(
+        &self,
+        auto_answer: bool,
+    ) -> Result<(bool, Option<siperb_audio::ChosenDevice>), CliError> {
+        let files = self.audio_in.is_some() || self.audio_out.is_some();
+        let ring = !(self.no_ring
+            || self.no_audio
+            || auto_answer
+            || (files && self.ringer_device.is_none()));
+        let device = match (&self.ringer_device, ring) {
+            (Some(name), true) => {
+                let devices =
+                    siperb_audio::list_devices().map_err(|e| CliError::Devices(e.to_string()))?;
+                devices::chosen(&devices, siperb_audio::DeviceDirection::Output, name)?
+            }
+            _ => None,
+        };
+        Ok((ring, device))
+    }
+
     /// The devices named on the command line, looked up in the sound system's list.
     fn device_choice(&self) -> Result<siperb_audio::DeviceChoice, CliError> {
         use siperb_audio::DeviceDirection::{Input, Output};
@@ -284,6 +317,22 @@ enum SettingsCommand {
         #[arg(long, value_name = "on|off")]
         follow_headsets: Option<OnOff>,
     },
+    /// Choose how the phone rings: the ringer device (`default`: where calls' audio goes),
+    /// the ringtone (classic, chime, marimba, soft), the volume (0-100), whether a headset
+    /// that appears rings; with --account, the ringtone of that account only (`default`:
+    /// the ringer's again).
+    Ringer {
+        #[arg(long, value_name = "NAME|default")]
+        device: Option<String>,
+        #[arg(long, value_name = "NAME|default")]
+        ringtone: Option<String>,
+        #[arg(long, value_name = "0-100", value_parser = clap::value_parser!(u8).range(0..=100))]
+        volume: Option<u8>,
+        #[arg(long, value_name = "on|off")]
+        follow_headsets: Option<OnOff>,
+        #[arg(long, value_name = "ID")]
+        account: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -363,15 +412,21 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     }
     let profile =
         Profile::from_env_or(cli.profile.as_deref()).map_err(siperb_engine::EngineError::from)?;
-    let media = match &cli.command {
-        Command::Call { audio, .. } | Command::Listen { audio, .. } => audio.media()?,
-        _ => siperb_engine::RtpFactory::default(),
+    let (media, (ring, ringer_device), ringtone) = match &cli.command {
+        Command::Call { audio, .. } => (audio.media()?, audio.ringing(false)?, audio.ringtone),
+        Command::Listen {
+            audio, auto_answer, ..
+        } => (audio.media()?, audio.ringing(*auto_answer)?, audio.ringtone),
+        _ => (siperb_engine::RtpFactory::default(), (false, None), None),
     };
     let (engine, task) = Engine::start_with(
         profile,
         siperb_engine::EngineOptions {
             media: std::sync::Arc::new(media),
             dns_servers: cli.dns_servers.clone(),
+            ring,
+            ringer_device,
+            ringtone,
         },
     )?;
     let result = async {
@@ -384,36 +439,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                     print_status(&status);
                 }
             }
-            Command::Settings(SettingsCommand::Show) => {
-                println!("{}", to_json(&engine.settings().await?))
-            }
-            Command::Settings(SettingsCommand::Theme { theme }) => {
-                println!("{}", to_json(&engine.set_theme(theme.into()).await?));
-            }
-            Command::Settings(SettingsCommand::Devices {
-                microphone,
-                speaker,
-                follow_headsets,
-            }) => {
-                let mut choice = engine.settings().await?.devices;
-                if microphone.is_some() || speaker.is_some() {
-                    let devices = tokio::task::spawn_blocking(siperb_audio::list_devices)
-                        .await
-                        .map_err(|e| CliError::Devices(e.to_string()))?
-                        .map_err(|e| CliError::Devices(e.to_string()))?;
-                    use siperb_audio::DeviceDirection::{Input, Output};
-                    if let Some(name) = microphone {
-                        choice.microphone = devices::chosen(&devices, Input, &name)?;
-                    }
-                    if let Some(name) = speaker {
-                        choice.speaker = devices::chosen(&devices, Output, &name)?;
-                    }
-                }
-                if let Some(on) = follow_headsets {
-                    choice.follow_headsets = on == OnOff::On;
-                }
-                println!("{}", to_json(&engine.set_devices(choice).await?));
-            }
+            Command::Settings(cmd) => settings::run(&engine, cmd).await?,
             Command::Account(cmd) => account::run(&engine, cmd, cli.json).await?,
             Command::Register {
                 account,

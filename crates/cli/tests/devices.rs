@@ -13,9 +13,12 @@ use std::time::{Duration, Instant};
 mod bursts;
 #[path = "support/pulse.rs"]
 mod pulse;
+#[path = "support/session.rs"]
+mod session;
 
 use bursts::{bursts, onsets};
 use pulse::Pulse;
+use session::{Killed, cli, devices_of, lines_of, wait_exit, wait_for, wait_within};
 use siperb_audio::wav;
 
 #[test]
@@ -115,26 +118,6 @@ fn the_echo_test_runs_on_the_default_sound_devices() {
     eprintln!("speaker onsets after {played_at:.2} s: {loud:?}");
 }
 
-fn cli(pulse: &Pulse) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_siperb-cli"));
-    pulse.client(&mut cmd).env_remove("SIPERB_PROFILE");
-    cmd
-}
-
-/// Lines of a child's stdout, as they come, with a deadline.
-fn lines_of(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {
-    let out = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    rx
-}
-
 /// An echo-test call of `secs` seconds from the local line (JSON events, stdin open for
 /// `--control`), with `extra` options; returns once it is established.
 fn echo_call(
@@ -162,35 +145,6 @@ fn echo_call(
         v.to_string().contains("\"established\"")
     });
     (call, lines)
-}
-
-/// The next JSON line that satisfies `want`, within 10 s.
-fn wait_for(
-    lines: &std::sync::mpsc::Receiver<String>,
-    what: &str,
-    want: impl Fn(&serde_json::Value) -> bool,
-) -> serde_json::Value {
-    wait_within(lines, 10, what, want)
-}
-
-/// The next JSON line that satisfies `want`, within `secs`.
-fn wait_within(
-    lines: &std::sync::mpsc::Receiver<String>,
-    secs: u64,
-    what: &str,
-    want: impl Fn(&serde_json::Value) -> bool,
-) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = lines
-            .recv_timeout(left)
-            .unwrap_or_else(|_| panic!("no {what} within {secs} s"));
-        let v: serde_json::Value = serde_json::from_str(&line).expect("a JSON line");
-        if want(&v) {
-            return v;
-        }
-    }
 }
 
 #[test]
@@ -271,61 +225,6 @@ fn devices_are_listed_with_their_names_and_changes_are_watched() {
     drop(pulse);
     let status = wait_exit(&mut watcher.0, Duration::from_secs(10));
     assert!(status.is_some_and(|s| !s.success()), "{status:?}");
-}
-
-/// A child killed when the test ends, passed or not.
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_exit(
-    child: &mut std::process::Child,
-    within: Duration,
-) -> Option<std::process::ExitStatus> {
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Some(status);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    None
-}
-
-/// The devices (by name) the sound server has this process's streams on: `sink-inputs` or
-/// `source-outputs`.
-fn devices_of(pulse: &Pulse, pid: u32, streams: &str) -> Vec<String> {
-    let (list, key, devices) = match streams {
-        "sink-inputs" => ("sink-inputs", "Sink: ", "sinks"),
-        _ => ("source-outputs", "Source: ", "sources"),
-    };
-    let names: std::collections::HashMap<String, String> = pulse
-        .pactl_output(&["list", "short", devices])
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| {
-            let mut cols = l.split('\t');
-            Some((cols.next()?.to_owned(), cols.next()?.to_owned()))
-        })
-        .collect();
-    let text = pulse.pactl_output(&["list", list]).unwrap_or_default();
-    let mut found = Vec::new();
-    for block in text.split("\n\n") {
-        let ours = block.contains(&format!("application.process.id = \"{pid}\""));
-        let device = block
-            .lines()
-            .find_map(|l| l.trim().strip_prefix(key))
-            .and_then(|index| names.get(index.trim()));
-        if let (true, Some(name)) = (ours, device) {
-            found.push(name.clone());
-        }
-    }
-    found
 }
 
 #[test]

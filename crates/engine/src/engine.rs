@@ -32,6 +32,16 @@ pub(crate) enum Request {
         devices: siperb_audio::DeviceChoice,
         reply: oneshot::Sender<Result<Settings, EngineError>>,
     },
+    SetRinger {
+        ringer: siperb_audio::RingerSettings,
+        reply: oneshot::Sender<Result<Settings, EngineError>>,
+    },
+    /// `ringtone: None` gives the account the ringer's ringtone again.
+    SetAccountRingtone {
+        account: AccountId,
+        ringtone: Option<siperb_audio::Ringtone>,
+        reply: oneshot::Sender<Result<Settings, EngineError>>,
+    },
     Accounts(oneshot::Sender<Vec<AccountConfig>>),
     AddAccount {
         account: AccountConfig,
@@ -114,6 +124,11 @@ pub struct Engine {
     calls: HashMap<CallRef, AccountId>,
     local_endpoint: Option<SipEndpoint>,
     media: Arc<dyn MediaFactory>,
+    /// When to ring and beep, and the thread that rings (none when ringing is off).
+    alerting: crate::alerts::Alerting,
+    alerts: Option<crate::alerts::AlertPlayer>,
+    /// This run's ringer device and ringtone instead of the saved ones.
+    run_ringer: crate::alerts::RunRinger,
     resolver: DnsResolver,
     inbox: mpsc::Sender<Request>,
     events: broadcast::Sender<EngineEvent>,
@@ -125,6 +140,12 @@ pub struct EngineOptions {
     pub media: Arc<dyn MediaFactory>,
     /// Name servers to ask instead of the system's (`ip:port`); empty for the system's.
     pub dns_servers: Vec<SocketAddr>,
+    /// Ring for incoming calls (on by default).
+    pub ring: bool,
+    /// The ringer device for this run instead of the one in the settings.
+    pub ringer_device: Option<siperb_audio::ChosenDevice>,
+    /// The ringtone for this run instead of the ones in the settings.
+    pub ringtone: Option<siperb_audio::Ringtone>,
 }
 
 impl Default for EngineOptions {
@@ -132,6 +153,9 @@ impl Default for EngineOptions {
         Self {
             media: Arc::new(RtpFactory::devices()),
             dns_servers: Vec::new(),
+            ring: true,
+            ringer_device: None,
+            ringtone: None,
         }
     }
 }
@@ -140,6 +164,9 @@ impl std::fmt::Debug for EngineOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EngineOptions")
             .field("dns_servers", &self.dns_servers)
+            .field("ring", &self.ring)
+            .field("ringer_device", &self.ringer_device)
+            .field("ringtone", &self.ringtone)
             .finish_non_exhaustive()
     }
 }
@@ -158,7 +185,13 @@ impl Engine {
         profile: Profile,
         options: EngineOptions,
     ) -> Result<(EngineHandle, JoinHandle<()>), EngineError> {
-        let EngineOptions { media, dns_servers } = options;
+        let EngineOptions {
+            media,
+            dns_servers,
+            ring,
+            ringer_device,
+            ringtone,
+        } = options;
         let resolver = DnsResolver::with_servers(&dns_servers)
             .map_err(|e| EngineError::Network(format!("the name servers cannot be used: {e}")))?;
         profile.ensure()?;
@@ -176,6 +209,12 @@ impl Engine {
             calls: HashMap::new(),
             local_endpoint: None,
             media,
+            alerting: Default::default(),
+            alerts: ring.then(|| crate::alerts::AlertPlayer::start(events.clone())),
+            run_ringer: crate::alerts::RunRinger {
+                device: ringer_device,
+                ringtone,
+            },
             resolver,
             inbox: requests.clone(),
             events: events.clone(),
@@ -202,6 +241,23 @@ impl Engine {
                 }
                 Request::SetDevices { devices, reply } => {
                     let _ = reply.send(self.set_devices(devices).await);
+                }
+                Request::SetRinger { ringer, reply } => {
+                    let mut next = self.settings.clone();
+                    next.ringer = ringer;
+                    let _ = reply.send(self.save_settings(next).await);
+                }
+                Request::SetAccountRingtone {
+                    account,
+                    ringtone,
+                    reply,
+                } => {
+                    let mut next = self.settings.clone();
+                    match ringtone {
+                        Some(r) => next.account_ringtones.insert(account.0, r),
+                        None => next.account_ringtones.remove(&account.0),
+                    };
+                    let _ = reply.send(self.save_settings(next).await);
                 }
                 Request::Accounts(reply) => {
                     let _ = reply.send(self.accounts.accounts.clone());
@@ -270,6 +326,7 @@ impl Engine {
                     self.lines.insert(id, line);
                 }
                 Request::CallEvent { id, event } => {
+                    self.alert(&id, &event);
                     if let Some(call) = event.call() {
                         if matches!(event, CallEvent::CallEnded { .. }) {
                             self.calls.remove(&call);
@@ -552,6 +609,34 @@ impl Engine {
         let settings = self.save_settings(next).await?;
         self.media.remember_devices(settings.devices.clone());
         Ok(settings)
+    }
+
+    /// Rings, stops ringing, or beeps over the call in progress, as this call event requires.
+    fn alert(&mut self, account: &AccountId, event: &CallEvent) {
+        for alert in self.alerting.on_event(account, event) {
+            match alert {
+                crate::alerts::Alert::Ring { account } => {
+                    let settings = self.run_ringer.ringer(&self.settings, &account);
+                    if let Some(player) = &self.alerts {
+                        player.ring(settings);
+                    }
+                }
+                crate::alerts::Alert::StopRinging => {
+                    if let Some(player) = &self.alerts {
+                        player.stop();
+                    }
+                }
+                crate::alerts::Alert::CallWaiting { call, on } => {
+                    if let Some(line) = self.line_of(call) {
+                        tokio::spawn(async move {
+                            let _ = line
+                                .media_control(call, MediaControl::CallWaiting(on))
+                                .await;
+                        });
+                    }
+                }
+            }
+        }
     }
 
     /// Saves changed settings and tells every front end.

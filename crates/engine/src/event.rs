@@ -21,4 +21,8 @@ pub enum EngineEvent {
         account: String,
         event: siperb_sip::phone::CallEvent,
     },
+    /// The ringer started, stopped, or cannot ring.
+    Ringer {
+        event: crate::RingerEvent,
+    },
 }

@@ -43,6 +43,29 @@ impl EngineHandle {
             .await?
     }
 
+    /// Sets how the phone rings (device, ringtone, volume); saved in the profile.
+    pub async fn set_ringer(
+        &self,
+        ringer: siperb_audio::RingerSettings,
+    ) -> Result<Settings, EngineError> {
+        self.ask(|reply| Request::SetRinger { ringer, reply })
+            .await?
+    }
+
+    /// Gives an account a ringtone of its own (`None`: the ringer's again).
+    pub async fn set_account_ringtone(
+        &self,
+        account: AccountId,
+        ringtone: Option<siperb_audio::Ringtone>,
+    ) -> Result<Settings, EngineError> {
+        self.ask(|reply| Request::SetAccountRingtone {
+            account,
+            ringtone,
+            reply,
+        })
+        .await?
+    }
+
     pub async fn accounts(&self) -> Result<Vec<AccountConfig>, EngineError> {
         self.ask(Request::Accounts).await
     }

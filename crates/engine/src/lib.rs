@@ -2,6 +2,7 @@
 //! shell and the CLI hold an [`EngineHandle`], send commands and subscribe to [`EngineEvent`]s.
 //! Nothing else holds phone state, so there is no shared lock between layers.
 
+mod alerts;
 mod engine;
 mod error;
 mod event;
@@ -9,6 +10,7 @@ mod handle;
 mod registrations;
 mod status;
 
+pub use alerts::RingerEvent;
 pub use engine::{Engine, EngineOptions, LOCAL_ACCOUNT};
 pub use error::EngineError;
 pub use event::EngineEvent;

@@ -145,7 +145,7 @@ impl Pipeline {
         kind: CodecKind,
         jb: Option<&mut JitterBuffer>,
         now_us: u64,
-    ) -> Option<&[f32]> {
+    ) -> Option<&mut [f32]> {
         let need = (kind.sample_rate() * FRAME_MS / 1000) as usize;
         self.path(kind)?;
         let path = self.codec.as_mut()?;
@@ -191,7 +191,7 @@ impl Pipeline {
             return None;
         }
         self.heard.copy_from_slice(&self.speaker);
-        Some(&self.speaker)
+        Some(&mut self.speaker)
     }
 
     /// Adds one frame to the recording: what we sent on the left, what we played on the right

@@ -78,6 +78,10 @@ pub trait MediaSession: Send {
     fn set_mute(&mut self, muted: bool) {
         let _ = muted;
     }
+    /// Plays (or stops) the soft call-waiting beeps over the call's audio: another call rings.
+    fn set_call_waiting(&mut self, on: bool) {
+        let _ = on;
+    }
     /// Starts recording the call to a stereo WAV file (local left, remote right).
     fn start_recording(&mut self, path: &Path) -> Result<(), RecordError> {
         let _ = path;
@@ -104,6 +108,15 @@ struct Counters {
     ignored: AtomicU64,
 }
 
+/// What the call's controls switch, read by the media task at every frame.
+#[derive(Default)]
+struct Switches {
+    /// The microphone is muted: silence is sent.
+    muted: AtomicBool,
+    /// Another call rings: the call-waiting beeps play over this call.
+    call_waiting: AtomicBool,
+}
+
 /// A recording in progress: its file and its name.
 type Recording = Arc<Mutex<Option<(WavWriter, String)>>>;
 
@@ -115,7 +128,7 @@ pub struct RtpSession {
     /// The audio port, shared with the media task; taken and closed on stop (so file devices
     /// have written their file when `stop` returns).
     port: Arc<Mutex<Option<AudioPort>>>,
-    muted: Arc<AtomicBool>,
+    switches: Arc<Switches>,
     recording: Recording,
     stop: tokio_util::sync::CancellationToken,
     /// The media task's statistics, refreshed every second.
@@ -168,14 +181,14 @@ impl RtpSession {
         let (dtmf_heard, dtmf_in) = tokio::sync::mpsc::unbounded_channel();
         let stats = Arc::new(Mutex::new(None));
         let port = Arc::new(Mutex::new(Some(port)));
-        let muted = Arc::new(AtomicBool::new(false));
+        let switches = Arc::new(Switches::default());
         let recording: Recording = Arc::new(Mutex::new(None));
         let media = Media {
             socket,
             rtcp_socket,
             flow: flow_rx,
             port: port.clone(),
-            muted: muted.clone(),
+            switches: switches.clone(),
             recording: recording.clone(),
             counters: counters.clone(),
             stop: stop.clone(),
@@ -199,7 +212,7 @@ impl RtpSession {
             flow,
             counters,
             port,
-            muted,
+            switches,
             recording,
             stop,
             dtmf_out,
@@ -300,7 +313,11 @@ impl MediaSession for RtpSession {
     }
 
     fn set_mute(&mut self, muted: bool) {
-        self.muted.store(muted, Ordering::Relaxed);
+        self.switches.muted.store(muted, Ordering::Relaxed);
+    }
+
+    fn set_call_waiting(&mut self, on: bool) {
+        self.switches.call_waiting.store(on, Ordering::Relaxed);
     }
 
     fn start_recording(&mut self, path: &Path) -> Result<(), RecordError> {

@@ -25,6 +25,12 @@ pub struct Settings {
     /// The microphone and speaker calls use (by id and name), and whether a headset that
     /// appears takes the call.
     pub devices: siperb_audio::DeviceChoice,
+    /// How the phone rings: the ringer device, ringtone and volume.
+    #[serde(default)]
+    pub ringer: siperb_audio::RingerSettings,
+    /// Ringtones chosen for particular accounts (by account id); the others use the ringer's.
+    #[serde(default)]
+    pub account_ringtones: std::collections::BTreeMap<String, siperb_audio::Ringtone>,
 }
 
 impl Settings {
@@ -106,6 +112,12 @@ mod tests {
                 follow_headsets: false,
                 ..Default::default()
             },
+            ringer: siperb_audio::RingerSettings {
+                ringtone: siperb_audio::Ringtone::Marimba,
+                volume: 35,
+                ..Default::default()
+            },
+            account_ringtones: [("work".to_string(), siperb_audio::Ringtone::Soft)].into(),
         };
         s.save(&path).expect("save");
         assert_eq!(Settings::load(&path).expect("load"), s);
@@ -125,6 +137,9 @@ mod tests {
         std::fs::write(&path, br#"{"theme": "dark", "devices": {}}"#).expect("write");
         let s = Settings::load(&path).expect("load");
         assert!(s.devices.follow_headsets && s.devices.speaker.is_none());
+        // ... and from before the ringer settings: the default ringer.
+        assert_eq!(s.ringer, siperb_audio::RingerSettings::default());
+        assert!(s.account_ringtones.is_empty());
     }
 
     #[test]

@@ -133,8 +133,13 @@ impl SoundServer {
         let pid = std::process::id().to_string();
         let ours = Rc::new(RefCell::new(Vec::new()));
         let introspect = self.context.introspect();
+        // The ringer's stream stays on the ringer device.
         let is_ours = move |props: &Proplist| {
             props.get_str(pulse::proplist::properties::APPLICATION_PROCESS_ID) == Some(pid.clone())
+                && props
+                    .get_str(pulse::proplist::properties::MEDIA_NAME)
+                    .as_deref()
+                    != Some(crate::ringer::RINGER_STREAM)
         };
         match direction {
             DeviceDirection::Output => {

@@ -15,7 +15,7 @@ pub(super) struct Media {
     pub(super) rtcp_socket: tokio::net::UdpSocket,
     pub(super) flow: watch::Receiver<Flow>,
     pub(super) port: Arc<Mutex<Option<AudioPort>>>,
-    pub(super) muted: Arc<AtomicBool>,
+    pub(super) switches: Arc<Switches>,
     pub(super) recording: Recording,
     pub(super) counters: Arc<Counters>,
     pub(super) stop: tokio_util::sync::CancellationToken,
@@ -49,6 +49,8 @@ struct State {
     sealed: Vec<u8>,
     opened: Vec<u8>,
     pipeline: Option<Pipeline>,
+    /// The call-waiting beeps at the device's rate (made when first needed), and where they are.
+    waiting_tone: Option<siperb_audio::Looper>,
     captured: Vec<f32>,
     packet: Vec<u8>,
     payload: Vec<u8>,
@@ -61,7 +63,7 @@ pub(super) async fn run(m: Media) {
         rtcp_socket,
         mut flow,
         port,
-        muted,
+        switches,
         recording,
         counters,
         stop,
@@ -82,6 +84,7 @@ pub(super) async fn run(m: Media) {
         sealed: Vec::with_capacity(1600),
         opened: Vec::with_capacity(1600),
         pipeline: None,
+        waiting_tone: None,
         captured: Vec::new(),
         packet: vec![0; 12 + 1500],
         payload: vec![0; 1500],
@@ -111,7 +114,8 @@ pub(super) async fn run(m: Media) {
                     let Ok(mut guard) = port.lock() else { return };
                     let Some(port) = guard.as_mut() else { return };
                     let ctx = FrameContext {
-                        muted: muted.load(Ordering::Relaxed),
+                        muted: switches.muted.load(Ordering::Relaxed),
+                        call_waiting: switches.call_waiting.load(Ordering::Relaxed),
                         recording: &recording,
                         counters: &counters,
                         stats: &stats,
@@ -185,6 +189,7 @@ fn muxed(st: &State) -> bool {
 /// What processing a frame needs besides the task's state.
 struct FrameContext<'a> {
     muted: bool,
+    call_waiting: bool,
     recording: &'a Recording,
     counters: &'a Counters,
     stats: &'a Mutex<Option<crate::rtp::CallStats>>,
@@ -245,6 +250,16 @@ fn one_frame(
     let jb = st.jitter.as_mut().filter(|_| receives).map(|(_, jb)| jb);
     let played = match pipeline.playout(remote.codec, jb, micros_since(st.started)) {
         Some(speaker) => {
+            if ctx.call_waiting {
+                st.waiting_tone
+                    .get_or_insert_with(|| {
+                        siperb_audio::Looper::new(siperb_audio::call_waiting_cycle(port.rate()))
+                    })
+                    .mix(speaker, 1.0);
+            } else {
+                // The next call waiting starts with its beeps.
+                st.waiting_tone = None;
+            }
             if port.queued() < port.backlog_limit() {
                 port.write(speaker);
             }

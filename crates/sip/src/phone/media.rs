@@ -133,6 +133,8 @@ pub enum MediaControl {
         siperb_audio::DeviceDirection,
         Option<siperb_audio::ChosenDevice>,
     ),
+    /// Play (or stop) the soft call-waiting beeps over this call: another call rings.
+    CallWaiting(bool),
 }
 
 /// Applies `control` to a call's media; for a stopped recording, the seconds recorded.
@@ -143,6 +145,10 @@ pub(super) fn media_control(
     match control {
         MediaControl::Mute(muted) => {
             media.set_mute(muted);
+            Ok(None)
+        }
+        MediaControl::CallWaiting(on) => {
+            media.set_call_waiting(on);
             Ok(None)
         }
         MediaControl::StartRecording(path) => media
