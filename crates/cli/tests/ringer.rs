@@ -156,3 +156,124 @@ fn an_incoming_call_rings_on_the_ringer_device_and_the_call_stays_on_the_speaker
     });
     drop(stdin);
 }
+
+/// The pitch of the loud parts of `samples` (48 kHz): zero crossings with hysteresis in the
+/// 10 ms pieces whose level is above `floor`; `None` when nothing is that loud.
+fn pitch_of_loud_parts(samples: &[i16], floor: f64) -> Option<f64> {
+    let (mut crossings, mut loud) = (0usize, 0usize);
+    let mut below = false;
+    for piece in samples.chunks_exact(480) {
+        if rms(piece) < floor {
+            continue;
+        }
+        loud += piece.len();
+        for s in piece {
+            if *s < -500 {
+                below = true;
+            } else if *s > 500 && below {
+                below = false;
+                crossings += 1;
+            }
+        }
+    }
+    (loud > 0).then(|| crossings as f64 * 48_000.0 / loud as f64)
+}
+
+#[test]
+fn a_second_call_beeps_softly_over_the_first_instead_of_ringing() {
+    let pulse = Pulse::start();
+    let port = free_port();
+    let profiles: Vec<tempfile::TempDir> = (0..3)
+        .map(|_| tempfile::tempdir().expect("profile"))
+        .collect();
+    // Bob's calls play on the default speaker ("spk"); no ringtone, to hear the beeps alone.
+    let mut bob = Killed(
+        cli(&pulse)
+            .env("USER", "bob")
+            .arg("--profile")
+            .arg(profiles[0].path())
+            .args(["--json", "listen", "--control", "--no-ring", "--bind"])
+            .arg(format!("127.0.0.1:{port}"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("listen"),
+    );
+    let events = lines_of(&mut bob.0);
+    let mut stdin = bob.0.stdin.take().expect("stdin");
+    wait_for(&events, "listening", |v| {
+        v.to_string().contains("listening")
+    });
+    let caller = |who: &str, profile: &std::path::Path| {
+        Killed(
+            cli(&pulse)
+                .env("USER", who)
+                .arg("--profile")
+                .arg(profile)
+                .args(["--json", "call", "--no-audio", "--duration", "30"])
+                .arg(format!("sip:bob@127.0.0.1:{port}"))
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("call"),
+        )
+    };
+    // Alice's call (silence) is answered.
+    let _alice = caller("alice", profiles[1].path());
+    wait_for(&events, "alice's call", |v| v["event"] == "incoming_call");
+    writeln!(stdin, "answer").expect("answer");
+    wait_for(&events, "the answer", |v| {
+        v.to_string().contains("\"established\"")
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    // Carol calls while Bob talks: the call waits, and beeps play over Alice's call.
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("spk.wav");
+    let mut rec = Killed(
+        pulse
+            .client(&mut Command::new("parecord"))
+            .args([
+                "--device=spk.monitor",
+                "--file-format=wav",
+                "--format=s16le",
+                "--rate=48000",
+                "--channels=1",
+            ])
+            .arg(&file)
+            .spawn()
+            .expect("parecord"),
+    );
+    let mut carol = caller("carol", profiles[2].path());
+    let waiting = wait_for(&events, "carol's call", |v| v["event"] == "incoming_call");
+    assert_eq!(waiting["waiting"], true, "{waiting}");
+    std::thread::sleep(Duration::from_secs(4));
+    let _ = Command::new("kill")
+        .args(["-INT", &rec.0.id().to_string()])
+        .status();
+    let _ = rec.0.wait();
+    let beeps = siperb_audio::wav::read(&file).expect("recording").samples;
+    let peak = beeps.iter().map(|s| i32::from(*s).abs()).max().unwrap_or(0);
+    let hz = pitch_of_loud_parts(&beeps, 2000.0);
+    eprintln!("beeps: peak {peak}, pitch {hz:?}, {} samples", beeps.len());
+    assert!(
+        hz.is_some_and(|hz| (hz - 440.0).abs() < 10.0),
+        "no 440 Hz beeps over the call: {hz:?}"
+    );
+    // Soft: about -20 dBFS, well under the voice.
+    assert!((2000..=4500).contains(&peak), "peak {peak}");
+
+    // Carol gives up: the beeps stop (a beep cycle is 5.5 s: listen longer than one).
+    let _ = Command::new("kill")
+        .args(["-INT", &carol.0.id().to_string()])
+        .status();
+    let _ = carol.0.wait();
+    wait_for(&events, "carol's call to end", |v| {
+        v["event"] == "call_ended" && v["cause"] == "caller_cancelled"
+    });
+    let after = heard_on(&pulse, "spk", 6.5);
+    assert!(
+        pitch_of_loud_parts(&after, 1000.0).is_none(),
+        "the beeps go on after the waiting call ended (rms {:.0})",
+        rms(&after)
+    );
+    writeln!(stdin, "quit").expect("quit");
+}
