@@ -303,6 +303,10 @@ export type EngineEvent =
  */
 { kind: "call"; account: string; event: CallEvent } | 
 /**
+ * The microphone's level while the Settings view's meter is on (every 100 ms).
+ */
+{ kind: "micLevel"; level: Level } | 
+/**
  * The ringer started, stopped, or cannot ring.
  */
 { kind: "ringer"; event: RingerEvent }
@@ -322,6 +326,10 @@ dataDir: string; accounts: AccountStatus[]; summary: RegistrationSummary }
  * An error as the UI receives it: a stable `code` to branch on and a `message` to show.
  */
 export type IpcError = { code: string; message: string }
+/**
+ * A level report: RMS and peak in dBFS over the last interval (-100 for silence).
+ */
+export type Level = { rmsDbfs: number; peakDbfs: number }
 /**
  * What a call did with its media, for `call_ended` and tests.
  */

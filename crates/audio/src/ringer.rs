@@ -94,7 +94,35 @@ impl Looper {
     }
 }
 
-/// Rings until stopped or dropped.
+/// What a [`Ringer`] plays.
+#[derive(Debug, Clone, Copy)]
+enum Sound {
+    /// Looped until stopped.
+    Ringtone(crate::Ringtone),
+    /// Played once.
+    TestTone,
+}
+
+impl Sound {
+    fn render(self, rate: u32) -> Vec<f32> {
+        match self {
+            Self::Ringtone(r) => r.cycle(rate),
+            Self::TestTone => {
+                // A tenth of a second of silence after it: the last chunk written (or the
+                // device period past its end) never wraps round to its start.
+                let mut t = crate::ringtone::test_tone(rate);
+                t.resize(t.len() + rate as usize / 10, 0.0);
+                t
+            }
+        }
+    }
+
+    fn once(self) -> bool {
+        matches!(self, Self::TestTone)
+    }
+}
+
+/// Rings until stopped or dropped (or, for the test tone, until it has played).
 pub struct Ringer {
     stop: Arc<AtomicBool>,
     gain: Arc<AtomicU32>,
@@ -113,6 +141,27 @@ impl std::fmt::Debug for Ringer {
 impl Ringer {
     /// Starts ringing; fails (with nothing playing) when no device can ring.
     pub fn start(settings: &RingerSettings) -> Result<Self, AudioError> {
+        Self::play(settings, Sound::Ringtone(settings.ringtone))
+    }
+
+    /// Plays the speaker test tone once on `device` (`None`: the default) at `volume`; it
+    /// ends by itself ([`Ringer::finished`]) or when stopped.
+    pub fn test_tone(device: Option<ChosenDevice>, volume: u8) -> Result<Self, AudioError> {
+        let settings = RingerSettings {
+            device,
+            follow_headsets: false,
+            volume,
+            ..RingerSettings::default()
+        };
+        Self::play(&settings, Sound::TestTone)
+    }
+
+    /// Whether it has stopped playing (a test tone that has played out).
+    pub fn finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+
+    fn play(settings: &RingerSettings, sound: Sound) -> Result<Self, AudioError> {
         let stop = Arc::new(AtomicBool::new(false));
         let gain = Arc::new(AtomicU32::new(
             crate::volume_gain(settings.volume).to_bits(),
@@ -120,7 +169,7 @@ impl Ringer {
         let (said, started) = mpsc::channel();
         let run = {
             let (settings, stop, gain) = (settings.clone(), stop.clone(), gain.clone());
-            move || ring(&settings, &stop, &gain, &said)
+            move || ring(&settings, sound, &stop, &gain, &said)
         };
         let thread = std::thread::Builder::new()
             .name("siperb-ringer".into())
@@ -183,12 +232,18 @@ impl Drop for Ringer {
 type Started = mpsc::Sender<Result<String, AudioError>>;
 
 /// The ringer thread: the sound server when there is one, else cpal.
-fn ring(settings: &RingerSettings, stop: &AtomicBool, gain: &AtomicU32, said: &Started) {
+fn ring(
+    settings: &RingerSettings,
+    sound: Sound,
+    stop: &AtomicBool,
+    gain: &AtomicU32,
+    said: &Started,
+) {
     #[cfg(target_os = "linux")]
     if !crate::devices::wants_jack() {
         match crate::device_watch::linux::SoundServer::connect() {
             Ok(server) => {
-                if let Err(e) = pulse::ring(server, settings, stop, gain, said) {
+                if let Err(e) = pulse::ring(server, settings, sound, stop, gain, said) {
                     tracing::warn!("the ringer stopped: {e}");
                 }
                 return;
@@ -199,7 +254,7 @@ fn ring(settings: &RingerSettings, stop: &AtomicBool, gain: &AtomicU32, said: &S
     // alsa-lib's own complaints (a machine without a sound card) go to our log, not stderr.
     #[cfg(target_os = "linux")]
     let alsa_messages = alsa::Output::local_error_handler().ok();
-    if let Err(e) = with_cpal(settings, stop, gain, said) {
+    if let Err(e) = with_cpal(settings, sound, stop, gain, said) {
         let _ = said.send(Err(e));
     }
     #[cfg(target_os = "linux")]
@@ -215,6 +270,7 @@ fn ring(settings: &RingerSettings, stop: &AtomicBool, gain: &AtomicU32, said: &S
 /// default, whose callback reads the pre-rendered cycle (no allocation, no lock).
 fn with_cpal(
     settings: &RingerSettings,
+    sound: Sound,
     stop: &AtomicBool,
     gain: &AtomicU32,
     said: &Started,
@@ -236,7 +292,17 @@ fn with_cpal(
     let supported = device.default_output_config().map_err(|e| failed(&e))?;
     let config: cpal::StreamConfig = supported.config();
     let channels = usize::from(config.channels.max(1));
-    let mut looper = Looper::new(settings.ringtone.cycle(config.sample_rate));
+    let cycle = sound.render(config.sample_rate);
+    let lasts = Duration::from_secs_f64(cycle.len() as f64 / f64::from(config.sample_rate.max(1)));
+    // A sound played once is followed by silence until the stream closes.
+    let cycle = if sound.once() {
+        let mut c = cycle;
+        c.resize(c.len() * 2, 0.0);
+        c
+    } else {
+        cycle
+    };
+    let mut looper = Looper::new(cycle);
     let shared_gain = Arc::new(AtomicU32::new(gain.load(Ordering::Relaxed)));
     let callback_gain = shared_gain.clone();
     let stream = match supported.sample_format() {
@@ -281,7 +347,9 @@ fn with_cpal(
         .filter(|_| chosen_is_open(&settings.device, &device))
         .map_or_else(|| "the default speaker".to_string(), |c| c.name.clone());
     let _ = said.send(Ok(name));
-    while !stop.load(Ordering::Relaxed) {
+    let began = std::time::Instant::now();
+    let done = || sound.once() && began.elapsed() > lasts;
+    while !(stop.load(Ordering::Relaxed) || done()) {
         shared_gain.store(gain.load(Ordering::Relaxed), Ordering::Relaxed);
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -305,7 +373,7 @@ mod pulse {
     use libpulse_binding::stream::Direction;
     use libpulse_simple_binding::Simple;
 
-    use super::{Looper, RATE, RINGER_STREAM, RingerSettings, Started};
+    use super::{Looper, RATE, RINGER_STREAM, RingerSettings, Sound, Started};
     use crate::device_watch::Source;
     use crate::device_watch::linux::SoundServer;
     use crate::{AudioError, DeviceChoice, DeviceDirection, DeviceId, Routing};
@@ -353,6 +421,7 @@ mod pulse {
     pub(super) fn ring(
         mut server: SoundServer,
         settings: &RingerSettings,
+        sound: Sound,
         stop: &AtomicBool,
         gain: &AtomicU32,
         said: &Started,
@@ -383,11 +452,18 @@ mod pulse {
             }
         };
         let _ = said.send(Ok(name_of(&devices, target.as_ref())));
-        let mut looper = Looper::new(settings.ringtone.cycle(RATE));
+        let cycle = sound.render(RATE);
+        let chunks = (cycle.len() / CHUNK) as u32;
+        let mut looper = Looper::new(cycle);
         let mut chunk = [0f32; CHUNK];
         let mut bytes = [0u8; CHUNK * 4];
         let mut written = 0u32;
         while !stop.load(Ordering::Relaxed) {
+            if sound.once() && written >= chunks {
+                // Played once: let it play out, then end.
+                let _ = stream.drain();
+                return Ok(());
+            }
             looper.fill(&mut chunk, f32::from_bits(gain.load(Ordering::Relaxed)));
             for (b, s) in bytes.chunks_exact_mut(4).zip(&chunk) {
                 b.copy_from_slice(&s.to_le_bytes());

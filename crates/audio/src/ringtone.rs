@@ -113,6 +113,20 @@ pub fn call_waiting_cycle(rate: u32) -> Vec<f32> {
     out
 }
 
+/// The speaker test tone at `rate` Hz: four rising notes (C5 E5 G5 C6) in 1.6 s, peak -6 dBFS,
+/// played once by the Settings view's "test speaker".
+pub fn test_tone(rate: u32) -> Vec<f32> {
+    let r = f64::from(rate.max(8000));
+    let mut out = notes(
+        r,
+        1.6,
+        &[(0.0, 523.25), (0.25, 659.25), (0.5, 783.99), (0.75, 1046.5)],
+        &[(1.0, 1.0, 0.35), (2.0, 0.2, 0.15)],
+    );
+    normalise(&mut out, 0.5);
+    out
+}
+
 /// The gain for a ringer volume of 0 (mute) to 100 (full): 0.4 dB a step, so 50 is -20 dB
 /// and 1 is about -40 dB; the ear hears steps of equal size.
 pub fn volume_gain(volume: u8) -> f32 {
@@ -277,6 +291,25 @@ mod tests {
         assert!(rms(&c[1200..2400]) < 1e-4, "gap");
         assert!(rms(&c[2400..3600]) > 0.05, "second beep");
         assert!(rms(&c[4000..]) < 1e-4, "pause");
+    }
+
+    #[test]
+    fn the_test_tone_rises_and_fades_out() {
+        let t = test_tone(48_000);
+        assert_eq!(t.len(), 76_800);
+        let peak = t.iter().fold(0f32, |m, s| m.max(s.abs()));
+        assert!((peak - 0.5).abs() < 1e-3);
+        // Each quarter second a note begins: its zero crossings rise.
+        let pitch = |from: usize| {
+            let part = &t[from + 1200..from + 10_800];
+            part.windows(2)
+                .filter(|w| w[0] < 0.0 && w[1] >= 0.0)
+                .count() as f64
+                / 0.2
+        };
+        let notes: Vec<f64> = (0..4).map(|i| pitch(i * 12_000)).collect();
+        assert!(notes.windows(2).all(|w| w[1] > w[0]), "{notes:?}");
+        assert!(t[t.len() - 1].abs() < 1e-3);
     }
 
     #[test]

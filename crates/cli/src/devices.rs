@@ -43,6 +43,55 @@ pub(crate) fn run(watch: bool, json: bool) -> Result<(), CliError> {
     }
 }
 
+/// `devices --level SECS` and `devices --test-tone speaker|ringer`, through the engine (the
+/// devices the profile chose).
+pub(crate) async fn check(
+    engine: &siperb_engine::EngineHandle,
+    level: Option<f64>,
+    test_tone: Option<crate::ToneTarget>,
+    json: bool,
+) -> Result<(), CliError> {
+    if let Some(target) = test_tone {
+        engine
+            .test_tone(target == crate::ToneTarget::Ringer)
+            .await?;
+        if !json {
+            println!("played the test tone");
+        }
+        return Ok(());
+    }
+    let Some(secs) = level else { return Ok(()) };
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(CliError::Usage(format!(
+            "--level takes a number of seconds, not {secs}"
+        )));
+    }
+    let mut events = engine.subscribe();
+    engine.meter_microphone(true).await?;
+    let until = tokio::time::Instant::now() + Duration::from_secs_f64(secs.min(86_400.0));
+    loop {
+        let event = tokio::select! {
+            e = events.recv() => e,
+            () = tokio::time::sleep_until(until) => break,
+        };
+        if let Ok(siperb_engine::EngineEvent::MicLevel { level }) = event {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "event": "mic_level", "rmsDbfs": level.rms_dbfs, "peakDbfs": level.peak_dbfs })
+                );
+            } else {
+                println!(
+                    "microphone {:6.1} dBFS (peak {:6.1})",
+                    level.rms_dbfs, level.peak_dbfs
+                );
+            }
+        }
+    }
+    engine.meter_microphone(false).await?;
+    Ok(())
+}
+
 /// The device `name` means among `devices`: by name, a unique part of it, or id; `default`
 /// chooses none (the system's).
 pub(crate) fn chosen(

@@ -105,6 +105,13 @@ enum Command {
         /// until interrupted.
         #[arg(long)]
         watch: bool,
+        /// Instead: print the chosen microphone's level (RMS and peak, dBFS) ten times a
+        /// second for SECS seconds.
+        #[arg(long, value_name = "SECS", conflicts_with_all = ["watch", "test_tone"])]
+        level: Option<f64>,
+        /// Instead: play the test tone on the call speaker or the ringer device.
+        #[arg(long, value_enum, conflicts_with = "watch")]
+        test_tone: Option<ToneTarget>,
     },
 }
 
@@ -336,6 +343,12 @@ enum SettingsCommand {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ToneTarget {
+    Speaker,
+    Ringer,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum OnOff {
     On,
     Off,
@@ -404,7 +417,12 @@ fn parse_dns_server(text: &str) -> Result<std::net::SocketAddr, String> {
 }
 
 async fn run(cli: Cli) -> Result<(), CliError> {
-    if let Command::Devices { watch } = cli.command {
+    if let Command::Devices {
+        watch,
+        level: None,
+        test_tone: None,
+    } = cli.command
+    {
         // The sound system only: no profile, no engine.
         return tokio::task::spawn_blocking(move || devices::run(watch, cli.json))
             .await
@@ -457,7 +475,9 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 choice.stats = audio.stats;
                 calls::call(&engine, target, choice, duration, dtmf, control, cli.json).await?
             }
-            Command::Devices { .. } => {}
+            Command::Devices {
+                level, test_tone, ..
+            } => devices::check(&engine, level, test_tone, cli.json).await?,
             Command::Listen {
                 line,
                 auto_answer,

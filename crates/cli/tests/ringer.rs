@@ -1,6 +1,7 @@
-//! The ringer on real sound devices: a private PulseAudio daemon with a "Desk Ringer" sink
-//! besides the default speaker. An incoming call rings on the ringer device (read back from
-//! its monitor) while the call's audio stays on the speaker; answering stops the ringing.
+//! The phone's own sounds on real sound devices: a private PulseAudio daemon with a "Desk
+//! Ringer" sink besides the default speaker. An incoming call rings on the ringer device (read
+//! back from its monitor) while the call's audio stays on the speaker, and answering stops it;
+//! a second call beeps over the first; the Settings view's microphone meter and test tone.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -276,4 +277,121 @@ fn a_second_call_beeps_softly_over_the_first_instead_of_ringing() {
         rms(&after)
     );
     writeln!(stdin, "quit").expect("quit");
+}
+
+#[test]
+fn the_microphone_meter_and_the_test_tone_work_on_the_chosen_devices() {
+    let pulse = Pulse::start();
+    let _ringer = pulse.add_sink("desk", "device.description=\"Desk Ringer\"");
+    let profile = tempfile::tempdir().expect("profile");
+    let run = |args: &[&str]| {
+        let out = cli(&pulse)
+            .arg("--profile")
+            .arg(profile.path())
+            .args(args)
+            .output()
+            .expect("cli");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+
+    // The meter: a 1 kHz tone at -12 dBFS peak plays into the default microphone.
+    let dir = tempfile::tempdir().expect("dir");
+    let tone = dir.path().join("tone.wav");
+    let samples: Vec<i16> = (0..48_000 * 6)
+        .map(|i| (8192.0 * (std::f64::consts::TAU * 1000.0 * f64::from(i) / 48_000.0).sin()) as i16)
+        .collect();
+    siperb_audio::wav::write(
+        &tone,
+        &siperb_audio::wav::Pcm {
+            rate: 48_000,
+            samples,
+        },
+    )
+    .expect("tone");
+    let quiet = run(&["--json", "devices", "--level", "1.5"]);
+    let mut player = Killed(
+        pulse
+            .client(Command::new("paplay").arg("--device=mic").arg(&tone))
+            .spawn()
+            .expect("paplay"),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let loud = run(&["--json", "devices", "--level", "2.5"]);
+    let _ = player.0.wait();
+    let levels = |text: &str| -> Vec<f64> {
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["event"] == "mic_level")
+            .filter_map(|v| v["rmsDbfs"].as_f64())
+            .collect()
+    };
+    let (quiet, loud) = (levels(&quiet), levels(&loud));
+    eprintln!("quiet {quiet:?}\nloud {loud:?}");
+    assert!(quiet.len() >= 10 && loud.len() >= 15, "ten a second");
+    assert!(quiet.iter().all(|db| *db < -60.0), "{quiet:?}");
+    // A sine at -12 dBFS peak is -15 dBFS RMS; null sinks deliver in bursts, so some
+    // reports in between are empty.
+    let top = loud.iter().copied().fold(f64::MIN, f64::max);
+    assert!((top + 15.0).abs() < 1.5, "loudest report {top} dBFS");
+
+    // The test tone: on the chosen ringer device for the ringer, on the speaker otherwise.
+    run(&[
+        "settings",
+        "ringer",
+        "--device",
+        "Desk Ringer",
+        "--volume",
+        "100",
+    ]);
+    for (target, sink, other) in [("ringer", "desk", "spk"), ("speaker", "spk", "desk")] {
+        let files: Vec<std::path::PathBuf> = [sink, other]
+            .iter()
+            .map(|s| dir.path().join(format!("{target}-{s}.wav")))
+            .collect();
+        let recorders: Vec<Killed> = [sink, other]
+            .iter()
+            .zip(&files)
+            .map(|(s, f)| {
+                Killed(
+                    pulse
+                        .client(&mut Command::new("parecord"))
+                        .arg(format!("--device={s}.monitor"))
+                        .args([
+                            "--file-format=wav",
+                            "--format=s16le",
+                            "--rate=48000",
+                            "--channels=1",
+                        ])
+                        .arg(f)
+                        .spawn()
+                        .expect("parecord"),
+                )
+            })
+            .collect();
+        run(&["devices", "--test-tone", target]);
+        for mut r in recorders {
+            let _ = Command::new("kill")
+                .args(["-INT", &r.0.id().to_string()])
+                .status();
+            let _ = r.0.wait();
+        }
+        let heard: Vec<f64> = files
+            .iter()
+            .map(|f| rms(&siperb_audio::wav::read(f).expect("recording").samples))
+            .collect();
+        eprintln!("test tone for the {target}: rms {heard:?} on {sink}, {other}");
+        assert!(
+            heard[0] > 1000.0,
+            "the {target} test tone is not on {sink}: {heard:?}"
+        );
+        assert!(
+            heard[1] < 10.0,
+            "the {target} test tone is on {other}: {heard:?}"
+        );
+    }
 }

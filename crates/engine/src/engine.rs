@@ -36,6 +36,21 @@ pub(crate) enum Request {
         ringer: siperb_audio::RingerSettings,
         reply: oneshot::Sender<Result<Settings, EngineError>>,
     },
+    /// The microphone level meter on or off.
+    MicLevels {
+        on: bool,
+        reply: oneshot::Sender<Result<(), EngineError>>,
+    },
+    /// From the thread that opened the microphone for the meter.
+    MicLevelsStarted {
+        levels: siperb_audio::MicLevels,
+        reply: oneshot::Sender<Result<(), EngineError>>,
+    },
+    /// Plays the test tone on the call speaker, or on the ringer device (at its volume).
+    TestTone {
+        ringer: bool,
+        reply: oneshot::Sender<Result<(), EngineError>>,
+    },
     /// `ringtone: None` gives the account the ringer's ringtone again.
     SetAccountRingtone {
         account: AccountId,
@@ -127,6 +142,8 @@ pub struct Engine {
     /// When to ring and beep, and the thread that rings (none when ringing is off).
     alerting: crate::alerts::Alerting,
     alerts: Option<crate::alerts::AlertPlayer>,
+    /// The microphone meter, while the Settings view shows it.
+    mic_levels: Option<siperb_audio::MicLevels>,
     /// This run's ringer device and ringtone instead of the saved ones.
     run_ringer: crate::alerts::RunRinger,
     resolver: DnsResolver,
@@ -211,6 +228,7 @@ impl Engine {
             media,
             alerting: Default::default(),
             alerts: ring.then(|| crate::alerts::AlertPlayer::start(events.clone())),
+            mic_levels: None,
             run_ringer: crate::alerts::RunRinger {
                 device: ringer_device,
                 ringtone,
@@ -241,6 +259,57 @@ impl Engine {
                 }
                 Request::SetDevices { devices, reply } => {
                     let _ = reply.send(self.set_devices(devices).await);
+                }
+                Request::MicLevels { on: false, reply } => {
+                    self.mic_levels = None;
+                    let _ = reply.send(Ok(()));
+                }
+                Request::MicLevels { on: true, reply } => {
+                    let (microphone, events, inbox) = (
+                        self.settings.devices.microphone.clone(),
+                        self.events.clone(),
+                        self.inbox.clone(),
+                    );
+                    tokio::task::spawn_blocking(move || {
+                        let started = siperb_audio::MicLevels::start(
+                            microphone,
+                            std::time::Duration::from_millis(100),
+                            move |level| {
+                                let _ = events.send(EngineEvent::MicLevel { level });
+                            },
+                        );
+                        match started {
+                            Ok(levels) => {
+                                let _ = inbox
+                                    .blocking_send(Request::MicLevelsStarted { levels, reply });
+                            }
+                            Err(e) => {
+                                let _ = reply.send(Err(EngineError::Audio(e)));
+                            }
+                        }
+                    });
+                }
+                Request::MicLevelsStarted { levels, reply } => {
+                    self.mic_levels = Some(levels);
+                    let _ = reply.send(Ok(()));
+                }
+                Request::TestTone { ringer, reply } => {
+                    let (device, volume) = if ringer {
+                        let r = self
+                            .run_ringer
+                            .ringer(&self.settings, &AccountId(LOCAL_ACCOUNT.into()));
+                        (r.device, r.volume)
+                    } else {
+                        (self.settings.devices.speaker.clone(), 80)
+                    };
+                    tokio::task::spawn_blocking(move || {
+                        let played = siperb_audio::Ringer::test_tone(device, volume).map(|tone| {
+                            while !tone.finished() {
+                                std::thread::sleep(std::time::Duration::from_millis(20));
+                            }
+                        });
+                        let _ = reply.send(played.map_err(EngineError::Audio));
+                    });
                 }
                 Request::SetRinger { ringer, reply } => {
                     let mut next = self.settings.clone();

@@ -25,6 +25,9 @@ pub enum EngineError {
     Call(siperb_sip::phone::PhoneError),
     #[error("network: {0}")]
     Network(String),
+    /// A sound device could not be used (no microphone, no sound server…).
+    #[error("{0}")]
+    Audio(siperb_audio::AudioError),
     #[error(transparent)]
     Keyring(siperb_store::SecretError),
     #[error(
@@ -50,6 +53,7 @@ impl EngineError {
             Self::Call(siperb_sip::phone::PhoneError::BadTarget(_)) => "bad_target",
             Self::Call(_) => "call_failed",
             Self::Network(_) => "network",
+            Self::Audio(_) => "audio_devices",
             Self::Keyring(siperb_store::SecretError::Unavailable { .. }) => "keyring_unavailable",
             Self::Keyring(siperb_store::SecretError::Locked { .. }) => "keyring_locked",
             Self::Keyring(_) => "keyring_failed",

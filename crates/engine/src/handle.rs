@@ -52,6 +52,19 @@ impl EngineHandle {
             .await?
     }
 
+    /// Turns the microphone level meter on or off: `MicLevel` events every 100 ms from the
+    /// chosen microphone while it is on.
+    pub async fn meter_microphone(&self, on: bool) -> Result<(), EngineError> {
+        self.ask(|reply| Request::MicLevels { on, reply }).await?
+    }
+
+    /// Plays the test tone (four rising notes, 1.6 s) on the call speaker, or with `ringer`
+    /// on the ringer device at the ringer's volume; returns once it has played.
+    pub async fn test_tone(&self, ringer: bool) -> Result<(), EngineError> {
+        self.ask(|reply| Request::TestTone { ringer, reply })
+            .await?
+    }
+
     /// Gives an account a ringtone of its own (`None`: the ringer's again).
     pub async fn set_account_ringtone(
         &self,
