@@ -458,7 +458,12 @@ export type RouteReason =
 /**
  * The device in use went away.
  */
-"deviceGone"
+"deviceGone" | 
+/**
+ * `device` (a Bluetooth speaker or headphones) has no profile with a microphone: the
+ * call's microphone stays where it is (the UI says so).
+ */
+"noCallProfile"
 /**
  * The user's settings, typed, each with a default. Unknown or missing fields fall back to
  * defaults, so an older or newer settings file never stops the app.

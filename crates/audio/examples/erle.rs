@@ -31,7 +31,9 @@ fn main() {
 
     println!("Echo return loss enhancement (ERLE) in dB, per second of a {seconds} s call.");
     println!("Far end: synthetic speech at -20 dBFS (active parts). Echo path: the delay, then a");
-    println!("12 ms response at -10 dB. Microphone noise {MIC_NOISE_DBFS} dBFS. Canceller only (no NS).");
+    println!(
+        "12 ms response at -10 dB. Microphone noise {MIC_NOISE_DBFS} dBFS. Canceller only (no NS)."
+    );
     println!("ERLE here = energy of the echo at the microphone / energy of the output; the");
     println!("microphone noise bounds it to about 35 dB.");
     println!();
@@ -41,7 +43,13 @@ fn main() {
     println!("With an echo-delay hint (set_echo_delay_hint) of 200 ms:");
     erle_run(RATE, 250, 200, echo_only, seconds);
     println!();
-    println!("With noise suppression on as well (the default settings):");
+    println!(
+        "With noise suppression on as well (the default settings). RNNoise also takes out the"
+    );
+    println!(
+        "residual echo and the microphone noise, so this is the echo left in the call, not the"
+    );
+    println!("canceller's own figure:");
     erle_run(RATE, 40, 0, ProcessingConfig::default(), seconds);
     println!();
     println!("At the lower device rates (converted to 48 kHz and back), 40 ms delay:");
@@ -81,23 +89,29 @@ fn erle_run(rate: u32, delay_ms: u32, hint_ms: u32, config: ProcessingConfig, se
         .collect();
     let last = 5;
     let tail = (seconds - last) * rate as usize..;
-    let steady = synth::ratio_db(synth::energy(&echo[tail.clone()]), synth::energy(&out[tail]));
+    let steady = synth::ratio_db(
+        synth::energy(&echo[tail.clone()]),
+        synth::energy(&out[tail]),
+    );
     let converged = per_second
         .iter()
         .rposition(|e| *e < CONVERGED_DB)
         .map_or(0, |i| i + 1);
+    let reached = per_second.iter().position(|e| *e >= CONVERGED_DB);
     let stats = p.stats();
     let row: Vec<String> = per_second.iter().map(|e| format!("{e:5.1}")).collect();
+    let at = |s: Option<usize>| s.map_or("never".to_string(), |s| format!("{s}-{} s", s + 1));
     println!(
-        "{:>5} Hz, echo delay {delay_ms:>3} ms: last {last} s {steady:5.1} dB | >= {CONVERGED_DB} dB \
-         from {}{} | the canceller's own ERLE {} dB, delay {} ms",
-        rate,
-        if converged >= seconds {
-            "never".to_string()
+        "{rate:>5} Hz, echo delay {delay_ms:>3} ms{}: last {last} s {steady:.1} dB; first >= \
+         {CONVERGED_DB} dB in second {}, stays there from second {}; canceller's own figures \
+         at the end: ERLE {} dB, delay {} ms",
+        if config.noise_suppression {
+            " (with NS)"
         } else {
-            format!("{converged} s on")
+            ""
         },
-        if config.noise_suppression { " (with NS)" } else { "" },
+        at(reached),
+        at((converged < seconds).then_some(converged)),
         opt(stats.echo_return_loss_enhancement_db),
         stats
             .echo_delay_ms
@@ -122,7 +136,9 @@ fn double_talk() {
     near[..n / 2].iter_mut().for_each(|s| *s = 0.0);
     near.iter_mut().for_each(|s| *s *= 0.5);
     let noise = synth::white_noise(n, MIC_NOISE_DBFS, 7);
-    println!("Double talk after 10 s of far end alone (40 ms echo delay, near end ~4 dB over the echo):");
+    println!(
+        "Double talk after 10 s of far end alone (40 ms echo delay, near end ~4 dB over the echo):"
+    );
     for (name, config) in [
         (
             "canceller",
@@ -289,9 +305,17 @@ fn cpu() {
     for (name, rate, config) in [
         ("echo canceller", 48_000, on(true, false, false)),
         ("noise suppression", 48_000, on(false, true, false)),
-        ("echo + noise (default)", 48_000, ProcessingConfig::default()),
+        (
+            "echo + noise (default)",
+            48_000,
+            ProcessingConfig::default(),
+        ),
         ("echo + noise + gain", 48_000, on(true, true, true)),
-        ("echo + noise (default)", 16_000, ProcessingConfig::default()),
+        (
+            "echo + noise (default)",
+            16_000,
+            ProcessingConfig::default(),
+        ),
         ("echo + noise (default)", 8000, ProcessingConfig::default()),
     ] {
         let seconds = 30usize;
@@ -302,7 +326,11 @@ fn cpu() {
         let frames = far.len() / frame;
         let warm = frames / 10;
         let mut start = Instant::now();
-        for (i, (f, m)) in far.chunks_exact(frame).zip(mic.chunks_exact_mut(frame)).enumerate() {
+        for (i, (f, m)) in far
+            .chunks_exact(frame)
+            .zip(mic.chunks_exact_mut(frame))
+            .enumerate()
+        {
             if i == warm {
                 start = Instant::now();
             }

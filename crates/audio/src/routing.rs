@@ -35,6 +35,9 @@ pub enum RouteReason {
     NewHeadset,
     /// The device in use went away.
     DeviceGone,
+    /// `device` (a Bluetooth speaker or headphones) has no profile with a microphone: the
+    /// call's microphone stays where it is (the UI says so).
+    NoCallProfile,
 }
 
 /// The routing decisions of one call.

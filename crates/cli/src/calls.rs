@@ -182,6 +182,15 @@ fn print_event(account: &str, event: &CallEvent, json: bool, show_stats: bool) {
             s.jitter_buffer_ms,
             s.mos
         ),
+        CallEvent::AudioDevice { call, route }
+            if route.reason == siperb_audio::RouteReason::NoCallProfile =>
+        {
+            format!(
+                "call {}: {} has no microphone profile; the microphone stays where it is",
+                call.0,
+                route.device.as_ref().map_or("the device", |d| d.name.as_str())
+            )
+        }
         CallEvent::AudioDevice { call, route } => format!(
             "call {}: {} now {} ({})",
             call.0,
@@ -197,6 +206,7 @@ fn print_event(account: &str, event: &CallEvent, json: bool, show_stats: bool) {
                 siperb_audio::RouteReason::Chosen => "your choice",
                 siperb_audio::RouteReason::NewHeadset => "a headset appeared",
                 siperb_audio::RouteReason::DeviceGone => "the device in use went away",
+                siperb_audio::RouteReason::NoCallProfile => "no microphone profile",
             }
         ),
         CallEvent::GhostCallBlocked { from, reason } => {

@@ -197,6 +197,92 @@ impl SoundServer {
     }
 }
 
+/// Bluetooth cards: which card a device belongs to, its profiles, switching them.
+impl SoundServer {
+    /// The card `device` belongs to (none for virtual devices).
+    pub(crate) fn card_of(
+        &mut self,
+        direction: DeviceDirection,
+        device: &DeviceId,
+    ) -> Result<Option<u32>, AudioError> {
+        self.ready()?;
+        let card = Rc::new(Cell::new(None));
+        let found = card.clone();
+        let introspect = self.context.introspect();
+        match direction {
+            DeviceDirection::Output => {
+                let op = introspect.get_sink_info_by_name(&device.0, move |r| {
+                    if let ListResult::Item(s) = r {
+                        found.set(s.card);
+                    }
+                });
+                self.finish(&op)?;
+            }
+            DeviceDirection::Input => {
+                let op = introspect.get_source_info_by_name(&device.0, move |r| {
+                    if let ListResult::Item(s) = r {
+                        found.set(s.card);
+                    }
+                });
+                self.finish(&op)?;
+            }
+        }
+        Ok(card.get())
+    }
+
+    /// A card and its profiles.
+    pub(crate) fn card(
+        &mut self,
+        index: u32,
+    ) -> Result<Option<super::bluetooth::Card>, AudioError> {
+        self.ready()?;
+        let card = Rc::new(RefCell::new(None));
+        let found = card.clone();
+        let op = self
+            .context
+            .introspect()
+            .get_card_info_by_index(index, move |r| {
+                if let ListResult::Item(c) = r {
+                    let name = |n: &Option<std::borrow::Cow<'_, str>>| {
+                        n.as_deref().unwrap_or_default().to_owned()
+                    };
+                    *found.borrow_mut() = Some(super::bluetooth::Card {
+                        index: c.index,
+                        name: name(&c.name),
+                        active: c.active_profile.as_ref().map(|p| name(&p.name)),
+                        profiles: c
+                            .profiles
+                            .iter()
+                            .map(|p| super::bluetooth::Profile {
+                                name: name(&p.name),
+                                sinks: p.n_sinks,
+                                sources: p.n_sources,
+                                priority: p.priority,
+                                available: p.available,
+                            })
+                            .collect(),
+                    });
+                }
+            });
+        self.finish(&op)?;
+        Ok(card.take())
+    }
+
+    /// Switches a card's profile; whether the server did.
+    pub(crate) fn set_profile(&mut self, card: u32, profile: &str) -> Result<bool, AudioError> {
+        self.ready()?;
+        let done = Rc::new(Cell::new(false));
+        let ok = done.clone();
+        let op = self.context.introspect().set_card_profile_by_index(
+            card,
+            profile,
+            Some(Box::new(move |success| ok.set(success))),
+        );
+        self.finish(&op)?;
+        Ok(done.get())
+    }
+}
+
 impl Drop for SoundServer {
     fn drop(&mut self) {
         self.context.disconnect();
@@ -321,6 +407,10 @@ pub(crate) struct Router {
     /// Moves that found no stream of ours yet (the server is still setting up a stream just
     /// opened), input then output: tried again at each look, a few times.
     pending: [Option<Pending>; 2],
+    /// Bluetooth cards switched to a headset profile for this call (given back at its end),
+    /// and cards found without one (said once).
+    switched: Vec<super::bluetooth::Switched>,
+    no_call_profile: Vec<u32>,
 }
 
 struct Pending {
@@ -356,8 +446,11 @@ impl Router {
             known,
             said,
             pending: [None, None],
+            switched: Vec::new(),
+            no_call_profile: Vec::new(),
         };
         router.apply(routes);
+        router.bluetooth();
         Ok(router)
     }
 
@@ -387,6 +480,64 @@ impl Router {
         self.known = now.clone();
         let routes = self.routing.changed(now, &events);
         self.apply(routes);
+        self.bluetooth();
+    }
+
+    /// A Bluetooth device the call plays on, in its music profile (no microphone): its card
+    /// goes to a headset profile for the call (its headset sink and microphone then appear,
+    /// and the routing takes them as a new headset). Without one, the UI is told.
+    fn bluetooth(&mut self) {
+        use super::bluetooth::{CallProfile, Switched};
+        for direction in [DeviceDirection::Output, DeviceDirection::Input] {
+            let current = self.routing.current(direction).cloned();
+            let Some(device) = self
+                .known
+                .iter()
+                .find(|d| {
+                    d.direction == direction
+                        && d.bluetooth
+                        && current.as_ref().map_or(d.is_default, |id| *id == d.id)
+                })
+                .cloned()
+            else {
+                continue;
+            };
+            let Ok(Some(index)) = self.server.card_of(direction, &device.id) else {
+                continue;
+            };
+            if self.switched.iter().any(|s| s.card == index)
+                || self.no_call_profile.contains(&index)
+            {
+                continue;
+            }
+            let Ok(Some(card)) = self.server.card(index) else {
+                continue;
+            };
+            match card.for_call() {
+                CallProfile::Ready => {}
+                CallProfile::Switch(profile) => match self.server.set_profile(index, &profile) {
+                    Ok(true) => {
+                        tracing::info!("{} switched to {profile} for the call", device.name);
+                        self.switched.push(Switched {
+                            card: index,
+                            before: card.active.clone().unwrap_or_default(),
+                            call: profile,
+                        });
+                    }
+                    Ok(false) => tracing::warn!("{} refused the profile {profile}", card.name),
+                    Err(e) => tracing::warn!("cannot switch {}: {e}", card.name),
+                },
+                CallProfile::None => {
+                    tracing::warn!("{} has no profile with a microphone", device.name);
+                    self.no_call_profile.push(index);
+                    let _ = self.said.send(crate::AudioRoute {
+                        direction: DeviceDirection::Input,
+                        device: Some(device),
+                        reason: crate::RouteReason::NoCallProfile,
+                    });
+                }
+            }
+        }
     }
 
     /// The user picked a device for one direction (`None`: the default).
@@ -460,6 +611,24 @@ impl Router {
                 }
             }
             Err(e) => tracing::warn!("cannot move the call's audio to {}: {e}", to.0),
+        }
+    }
+}
+
+impl Drop for Router {
+    /// The call is over: Bluetooth cards switched for it go back to the profile they had
+    /// (unless the user changed it meanwhile).
+    fn drop(&mut self) {
+        for switched in std::mem::take(&mut self.switched) {
+            let Ok(Some(card)) = self.server.card(switched.card) else {
+                continue;
+            };
+            if let Some(before) = switched.restore(&card) {
+                match self.server.set_profile(card.index, &before) {
+                    Ok(true) => tracing::info!("{} back to {before}", card.name),
+                    _ => tracing::warn!("cannot give {} its profile {before} back", card.name),
+                }
+            }
         }
     }
 }

@@ -16,6 +16,8 @@ use specta::Type;
 
 use crate::{AudioError, DeviceDirection, DeviceId, DeviceInfo};
 
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+pub(crate) mod bluetooth;
 #[cfg(target_os = "linux")]
 pub(crate) mod linux;
 mod polling;

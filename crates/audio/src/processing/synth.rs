@@ -71,7 +71,11 @@ pub fn speech_like(rate: u32, seconds: f64, seed: u64) -> Vec<f32> {
     let mut rng = Rng::new(seed);
     let mut out = vec![0.0f64; n];
     let base_pitch = rng.range(95.0, 210.0);
-    let mut formants = [Resonator::default(), Resonator::default(), Resonator::default()];
+    let mut formants = [
+        Resonator::default(),
+        Resonator::default(),
+        Resonator::default(),
+    ];
     let mut fricative = Resonator::default();
     let mut i = 0usize;
     let mut phase = 0.0f64;
@@ -108,7 +112,11 @@ pub fn speech_like(rate: u32, seconds: f64, seed: u64) -> Vec<f32> {
                 } else {
                     0.0
                 } + 0.01 * rng.normal();
-                let f = [f1a + (f1b - f1a) * t, f2a + (f2b - f2a) * t, f3a + (f3b - f3a) * t];
+                let f = [
+                    f1a + (f1b - f1a) * t,
+                    f2a + (f2b - f2a) * t,
+                    f3a + (f3b - f3a) * t,
+                ];
                 let b = [90.0, 120.0, 180.0];
                 let g = [1.0, 0.6, 0.3];
                 (0..3)
@@ -233,7 +241,11 @@ pub fn ratio_db(a: f64, b: f64) -> f64 {
 
 /// Normalised correlation of two equally long signals (1: the same up to a gain).
 pub fn correlation(a: &[f32], b: &[f32]) -> f64 {
-    let dot: f64 = a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
+    let dot: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum();
     dot / (energy(a) * energy(b)).sqrt().max(1e-30)
 }
 
@@ -245,13 +257,23 @@ pub fn best_lag(
     range: std::ops::Range<usize>,
     max_lag: usize,
 ) -> usize {
-    let end = range.end.min(output.len().saturating_sub(max_lag));
+    let end = range
+        .end
+        .min(reference.len())
+        .min(output.len().saturating_sub(max_lag));
     let r = range.start.min(end)..end;
+    let reference = &reference[r.clone()];
+    let score = |lag: usize| {
+        let o = &output[r.start + lag..r.end + lag];
+        let dot: f64 = o
+            .iter()
+            .zip(reference)
+            .map(|(x, y)| f64::from(*x) * f64::from(*y))
+            .sum();
+        dot / energy(o).sqrt().max(1e-30)
+    };
     (0..max_lag)
-        .max_by(|&a, &b| {
-            let ca = correlation(&output[r.start + a..r.end + a], &reference[r.clone()]);
-            let cb = correlation(&output[r.start + b..r.end + b], &reference[r.clone()]);
-            ca.total_cmp(&cb)
-        })
-        .unwrap_or(0)
+        .map(|lag| (lag, score(lag)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map_or(0, |(lag, _)| lag)
 }

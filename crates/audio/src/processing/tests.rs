@@ -57,7 +57,10 @@ fn echo_scene(rate: u32, seconds: f64, delay_ms: u32) -> EchoScene {
 /// ERLE over the last five seconds: echo at the microphone over what is left of it.
 fn erle_last_5s(rate: u32, echo: &[f32], out: &[f32]) -> f64 {
     let tail = echo.len() - 5 * rate as usize..;
-    synth::ratio_db(synth::energy(&echo[tail.clone()]), synth::energy(&out[tail]))
+    synth::ratio_db(
+        synth::energy(&echo[tail.clone()]),
+        synth::energy(&out[tail]),
+    )
 }
 
 #[test]
@@ -66,14 +69,18 @@ fn echo_path_and_signals_are_what_the_figures_assume() {
     assert_eq!(path.delay, 1920);
     assert!((path.gain_db() + 10.0).abs() < 0.2, "{}", path.gain_db());
     let a = synth::speech_like(48_000, 2.0, 1);
-    assert_eq!(a, synth::speech_like(48_000, 2.0, 1), "seeded: the same every run");
+    assert_eq!(
+        a,
+        synth::speech_like(48_000, 2.0, 1),
+        "seeded: the same every run"
+    );
     assert_ne!(a, synth::speech_like(48_000, 2.0, 2));
     assert!(a.iter().all(|s| s.abs() <= 0.9));
     let rms = (synth::energy(&a) / a.len() as f64).sqrt();
     assert!((0.02..0.1).contains(&rms), "speech RMS {rms}");
 }
 
-/// The canceller on 10 s of far-end speech with its echo 40 ms later: measured ~33 dB over
+/// The canceller on 10 s of far-end speech with its echo 40 ms later: measured 33.7 dB over
 /// the last 5 s (the microphone noise at -60 dBFS bounds it near 35 dB).
 #[test]
 fn canceller_removes_a_40ms_echo() {
@@ -94,7 +101,7 @@ fn canceller_removes_a_40ms_echo() {
     assert_eq!(stats.voice_probability, None, "NS is off");
 }
 
-/// 120 ms is still within the extended filter's reach from the start (measured ~33 dB).
+/// 120 ms is still within the extended filter's reach from the start (measured 34.4 dB).
 #[test]
 fn canceller_removes_a_120ms_echo() {
     let rate = 48_000;
@@ -106,7 +113,7 @@ fn canceller_removes_a_120ms_echo() {
 }
 
 /// 250 ms is beyond it until the module re-aligns itself after 15 s; a 200 ms hint brings it
-/// back within reach from the start (measured ~33 dB, against ~4 dB without the hint).
+/// back within reach from the start (measured 34.5 dB, against ~4 dB without the hint).
 #[test]
 fn a_delay_hint_brings_a_250ms_echo_within_reach() {
     let rate = 48_000;
@@ -122,7 +129,7 @@ fn a_delay_hint_brings_a_250ms_echo_within_reach() {
     assert_eq!(p.echo_delay_hint(), MAX_ECHO_DELAY_HINT_MS);
 }
 
-/// At 16 kHz the blocks go through 48 kHz and back (measured ~29 dB).
+/// At 16 kHz the blocks go through 48 kHz and back (measured 30.2 dB).
 #[test]
 fn canceller_works_at_16khz() {
     let rate = 16_000;
@@ -134,9 +141,9 @@ fn canceller_works_at_16khz() {
 }
 
 /// Double talk: after 5 s of far end alone, a different talker at the near end, ~4 dB over
-/// the echo. The output follows the near-end talker (measured: correlation 0.76, output
-/// energy -5 dB of the near end's) and not the echo (correlation 0.002; 0.53 at the
-/// microphone).
+/// the echo. The output follows the near-end talker (measured: correlation 0.71, output
+/// energy -6.1 dB of the near end's) and not the echo (correlation 0.002, against ~0.5 at
+/// the microphone).
 #[test]
 fn near_end_speech_survives_double_talk() {
     let rate = 48_000;
@@ -151,16 +158,26 @@ fn near_end_speech_survives_double_talk() {
     let out = run(&mut p, &s.far, &mic);
 
     let r = n / 2 + rate as usize / 2..n - rate as usize / 2;
-    let lag = synth::best_lag(&out, &near, r.clone(), 2000);
-    assert!(lag < 960, "the canceller delays the microphone by {lag} samples");
+    let second = r.start..r.start + rate as usize;
+    let lag = synth::best_lag(&out, &near, second, 1000);
+    assert!(
+        lag < 960,
+        "the canceller delays the microphone by {lag} samples"
+    );
     let o = &out[r.start + lag..r.end + lag];
     let (v, e) = (&near[r.clone()], &s.echo[r.clone()]);
     let with_near = synth::correlation(o, v);
     let with_echo = synth::correlation(o, e);
     let kept = synth::ratio_db(synth::energy(o), synth::energy(v));
-    assert!(with_near > 0.6, "correlation with the near end {with_near:.3}");
-    assert!(with_echo.abs() < 0.1, "correlation with the echo {with_echo:.3}");
-    assert!(kept > -9.0, "near end kept at {kept:.1} dB");
+    assert!(
+        with_near > 0.55,
+        "correlation with the near end {with_near:.3}"
+    );
+    assert!(
+        with_echo.abs() < 0.1,
+        "correlation with the echo {with_echo:.3}"
+    );
+    assert!(kept > -10.0, "near end kept at {kept:.1} dB");
 }
 
 /// Everything off: the microphone comes out bit for bit, at the native rate and below it,
@@ -185,7 +202,8 @@ fn everything_off_is_bit_exact() {
 }
 
 /// RNNoise on white noise at -40 dBFS with a 440 Hz tone in every other second: the noise
-/// alone drops by ~24 dB (measured); the tone passes (it looks voiced), with its noise.
+/// alone drops by 25 dB (measured); the tone passes (it looks voiced) with its noise
+/// (measured: -0.1 dB).
 #[test]
 fn noise_suppression_removes_steady_noise() {
     let rate = 48_000u32;
@@ -223,7 +241,8 @@ fn noise_suppression_removes_steady_noise() {
     assert!(p.stats().voice_probability.is_some());
 }
 
-/// Noise suppression runs at every supported rate (through 48 kHz).
+/// Noise suppression runs at every supported rate, through 48 kHz (measured: 31 dB less
+/// noise at 8 kHz).
 #[test]
 fn noise_suppression_works_at_8khz() {
     let rate = 8000u32;
@@ -233,7 +252,7 @@ fn noise_suppression_works_at_8khz() {
     let out = run(&mut p, &silence, &input);
     let r = rate as usize..3 * rate as usize;
     let reduction = synth::ratio_db(synth::energy(&input[r.clone()]), synth::energy(&out[r]));
-    assert!(reduction >= 10.0, "noise reduced by {reduction:.1} dB");
+    assert!(reduction >= 15.0, "noise reduced by {reduction:.1} dB");
 }
 
 /// Frames that are not whole 10 ms blocks are refused, untouched, with a readable error.
@@ -251,7 +270,11 @@ fn odd_frames_are_refused_without_panicking() {
             block: 480
         }
     );
-    assert!(err.to_string().contains("not a whole number of 10 ms blocks"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("not a whole number of 10 ms blocks"),
+        "{err}"
+    );
     assert_eq!(seven, [0.25; 7]);
     assert!(p.render(&[0.0; 7]).is_err());
     assert!(p.capture(&mut []).is_err());
@@ -291,7 +314,10 @@ fn non_finite_and_loud_samples_do_not_break_it() {
         for _ in 0..20 {
             p.render(&odd).expect("render");
             p.capture(&mut odd).expect("capture");
-            assert!(odd.iter().all(|s| s.is_finite() && s.abs() <= 1.0), "{rate} Hz");
+            assert!(
+                odd.iter().all(|s| s.is_finite() && s.abs() <= 1.0),
+                "{rate} Hz"
+            );
         }
         // And it still works afterwards.
         let mut quiet = vec![0.01f32; frame];
@@ -363,8 +389,7 @@ fn config_is_camel_case_json_with_defaults() {
         json,
         r#"{"echoCancellation":true,"noiseSuppression":true,"autoGain":false}"#
     );
-    let partial: ProcessingConfig =
-        serde_json::from_str(r#"{"autoGain":true}"#).expect("partial");
+    let partial: ProcessingConfig = serde_json::from_str(r#"{"autoGain":true}"#).expect("partial");
     assert_eq!(
         partial,
         ProcessingConfig {
@@ -373,7 +398,10 @@ fn config_is_camel_case_json_with_defaults() {
         }
     );
     let stats = serde_json::to_value(ProcessingStats::default()).expect("json");
-    assert!(stats.get("echoReturnLossEnhancementDb").is_some(), "{stats}");
+    assert!(
+        stats.get("echoReturnLossEnhancementDb").is_some(),
+        "{stats}"
+    );
 }
 
 /// The crate shows the module's error code only in its message; it is read from there.
@@ -400,4 +428,27 @@ fn library_error_codes_read_and_explained() {
         "the echo canceller (WebRTC audio processing) could not clean the microphone \
          signal: a block of the wrong length (library error -8)"
     );
+}
+
+/// The gain control lifts a quiet talker (speech at about -40 dBFS) within a few seconds
+/// (measured: by 11 dB; it adds at most 9 dB of compression gain on top of its level steps).
+#[test]
+fn auto_gain_lifts_a_quiet_talker() {
+    let rate = 48_000u32;
+    let speech: Vec<f32> = synth::speech_like(rate, 8.0, 4)
+        .iter()
+        .map(|s| s * 0.1)
+        .collect();
+    let silence = vec![0.0; speech.len()];
+    let gain_only = ProcessingConfig {
+        echo_cancellation: false,
+        noise_suppression: false,
+        auto_gain: true,
+    };
+    let mut p = AudioProcessor::new(gain_only, rate).expect("processor");
+    let out = run(&mut p, &silence, &speech);
+    let r = 4 * rate as usize..8 * rate as usize;
+    let lift = synth::ratio_db(synth::energy(&out[r.clone()]), synth::energy(&speech[r]));
+    assert!(lift > 6.0, "lifted by {lift:.1} dB");
+    assert!(out.iter().all(|s| s.abs() <= 1.0));
 }
