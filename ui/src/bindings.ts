@@ -339,6 +339,22 @@ export type MediaStats = { packets_sent: number; packets_received: number;
  */
 packets_ignored: number }
 /**
+ * Which processing runs on the microphone.
+ */
+export type ProcessingConfig = { 
+/**
+ * Remove the far end's voice coming back through the speaker into the microphone.
+ */
+echoCancellation: boolean; 
+/**
+ * Remove steady and non-speech noise (RNNoise).
+ */
+noiseSuppression: boolean; 
+/**
+ * Bring the voice toward a steady level (WebRTC's adaptive digital gain with limiter).
+ */
+autoGain: boolean }
+/**
  * Why a registration is not in force, in terms a person can act on.
  */
 export type RegistrationFailure = 
@@ -474,6 +490,10 @@ export type Settings = { theme: ThemePreference;
  * appears takes the call.
  */
 devices: DeviceChoice; 
+/**
+ * Echo cancellation, noise suppression and gain control on the microphone.
+ */
+processing: ProcessingConfig; 
 /**
  * How the phone rings: the ringer device, ringtone and volume.
  */

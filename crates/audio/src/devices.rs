@@ -492,10 +492,13 @@ where
     f32: FromSample<T>,
 {
     let channels = usize::from(config.channels);
+    let latency = counters.clone();
     device
         .build_input_stream::<T, _, _>(
             config,
-            move |data: &[T], _| {
+            move |data: &[T], info: &cpal::InputCallbackInfo| {
+                let t = info.timestamp();
+                latency.latency(true, t.callback.duration_since(t.capture));
                 if let Some(capture) = lent.side.as_mut() {
                     capture.push_interleaved(data, channels, <f32 as FromSample<T>>::from_sample_);
                 }
@@ -528,11 +531,14 @@ where
     T: SizedSample + FromSample<f32>,
 {
     let channels = usize::from(config.channels);
+    let latency = counters.clone();
     // Until the call's audio starts, and whenever it runs late, the speaker plays silence.
     device
         .build_output_stream::<T, _, _>(
             config,
-            move |out: &mut [T], _| {
+            move |out: &mut [T], info: &cpal::OutputCallbackInfo| {
+                let t = info.timestamp();
+                latency.latency(false, t.playback.duration_since(t.callback));
                 if let Some(playback) = lent.side.as_mut() {
                     playback.fill_interleaved(out, channels, <T as FromSample<f32>>::from_sample_);
                 }

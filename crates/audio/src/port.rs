@@ -49,9 +49,24 @@ pub struct PortCounters {
     playback_dropped: AtomicU64,
     /// Errors the device reported (unplugged, stream broken).
     device_errors: AtomicU64,
+    /// The devices' own latency as their callbacks last reported it (µs): from capture to
+    /// our callback, and from our callback to the speaker.
+    pub(crate) input_latency_us: std::sync::atomic::AtomicU32,
+    pub(crate) output_latency_us: std::sync::atomic::AtomicU32,
 }
 
 impl PortCounters {
+    /// Notes a device's latency (from its data callback: atomics only).
+    pub(crate) fn latency(&self, input: bool, latency: std::time::Duration) {
+        let us = u32::try_from(latency.as_micros()).unwrap_or(u32::MAX);
+        let slot = if input {
+            &self.input_latency_us
+        } else {
+            &self.output_latency_us
+        };
+        slot.store(us, Ordering::Relaxed);
+    }
+
     /// Counts an error the device reported (from its error callback).
     pub fn device_error(&self) {
         self.device_errors.fetch_add(1, Ordering::Relaxed);
@@ -232,6 +247,18 @@ impl AudioPort {
             chunk.commit_all();
         }
         extra
+    }
+
+    /// How long a sound takes from the media side's speaker frame back into the captured
+    /// frames it reads, through our rings and the devices (what an echo canceller must allow
+    /// for; the room's own path comes on top). Only what is known: devices that report no
+    /// latency count as none.
+    pub fn echo_path_delay(&self) -> std::time::Duration {
+        let rate = u64::from(self.rate().max(1));
+        let queued = (self.queued() + self.captured()) as u64 * 1_000_000 / rate;
+        let devices = u64::from(self.counters.input_latency_us.load(Ordering::Relaxed))
+            + u64::from(self.counters.output_latency_us.load(Ordering::Relaxed));
+        std::time::Duration::from_micros(queued + devices)
     }
 
     /// Samples queued for the speaker and not yet played.

@@ -188,7 +188,10 @@ fn print_event(account: &str, event: &CallEvent, json: bool, show_stats: bool) {
             format!(
                 "call {}: {} has no microphone profile; the microphone stays where it is",
                 call.0,
-                route.device.as_ref().map_or("the device", |d| d.name.as_str())
+                route
+                    .device
+                    .as_ref()
+                    .map_or("the device", |d| d.name.as_str())
             )
         }
         CallEvent::AudioDevice { call, route } => format!(

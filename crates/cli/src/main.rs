@@ -157,6 +157,10 @@ struct AudioArgs {
     /// The ringtone for this run: classic, chime, marimba or soft.
     #[arg(long, value_name = "NAME")]
     ringtone: Option<siperb_audio::Ringtone>,
+    /// No echo cancellation, noise suppression or gain control on the microphone for this run
+    /// (Settings' switches otherwise; file devices are never processed).
+    #[arg(long)]
+    no_processing: bool,
     /// Do not ring for incoming calls (nor with --no-audio, --auto-answer, or file devices
     /// unless --ringer-device is given).
     #[arg(long)]
@@ -291,6 +295,9 @@ impl AudioArgs {
             codecs,
             srtp: self.srtp.map(siperb_media::srtp::SrtpMode::from),
             rtp_ports: self.rtp_ports,
+            processing: self
+                .no_processing
+                .then_some(siperb_audio::ProcessingConfig::OFF),
             ..siperb_engine::RtpFactory::default()
         })
     }
@@ -323,6 +330,16 @@ enum SettingsCommand {
         speaker: Option<String>,
         #[arg(long, value_name = "on|off")]
         follow_headsets: Option<OnOff>,
+    },
+    /// Switch echo cancellation, noise suppression and automatic gain control on the
+    /// microphone (calls in progress follow at once).
+    Processing {
+        #[arg(long, value_name = "on|off")]
+        echo_cancellation: Option<OnOff>,
+        #[arg(long, value_name = "on|off")]
+        noise_suppression: Option<OnOff>,
+        #[arg(long, value_name = "on|off")]
+        auto_gain: Option<OnOff>,
     },
     /// Choose how the phone rings: the ringer device (`default`: where calls' audio goes),
     /// the ringtone (classic, chime, marimba, soft), the volume (0-100), whether a headset

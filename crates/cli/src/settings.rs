@@ -32,6 +32,22 @@ pub(crate) async fn run(engine: &EngineHandle, cmd: SettingsCommand) -> Result<(
             }
             engine.set_devices(choice).await?
         }
+        SettingsCommand::Processing {
+            echo_cancellation,
+            noise_suppression,
+            auto_gain,
+        } => {
+            let mut p = engine.settings().await?.processing;
+            let set = |flag: &mut bool, value: Option<OnOff>| {
+                if let Some(v) = value {
+                    *flag = v == OnOff::On;
+                }
+            };
+            set(&mut p.echo_cancellation, echo_cancellation);
+            set(&mut p.noise_suppression, noise_suppression);
+            set(&mut p.auto_gain, auto_gain);
+            engine.set_processing(p).await?
+        }
         SettingsCommand::Ringer {
             device,
             ringtone,

@@ -36,6 +36,10 @@ pub(crate) enum Request {
         ringer: siperb_audio::RingerSettings,
         reply: oneshot::Sender<Result<Settings, EngineError>>,
     },
+    SetProcessing {
+        processing: siperb_audio::ProcessingConfig,
+        reply: oneshot::Sender<Result<Settings, EngineError>>,
+    },
     /// The microphone level meter on or off.
     MicLevels {
         on: bool,
@@ -240,6 +244,7 @@ impl Engine {
         engine
             .media
             .remember_devices(engine.settings.devices.clone());
+        engine.media.remember_processing(engine.settings.processing);
         let task = tokio::spawn(engine.run(inbox));
         Ok((EngineHandle { requests, events }, task))
     }
@@ -310,6 +315,24 @@ impl Engine {
                         });
                         let _ = reply.send(played.map_err(EngineError::Audio));
                     });
+                }
+                Request::SetProcessing { processing, reply } => {
+                    let mut next = self.settings.clone();
+                    next.processing = processing;
+                    let saved = self.save_settings(next).await;
+                    if saved.is_ok() {
+                        // Calls made from now on, and the calls in progress.
+                        self.media.remember_processing(processing);
+                        for (call, _) in self.calls.clone() {
+                            if let Some(line) = self.line_of(call) {
+                                tokio::spawn(async move {
+                                    let control = MediaControl::Processing(processing);
+                                    let _ = line.media_control(call, control).await;
+                                });
+                            }
+                        }
+                    }
+                    let _ = reply.send(saved);
                 }
                 Request::SetRinger { ringer, reply } => {
                     let mut next = self.settings.clone();

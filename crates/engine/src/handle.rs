@@ -52,6 +52,16 @@ impl EngineHandle {
             .await?
     }
 
+    /// Switches echo cancellation, noise suppression and gain control (saved; calls in
+    /// progress follow at once).
+    pub async fn set_processing(
+        &self,
+        processing: siperb_audio::ProcessingConfig,
+    ) -> Result<Settings, EngineError> {
+        self.ask(|reply| Request::SetProcessing { processing, reply })
+            .await?
+    }
+
     /// Turns the microphone level meter on or off: `MicLevel` events every 100 ms from the
     /// chosen microphone while it is on.
     pub async fn meter_microphone(&self, on: bool) -> Result<(), EngineError> {

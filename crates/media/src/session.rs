@@ -82,6 +82,10 @@ pub trait MediaSession: Send {
     fn set_call_waiting(&mut self, on: bool) {
         let _ = on;
     }
+    /// Switches echo cancellation, noise suppression and gain control on the microphone.
+    fn set_processing(&mut self, config: siperb_audio::ProcessingConfig) {
+        let _ = config;
+    }
     /// Starts recording the call to a stereo WAV file (local left, remote right).
     fn start_recording(&mut self, path: &Path) -> Result<(), RecordError> {
         let _ = path;
@@ -115,6 +119,8 @@ struct Switches {
     muted: AtomicBool,
     /// Another call rings: the call-waiting beeps play over this call.
     call_waiting: AtomicBool,
+    /// The microphone's processing ([`siperb_audio::ProcessingConfig::bits`]); none until set.
+    processing: std::sync::atomic::AtomicU8,
 }
 
 /// A recording in progress: its file and its name.
@@ -221,6 +227,13 @@ impl RtpSession {
         })
     }
 
+    /// Runs echo cancellation, noise suppression and gain control on the microphone (for real
+    /// sound devices; off by default).
+    pub fn with_processing(mut self, config: siperb_audio::ProcessingConfig) -> Self {
+        MediaSession::set_processing(&mut self, config);
+        self
+    }
+
     /// Encrypts the media with SDES-SRTP: `Optional` offers keys and uses them when the far
     /// end agrees; `Required` offers RTP/SAVP and refuses calls without SRTP.
     pub fn with_srtp(mut self, mode: crate::srtp::SrtpMode) -> Self {
@@ -318,6 +331,12 @@ impl MediaSession for RtpSession {
 
     fn set_call_waiting(&mut self, on: bool) {
         self.switches.call_waiting.store(on, Ordering::Relaxed);
+    }
+
+    fn set_processing(&mut self, config: siperb_audio::ProcessingConfig) {
+        self.switches
+            .processing
+            .store(config.bits(), Ordering::Relaxed);
     }
 
     fn start_recording(&mut self, path: &Path) -> Result<(), RecordError> {

@@ -25,6 +25,8 @@ pub struct Settings {
     /// The microphone and speaker calls use (by id and name), and whether a headset that
     /// appears takes the call.
     pub devices: siperb_audio::DeviceChoice,
+    /// Echo cancellation, noise suppression and gain control on the microphone.
+    pub processing: siperb_audio::ProcessingConfig,
     /// How the phone rings: the ringer device, ringtone and volume.
     #[serde(default)]
     pub ringer: siperb_audio::RingerSettings,
@@ -118,6 +120,10 @@ mod tests {
                 ..Default::default()
             },
             account_ringtones: [("work".to_string(), siperb_audio::Ringtone::Soft)].into(),
+            processing: siperb_audio::ProcessingConfig {
+                noise_suppression: false,
+                ..Default::default()
+            },
         };
         s.save(&path).expect("save");
         assert_eq!(Settings::load(&path).expect("load"), s);
@@ -139,6 +145,8 @@ mod tests {
         assert!(s.devices.follow_headsets && s.devices.speaker.is_none());
         // ... and from before the ringer settings: the default ringer.
         assert_eq!(s.ringer, siperb_audio::RingerSettings::default());
+        assert_eq!(s.processing, siperb_audio::ProcessingConfig::default());
+        assert!(s.processing.echo_cancellation && s.processing.noise_suppression);
         assert!(s.account_ringtones.is_empty());
     }
 

@@ -122,6 +122,22 @@ impl ProcessingConfig {
     pub fn any(&self) -> bool {
         self.echo_cancellation || self.noise_suppression || self.auto_gain
     }
+
+    /// The switches as bits (echo 1, noise 2, gain 4), to share through an atomic.
+    pub fn bits(self) -> u8 {
+        u8::from(self.echo_cancellation)
+            | u8::from(self.noise_suppression) << 1
+            | u8::from(self.auto_gain) << 2
+    }
+
+    /// The switches from [`ProcessingConfig::bits`].
+    pub fn from_bits(bits: u8) -> Self {
+        Self {
+            echo_cancellation: bits & 1 != 0,
+            noise_suppression: bits & 2 != 0,
+            auto_gain: bits & 4 != 0,
+        }
+    }
 }
 
 /// Why a frame or the processor could not be processed or made.

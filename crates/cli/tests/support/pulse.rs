@@ -1,5 +1,7 @@
 //! A PulseAudio daemon of the test's own (the recipe in ../shared/PEERS.md): two null sinks,
 //! "spk" (the default speaker) and "mic" (whose monitor is the default microphone).
+// Shared by several test crates; each uses a part.
+#![allow(dead_code)]
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

@@ -51,6 +51,11 @@ struct State {
     pipeline: Option<Pipeline>,
     /// The call-waiting beeps at the device's rate (made when first needed), and where they are.
     waiting_tone: Option<siperb_audio::Looper>,
+    /// Echo cancellation and noise suppression on the microphone (made when first switched
+    /// on; `Err` when the device's rate cannot be processed, said once).
+    processor: Option<Result<siperb_audio::AudioProcessor, ()>>,
+    /// The least echo path delay seen since the canceller was last told.
+    echo_delay_floor: Option<std::time::Duration>,
     captured: Vec<f32>,
     packet: Vec<u8>,
     payload: Vec<u8>,
@@ -85,6 +90,8 @@ pub(super) async fn run(m: Media) {
         opened: Vec::with_capacity(1600),
         pipeline: None,
         waiting_tone: None,
+        processor: None,
+        echo_delay_floor: None,
         captured: Vec::new(),
         packet: vec![0; 12 + 1500],
         payload: vec![0; 1500],
@@ -116,6 +123,9 @@ pub(super) async fn run(m: Media) {
                     let ctx = FrameContext {
                         muted: switches.muted.load(Ordering::Relaxed),
                         call_waiting: switches.call_waiting.load(Ordering::Relaxed),
+                        processing: siperb_audio::ProcessingConfig::from_bits(
+                            switches.processing.load(Ordering::Relaxed),
+                        ),
                         recording: &recording,
                         counters: &counters,
                         stats: &stats,
@@ -190,6 +200,7 @@ fn muxed(st: &State) -> bool {
 struct FrameContext<'a> {
     muted: bool,
     call_waiting: bool,
+    processing: siperb_audio::ProcessingConfig,
     recording: &'a Recording,
     counters: &'a Counters,
     stats: &'a Mutex<Option<crate::rtp::CallStats>>,
@@ -229,6 +240,67 @@ fn frames(
     ran.then(|| Duration::from_micros(missing * 1_000_000 / u64::from(port.rate().max(1))))
 }
 
+/// Once a second (from the second second on): tells the canceller the delay it must allow for,
+/// from what the rings and the devices say. The least seen in that second counts (a device
+/// that delivers in bursts only ever adds to it), and four fifths of it: a hint beyond the
+/// real delay would hide the echo from the canceller; the rest it finds itself.
+fn tell_echo_delay(
+    processor: &mut Option<Result<siperb_audio::AudioProcessor, ()>>,
+    floor_seen: &mut Option<std::time::Duration>,
+    frames: u64,
+    port: &AudioPort,
+) {
+    let Some(Ok(p)) = processor.as_mut() else {
+        return;
+    };
+    let now = port.echo_path_delay();
+    *floor_seen = Some(floor_seen.map_or(now, |d| d.min(now)));
+    if !frames.is_multiple_of(50) {
+        return;
+    }
+    let Some(floor) = floor_seen.take() else {
+        return;
+    };
+    if frames < 100 {
+        return; // The first second: the devices are still starting.
+    }
+    let known = floor.as_millis();
+    let hint = u32::try_from(known * 4 / 5)
+        .unwrap_or(u32::MAX)
+        .min(siperb_audio::processing::MAX_ECHO_DELAY_HINT_MS);
+    if hint.abs_diff(p.echo_delay_hint()) > 30 {
+        tracing::debug!("echo path: at least {known} ms, the canceller is told {hint} ms");
+        p.set_echo_delay_hint(hint);
+    }
+}
+
+/// Cleans the captured frame (echo, noise, level) as the call's switches say, after the
+/// frame played at the same time went to the canceller. The processor is made when first
+/// needed and kept (its filters have learnt the room) while switches change.
+fn process_microphone(
+    processor: &mut Option<Result<siperb_audio::AudioProcessor, ()>>,
+    config: siperb_audio::ProcessingConfig,
+    rate: u32,
+    captured: &mut [f32],
+    muted: bool,
+) {
+    if !config.any() && processor.is_none() {
+        return;
+    }
+    let p = processor.get_or_insert_with(|| {
+        siperb_audio::AudioProcessor::new(config, rate).map_err(|e| {
+            tracing::warn!("no echo cancellation or noise suppression on this call: {e}");
+        })
+    });
+    let Ok(p) = p else { return };
+    if p.config() != config {
+        p.set_config(config);
+    }
+    if config.any() && !muted {
+        let _ = p.capture(captured);
+    }
+}
+
 /// One 20 ms frame: playout to the speaker, the recording, RTCP and stats when due, and the
 /// captured frame encoded and sent.
 fn one_frame(
@@ -263,10 +335,24 @@ fn one_frame(
             if port.queued() < port.backlog_limit() {
                 port.write(speaker);
             }
+            // What the speaker plays is what the echo canceller removes from the microphone.
+            if let Some(Ok(p)) = st.processor.as_mut()
+                && ctx.processing.echo_cancellation
+            {
+                let _ = p.render(speaker);
+            }
             true
         }
         None => false,
     };
+    process_microphone(
+        &mut st.processor,
+        ctx.processing,
+        port.rate(),
+        &mut st.captured,
+        ctx.muted,
+    );
+    tell_echo_delay(&mut st.processor, &mut st.echo_delay_floor, st.frames, port);
     record(pipeline, ctx.recording, &st.captured, played);
     let clock = remote.codec.rtp_clock_rate();
     if let Some(addr) = remote.rtp

@@ -18,6 +18,9 @@ pub trait MediaFactory: Send + Sync + std::fmt::Debug {
 
     /// The devices the user chose in Settings (calls made from now on use them).
     fn remember_devices(&self, _choice: siperb_audio::DeviceChoice) {}
+
+    /// The echo and noise switches from Settings (calls made from now on use them).
+    fn remember_processing(&self, _config: siperb_audio::ProcessingConfig) {}
 }
 
 /// Where a call's audio comes from and goes to.
@@ -70,6 +73,11 @@ pub struct RtpFactory {
     pub rtp_ports: Option<siperb_media::PortRange>,
     /// The devices chosen in Settings; those [`AudioSource::Devices`] names go first.
     pub remembered: std::sync::Arc<std::sync::Mutex<siperb_audio::DeviceChoice>>,
+    /// Echo cancellation and noise suppression for this run instead of the Settings' (only
+    /// sound devices are processed: file devices and silence never are).
+    pub processing: Option<siperb_audio::ProcessingConfig>,
+    /// The echo and noise switches from Settings (on by default).
+    pub remembered_processing: std::sync::Arc<std::sync::Mutex<siperb_audio::ProcessingConfig>>,
 }
 
 impl RtpFactory {
@@ -95,19 +103,32 @@ impl MediaFactory for RtpFactory {
         };
         let srtp = self.srtp.unwrap_or(account.srtp);
         let ports = self.rtp_ports.or(account.rtp_ports);
-        let port = match &self.audio {
+        let (port, processing) = match &self.audio {
             AudioSource::Devices(over) => {
                 let remembered = self
                     .remembered
                     .lock()
                     .map(|c| c.clone())
                     .unwrap_or_default();
-                AudioSource::Devices(remembered.overridden_by(over)).open()?
+                let processing = self.processing.unwrap_or_else(|| {
+                    self.remembered_processing
+                        .lock()
+                        .map(|c| *c)
+                        .unwrap_or_default()
+                });
+                (
+                    AudioSource::Devices(remembered.overridden_by(over)).open()?,
+                    processing,
+                )
             }
-            other => other.open()?,
+            other => (other.open()?, siperb_audio::ProcessingConfig::OFF),
         };
         RtpSession::start_in(local_ip, ports, port)
-            .map(|s| s.with_codecs(codecs).with_srtp(srtp))
+            .map(|s| {
+                s.with_codecs(codecs)
+                    .with_srtp(srtp)
+                    .with_processing(processing)
+            })
             .map(|s| Box::new(s) as Box<dyn MediaSession>)
             .map_err(|e| PhoneError::Media(e.to_string()))
     }
@@ -115,6 +136,12 @@ impl MediaFactory for RtpFactory {
     fn remember_devices(&self, choice: siperb_audio::DeviceChoice) {
         if let Ok(mut c) = self.remembered.lock() {
             *c = choice;
+        }
+    }
+
+    fn remember_processing(&self, config: siperb_audio::ProcessingConfig) {
+        if let Ok(mut c) = self.remembered_processing.lock() {
+            *c = config;
         }
     }
 }
@@ -135,6 +162,8 @@ pub enum MediaControl {
     ),
     /// Play (or stop) the soft call-waiting beeps over this call: another call rings.
     CallWaiting(bool),
+    /// Switch echo cancellation, noise suppression and gain control on the microphone.
+    Processing(siperb_audio::ProcessingConfig),
 }
 
 /// Applies `control` to a call's media; for a stopped recording, the seconds recorded.
@@ -149,6 +178,10 @@ pub(super) fn media_control(
         }
         MediaControl::CallWaiting(on) => {
             media.set_call_waiting(on);
+            Ok(None)
+        }
+        MediaControl::Processing(config) => {
+            media.set_processing(config);
             Ok(None)
         }
         MediaControl::StartRecording(path) => media
