@@ -91,7 +91,13 @@ describe("the app shell", () => {
     fake.listener?.({
       payload: {
         kind: "settingsChanged",
-        settings: { theme: "light", devices: { microphone: null, speaker: null, followHeadsets: true } },
+        settings: {
+          theme: "light",
+          devices: { microphone: null, speaker: null, followHeadsets: true },
+          processing: { echoCancellation: true, noiseSuppression: true, autoGain: false },
+          ringer: { device: null, followHeadsets: true, ringtone: "classic", volume: 80 },
+          accountRingtones: {},
+        },
       },
     });
     await waitFor(() => expect(document.documentElement.dataset.theme).toBe("light"));
