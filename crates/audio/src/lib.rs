@@ -27,8 +27,8 @@ pub use device::{
 pub use device_watch::{DeviceEvent, DeviceWatcher, changes, list_devices};
 pub use files::{FILE_RATE, FileAudio};
 pub use level::{Level, LevelMeter, MicLevels};
-pub use processing::{AudioProcessor, ProcessingConfig, ProcessingError, ProcessingStats};
 pub use port::{AudioError, AudioPort, CaptureSide, Device, PlaybackSide, PortCounters, PortStats};
+pub use processing::{AudioProcessor, ProcessingConfig, ProcessingError, ProcessingStats};
 pub use resample::FrameResampler;
 pub use ringer::{Looper, RINGER_STREAM, Ringer, RingerSettings};
 pub use ringtone::{Ringtone, call_waiting_cycle, test_tone, volume_gain};
