@@ -14,6 +14,9 @@ pub struct FrameResampler {
     frame_in: usize,
     frame_out: usize,
     fft: Option<Fft<f32>>,
+    /// A frame with its non-finite samples silenced (rubato panics on NaN; a broken driver
+    /// must not end the call).
+    clean: Vec<f32>,
 }
 
 impl std::fmt::Debug for FrameResampler {
@@ -60,6 +63,7 @@ impl FrameResampler {
             frame_in,
             frame_out,
             fft,
+            clean: vec![0.0; frame_in],
         })
     }
 
@@ -87,6 +91,14 @@ impl FrameResampler {
             output[..input.len()].copy_from_slice(input);
             return input.len();
         };
+        let input = if input.iter().all(|s| s.is_finite()) {
+            input
+        } else {
+            for (c, s) in self.clean.iter_mut().zip(input) {
+                *c = if s.is_finite() { *s } else { 0.0 };
+            }
+            &self.clean[..]
+        };
         let (Ok(inp), Ok(mut out)) = (
             InterleavedSlice::new(input, 1, self.frame_in),
             InterleavedSlice::new_mut(&mut output[..self.frame_out], 1, self.frame_out),
@@ -103,6 +115,20 @@ impl FrameResampler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn garbage_samples_are_silenced_not_a_panic() {
+        let mut r = FrameResampler::new(8000, 48_000, 20).expect("resampler");
+        let mut input = vec![0.25f32; 160];
+        input[3] = f32::NAN;
+        input[7] = f32::INFINITY;
+        input[9] = f32::NEG_INFINITY;
+        let mut out = vec![0f32; 960];
+        for _ in 0..3 {
+            assert_eq!(r.process(&input, &mut out), 960);
+            assert!(out.iter().all(|s| s.is_finite()));
+        }
+    }
 
     fn tone(rate: u32, hz: f64, n: usize) -> Vec<f32> {
         (0..n)
