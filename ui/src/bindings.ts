@@ -303,6 +303,10 @@ export type EngineEvent =
  */
 { kind: "call"; account: string; event: CallEvent } | 
 /**
+ * The number of missed calls not seen yet changed (the tray badge).
+ */
+{ kind: "missedCalls"; count: number } | 
+/**
  * The microphone's level while the Settings view's meter is on (every 100 ms).
  */
 { kind: "micLevel"; level: Level } | 

@@ -9,6 +9,7 @@ mod calls;
 mod control;
 mod devices;
 mod error;
+mod history;
 mod password;
 mod register;
 mod settings;
@@ -99,6 +100,24 @@ enum Command {
     /// Show or change settings.
     #[command(subcommand)]
     Settings(SettingsCommand),
+    /// The call history, newest first (this profile's: the app's calls and the CLI's).
+    History {
+        /// Only missed calls.
+        #[arg(long)]
+        missed: bool,
+        /// Only calls whose name, number or address contains this.
+        #[arg(long, value_name = "TEXT")]
+        search: Option<String>,
+        /// At most this many calls.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Then mark the missed calls seen (the badge goes).
+        #[arg(long)]
+        mark_seen: bool,
+        /// Instead: forget every finished call.
+        #[arg(long, conflicts_with_all = ["missed", "search", "mark_seen"])]
+        clear: bool,
+    },
     /// List the microphones and speakers (the sound server's names; default marked).
     Devices {
         /// Then keep watching: print each device that comes or goes, and new defaults,
@@ -491,6 +510,20 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 let mut choice: calls::LineChoice = line.into();
                 choice.stats = audio.stats;
                 calls::call(&engine, target, choice, duration, dtmf, control, cli.json).await?
+            }
+            Command::History {
+                missed,
+                search,
+                limit,
+                mark_seen,
+                clear,
+            } => {
+                let query = siperb_engine::HistoryQuery {
+                    missed_only: missed,
+                    search,
+                    limit,
+                };
+                history::run(&engine, query, mark_seen, clear, cli.json).await?
             }
             Command::Devices {
                 level, test_tone, ..

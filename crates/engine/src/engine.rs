@@ -40,6 +40,8 @@ pub(crate) enum Request {
         processing: siperb_audio::ProcessingConfig,
         reply: oneshot::Sender<Result<Settings, EngineError>>,
     },
+    /// For the call history's thread.
+    History(crate::history::Op),
     /// The microphone level meter on or off.
     MicLevels {
         on: bool,
@@ -146,6 +148,8 @@ pub struct Engine {
     /// When to ring and beep, and the thread that rings (none when ringing is off).
     alerting: crate::alerts::Alerting,
     alerts: Option<crate::alerts::AlertPlayer>,
+    /// The call history, written on its own thread.
+    history: crate::history::HistoryWriter,
     /// The microphone meter, while the Settings view shows it.
     mic_levels: Option<siperb_audio::MicLevels>,
     /// This run's ringer device and ringtone instead of the saved ones.
@@ -218,6 +222,7 @@ impl Engine {
         profile.ensure()?;
         let settings = set_aside_if_damaged(Settings::load(&profile.settings_file()))?;
         let accounts = set_aside_if_damaged(Accounts::load(&profile.accounts_file()))?;
+        let data_dir = profile.data_dir().to_path_buf();
         let (requests, inbox) = mpsc::channel(64);
         let (events, _) = broadcast::channel(256);
         let engine = Engine {
@@ -233,6 +238,7 @@ impl Engine {
             alerting: Default::default(),
             alerts: ring.then(|| crate::alerts::AlertPlayer::start(events.clone())),
             mic_levels: None,
+            history: crate::history::HistoryWriter::start(data_dir, events.clone()),
             run_ringer: crate::alerts::RunRinger {
                 device: ringer_device,
                 ringtone,
@@ -417,8 +423,11 @@ impl Engine {
                 Request::LineReady { id, line } => {
                     self.lines.insert(id, line);
                 }
+                Request::History(op) => self.history.send(op),
                 Request::CallEvent { id, event } => {
                     self.alert(&id, &event);
+                    self.history
+                        .send(crate::history::Op::Event(id.clone(), event.clone()));
                     if let Some(call) = event.call() {
                         if matches!(event, CallEvent::CallEnded { .. }) {
                             self.calls.remove(&call);

@@ -25,6 +25,8 @@ pub enum EngineError {
     Call(siperb_sip::phone::PhoneError),
     #[error("network: {0}")]
     Network(String),
+    #[error(transparent)]
+    History(siperb_store::DbError),
     /// A sound device could not be used (no microphone, no sound server…).
     #[error("{0}")]
     Audio(siperb_audio::AudioError),
@@ -54,6 +56,7 @@ impl EngineError {
             Self::Call(_) => "call_failed",
             Self::Network(_) => "network",
             Self::Audio(_) => "audio_devices",
+            Self::History(_) => "history_failed",
             Self::Keyring(siperb_store::SecretError::Unavailable { .. }) => "keyring_unavailable",
             Self::Keyring(siperb_store::SecretError::Locked { .. }) => "keyring_locked",
             Self::Keyring(_) => "keyring_failed",

@@ -21,6 +21,10 @@ pub enum EngineEvent {
         account: String,
         event: siperb_sip::phone::CallEvent,
     },
+    /// The number of missed calls not seen yet changed (the tray badge).
+    MissedCalls {
+        count: u32,
+    },
     /// The microphone's level while the Settings view's meter is on (every 100 ms).
     MicLevel {
         level: siperb_audio::Level,

@@ -62,6 +62,37 @@ impl EngineHandle {
             .await?
     }
 
+    /// Calls from the history, newest first.
+    pub async fn history(
+        &self,
+        query: siperb_store::HistoryQuery,
+    ) -> Result<Vec<siperb_store::CallRecord>, EngineError> {
+        self.ask(|reply| Request::History(crate::history::Op::List(query, reply)))
+            .await?
+            .map_err(EngineError::History)
+    }
+
+    /// Missed calls not seen yet (the tray badge).
+    pub async fn unseen_missed_calls(&self) -> Result<u32, EngineError> {
+        self.ask(|reply| Request::History(crate::history::Op::UnseenMissed(reply)))
+            .await?
+            .map_err(EngineError::History)
+    }
+
+    /// The user has seen the missed calls.
+    pub async fn mark_calls_seen(&self) -> Result<(), EngineError> {
+        self.ask(|reply| Request::History(crate::history::Op::MarkSeen(reply)))
+            .await?
+            .map_err(EngineError::History)
+    }
+
+    /// Forgets the finished calls; how many.
+    pub async fn clear_history(&self) -> Result<usize, EngineError> {
+        self.ask(|reply| Request::History(crate::history::Op::Clear(reply)))
+            .await?
+            .map_err(EngineError::History)
+    }
+
     /// Turns the microphone level meter on or off: `MicLevel` events every 100 ms from the
     /// chosen microphone while it is on.
     pub async fn meter_microphone(&self, on: bool) -> Result<(), EngineError> {

@@ -7,6 +7,7 @@ mod engine;
 mod error;
 mod event;
 mod handle;
+mod history;
 mod registrations;
 mod status;
 
@@ -20,7 +21,9 @@ pub use siperb_sip::phone::{
     AudioSource, CallEvent, CallRef, ECHO_TARGET, MediaControl, MediaFactory, RtpFactory,
 };
 pub use siperb_sip::{AccountConfig, AccountId, RegistrationFailure, RegistrationState, Transport};
-pub use siperb_store::{Profile, Settings, ThemePreference};
+pub use siperb_store::{
+    CallDirection, CallRecord, Disposition, HistoryQuery, Profile, Settings, ThemePreference,
+};
 pub use status::{AccountStatus, EngineStatus, RegistrationSummary};
 
 /// The version of the engine, the app and the CLI (one workspace version).

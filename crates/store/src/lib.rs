@@ -5,13 +5,19 @@
 //! grow here (issue 6). Secrets never go into any file this crate writes.
 
 mod accounts;
+pub mod db;
 mod error;
+mod history;
 mod profile;
 mod secrets;
 mod settings;
 
 pub use accounts::Accounts;
+pub use db::DbError;
 pub use error::StoreError;
+pub use history::{
+    CallDirection, CallEnd, CallRecord, Disposition, History, HistoryQuery, NewCall,
+};
 pub use profile::{PROFILE_ENV, Profile};
 pub use secrets::{KEYRING_ENV, Keyring, SecretError};
 pub use settings::{Settings, ThemePreference};

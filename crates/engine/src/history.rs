@@ -1,0 +1,357 @@
+//! Call history from the calls' events: written on a thread of its own (SQLite must not hold
+//! up the engine), in the order the events came. A call is written when it starts, marked
+//! when answered, touched every second while up (so a crash leaves a true end time) and
+//! completed when it ends.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::mpsc as std_mpsc;
+
+use siperb_sip::AccountId;
+use siperb_sip::call::{CallPhase, EndCause};
+use siperb_sip::phone::{CallEvent, CallRef};
+use siperb_store::{
+    CallDirection, CallEnd, CallRecord, DbError, Disposition, History, HistoryQuery, NewCall,
+};
+use tokio::sync::{broadcast, oneshot};
+
+use crate::EngineEvent;
+
+/// A caller or callee as a SIP header names it: `"Alice" <sip:alice@host>;tag=1`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Party {
+    pub(crate) uri: String,
+    pub(crate) number: String,
+    pub(crate) display_name: String,
+}
+
+impl Party {
+    pub(crate) fn parse(header: &str) -> Self {
+        let header = header.trim();
+        let (display, uri) = match (header.find('<'), header.find('>')) {
+            (Some(open), Some(close)) if close > open => (
+                header[..open].trim().trim_matches('"').trim(),
+                &header[open + 1..close],
+            ),
+            // A bare URI: its parameters (`;tag=`) are not part of it.
+            _ => ("", header.split(';').next().unwrap_or_default()),
+        };
+        let uri = uri.trim();
+        let rest = uri
+            .strip_prefix("sips:")
+            .or_else(|| uri.strip_prefix("sip:"))
+            .or_else(|| uri.strip_prefix("tel:"))
+            .unwrap_or(uri);
+        let number = rest
+            .split(['@', ';', '?'])
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        Self {
+            uri: uri.to_owned(),
+            number,
+            display_name: display.to_owned(),
+        }
+    }
+}
+
+/// How a call that ended goes into the history.
+pub(crate) fn disposition(
+    direction: CallDirection,
+    answered: bool,
+    cause: &EndCause,
+) -> (Disposition, Option<u16>, Option<String>) {
+    let (code, reason) = match cause {
+        EndCause::Rejected { code } => (Some(*code), None),
+        EndCause::Refused { code, reason } => (Some(*code), Some(reason.clone())),
+        EndCause::Network { detail } => (None, Some(detail.clone())),
+        EndCause::MediaRefused { reason } => (None, Some(reason.clone())),
+        _ => (None, None),
+    };
+    let d = match (direction, answered, cause) {
+        (_, true, _) | (_, _, EndCause::Replaced | EndCause::Transferred) => Disposition::Answered,
+        (CallDirection::Incoming, false, EndCause::Rejected { .. } | EndCause::LocalHangup) => {
+            Disposition::Rejected
+        }
+        (CallDirection::Incoming, false, _) => Disposition::Missed,
+        (CallDirection::Outgoing, false, EndCause::LocalHangup) => Disposition::Cancelled,
+        (
+            CallDirection::Outgoing,
+            false,
+            EndCause::Refused {
+                code: 486 | 600, ..
+            },
+        ) => Disposition::Busy,
+        (CallDirection::Outgoing, false, _) => Disposition::Failed,
+    };
+    (d, code, reason)
+}
+
+/// What the history thread does.
+#[derive(Debug)]
+pub(crate) enum Op {
+    Event(AccountId, CallEvent),
+    List(
+        HistoryQuery,
+        oneshot::Sender<Result<Vec<CallRecord>, DbError>>,
+    ),
+    MarkSeen(oneshot::Sender<Result<(), DbError>>),
+    Clear(oneshot::Sender<Result<usize, DbError>>),
+    UnseenMissed(oneshot::Sender<Result<u32, DbError>>),
+}
+
+/// The calls the history thread is writing.
+struct Live {
+    id: i64,
+    direction: CallDirection,
+    answered: bool,
+    codec: Option<String>,
+    mos: Option<f32>,
+}
+
+/// The history thread's handle.
+#[derive(Debug, Clone)]
+pub(crate) struct HistoryWriter {
+    ops: std_mpsc::Sender<Op>,
+}
+
+impl HistoryWriter {
+    /// Opens the profile's history on a thread of its own; a history that cannot be opened
+    /// is logged and every request on it answered with the error (calls still work).
+    pub(crate) fn start(data_dir: PathBuf, events: broadcast::Sender<EngineEvent>) -> Self {
+        let (ops, inbox) = std_mpsc::channel::<Op>();
+        let spawned = std::thread::Builder::new()
+            .name("siperb-history".into())
+            .spawn(move || run(&data_dir, &inbox, &events));
+        if let Err(e) = spawned {
+            tracing::warn!("no call history: {e}");
+        }
+        Self { ops }
+    }
+
+    pub(crate) fn send(&self, op: Op) {
+        let _ = self.ops.send(op);
+    }
+}
+
+fn run(
+    data_dir: &std::path::Path,
+    inbox: &std_mpsc::Receiver<Op>,
+    events: &broadcast::Sender<EngineEvent>,
+) {
+    let history = History::open(data_dir);
+    if let Err(e) = &history {
+        tracing::warn!("the call history cannot be used: {e}");
+    }
+    let mut live: HashMap<CallRef, Live> = HashMap::new();
+    let unavailable = |e: &DbError| DbError::Unavailable(e.to_string());
+    while let Ok(op) = inbox.recv() {
+        let h = match &history {
+            Ok(h) => h,
+            Err(e) => {
+                match op {
+                    Op::Event(..) => {}
+                    Op::List(_, reply) => drop(reply.send(Err(unavailable(e)))),
+                    Op::MarkSeen(reply) => drop(reply.send(Err(unavailable(e)))),
+                    Op::Clear(reply) => drop(reply.send(Err(unavailable(e)))),
+                    Op::UnseenMissed(reply) => drop(reply.send(Err(unavailable(e)))),
+                }
+                continue;
+            }
+        };
+        match op {
+            Op::Event(account, event) => match record(h, &mut live, &account, &event) {
+                Ok(true) => {
+                    if let Ok(count) = h.unseen_missed() {
+                        let _ = events.send(EngineEvent::MissedCalls { count });
+                    }
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!("call history: {e}"),
+            },
+            Op::List(query, reply) => {
+                let _ = reply.send(h.list(&query));
+            }
+            Op::MarkSeen(reply) => {
+                let result = h.mark_seen();
+                if result.is_ok() {
+                    let _ = events.send(EngineEvent::MissedCalls { count: 0 });
+                }
+                let _ = reply.send(result);
+            }
+            Op::Clear(reply) => {
+                let result = h.clear();
+                if result.is_ok() {
+                    let _ = events.send(EngineEvent::MissedCalls { count: 0 });
+                }
+                let _ = reply.send(result);
+            }
+            Op::UnseenMissed(reply) => {
+                let _ = reply.send(h.unseen_missed());
+            }
+        }
+    }
+}
+
+/// Writes one event; whether a missed call was written (the badge changes).
+fn record(
+    h: &History,
+    live: &mut HashMap<CallRef, Live>,
+    account: &AccountId,
+    event: &CallEvent,
+) -> Result<bool, DbError> {
+    let mut begin = |call: CallRef, direction, who: &str, answered: bool| -> Result<(), DbError> {
+        let party = Party::parse(who);
+        let id = h.start(&NewCall {
+            account: account.0.clone(),
+            direction,
+            remote_uri: party.uri,
+            number: party.number,
+            display_name: party.display_name,
+        })?;
+        if answered {
+            h.answered(id)?;
+        }
+        live.insert(
+            call,
+            Live {
+                id,
+                direction,
+                answered,
+                codec: None,
+                mos: None,
+            },
+        );
+        Ok(())
+    };
+    match event {
+        CallEvent::IncomingCall { call, from, .. } => {
+            begin(*call, CallDirection::Incoming, from, false)?;
+        }
+        CallEvent::OutgoingCall { call, to } => begin(*call, CallDirection::Outgoing, to, false)?,
+        CallEvent::CallReplaced { call, from, .. } => {
+            begin(*call, CallDirection::Incoming, from, true)?;
+        }
+        CallEvent::State {
+            call,
+            phase: CallPhase::Established,
+        } => {
+            if let Some(l) = live.get_mut(call)
+                && !l.answered
+            {
+                l.answered = true;
+                h.answered(l.id)?;
+            }
+        }
+        CallEvent::Stats { call, stats } => {
+            if let Some(l) = live.get_mut(call) {
+                l.codec = stats
+                    .codec
+                    .map(|c| c.encoding_name().to_ascii_lowercase())
+                    .or(l.codec.take());
+                l.mos = Some(stats.mos);
+                h.alive(l.id, l.codec.as_deref(), l.mos)?;
+            }
+        }
+        CallEvent::CallEnded { call, cause, .. } => {
+            if let Some(l) = live.remove(call) {
+                let (d, sip_code, sip_reason) = disposition(l.direction, l.answered, cause);
+                h.ended(
+                    l.id,
+                    &CallEnd {
+                        disposition: Some(d),
+                        sip_code,
+                        sip_reason,
+                        codec: l.codec,
+                        mos: l.mos,
+                    },
+                )?;
+                return Ok(d == Disposition::Missed);
+            }
+        }
+        _ => {}
+    }
+    Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parties_are_read_from_headers_as_they_come() {
+        let p = Party::parse("\"Alice Smith\" <sip:+15551234@pbx.example.com;user=phone>;tag=9f");
+        assert_eq!(p.uri, "sip:+15551234@pbx.example.com;user=phone");
+        assert_eq!(p.number, "+15551234");
+        assert_eq!(p.display_name, "Alice Smith");
+        let p = Party::parse("sip:bob@127.0.0.1:5060;tag=abc");
+        assert_eq!(
+            (p.uri.as_str(), p.number.as_str(), p.display_name.as_str()),
+            ("sip:bob@127.0.0.1:5060", "bob", "")
+        );
+        let p = Party::parse("Front Desk <sips:2001@pbx>");
+        assert_eq!(
+            (p.number.as_str(), p.display_name.as_str()),
+            ("2001", "Front Desk")
+        );
+        assert_eq!(Party::parse("tel:+441632960123").number, "+441632960123");
+        assert_eq!(Party::parse("").uri, "");
+        assert_eq!(Party::parse("<>").number, "");
+    }
+
+    #[test]
+    fn each_ending_has_its_disposition() {
+        use CallDirection::{Incoming, Outgoing};
+        let refused = |code| EndCause::Refused {
+            code,
+            reason: "x".into(),
+        };
+        let table = [
+            (
+                Incoming,
+                true,
+                EndCause::RemoteHangup,
+                Disposition::Answered,
+            ),
+            (
+                Incoming,
+                false,
+                EndCause::CallerCancelled,
+                Disposition::Missed,
+            ),
+            (Incoming, false, EndCause::NoAnswer, Disposition::Missed),
+            (
+                Incoming,
+                false,
+                EndCause::Rejected { code: 603 },
+                Disposition::Rejected,
+            ),
+            (
+                Incoming,
+                false,
+                EndCause::LocalHangup,
+                Disposition::Rejected,
+            ),
+            (Outgoing, true, EndCause::LocalHangup, Disposition::Answered),
+            (
+                Outgoing,
+                false,
+                EndCause::LocalHangup,
+                Disposition::Cancelled,
+            ),
+            (Outgoing, false, refused(486), Disposition::Busy),
+            (Outgoing, false, refused(600), Disposition::Busy),
+            (Outgoing, false, refused(404), Disposition::Failed),
+            (Outgoing, false, EndCause::NoAnswer, Disposition::Failed),
+            (Incoming, false, EndCause::Replaced, Disposition::Answered),
+        ];
+        for (dir, answered, cause, want) in table {
+            assert_eq!(
+                disposition(dir, answered, &cause).0,
+                want,
+                "{dir:?} {answered} {cause:?}"
+            );
+        }
+        assert_eq!(disposition(Outgoing, false, &refused(404)).1, Some(404));
+    }
+}
