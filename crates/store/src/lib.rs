@@ -8,6 +8,7 @@ mod accounts;
 pub mod db;
 mod error;
 mod history;
+pub mod numbers;
 mod profile;
 mod secrets;
 mod settings;
