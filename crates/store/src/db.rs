@@ -55,6 +55,33 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         INSERT INTO calls_search (rowid, remote_uri, number, display_name)
         VALUES (new.id, new.remote_uri, new.number, new.display_name);
     END;",
+    // 2: contacts, their numbers and addresses (with the comparable form caller IDs are
+    // matched on), and their search index (kept by the code, in each write's transaction).
+    "CREATE TABLE contacts (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL DEFAULT '',
+        company TEXT NOT NULL DEFAULT '',
+        favourite INTEGER NOT NULL DEFAULT 0,
+        notes TEXT NOT NULL DEFAULT '',
+        photo BLOB,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE contact_addresses (
+        id INTEGER PRIMARY KEY,
+        contact_id INTEGER NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('phone', 'sip')),
+        label TEXT NOT NULL DEFAULT '',
+        value TEXT NOT NULL,
+        normalized TEXT NOT NULL,
+        position INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX contact_addresses_by_contact ON contact_addresses (contact_id);
+    CREATE INDEX contact_addresses_by_normalized ON contact_addresses (normalized);
+    CREATE INDEX contacts_by_name ON contacts (favourite DESC, name COLLATE NOCASE);
+    CREATE VIRTUAL TABLE contacts_search USING fts5 (
+        name, company, addresses, tokenize = 'trigram'
+    );",
 ];
 
 /// What can go wrong with the database, in words a person can act on.

@@ -5,6 +5,7 @@
 //! grow here (issue 6). Secrets never go into any file this crate writes.
 
 mod accounts;
+mod contacts;
 pub mod db;
 mod error;
 mod history;
@@ -14,6 +15,7 @@ mod secrets;
 mod settings;
 
 pub use accounts::Accounts;
+pub use contacts::{AddressKind, Contact, ContactAddress, ContactError, Contacts};
 pub use db::DbError;
 pub use error::StoreError;
 pub use history::{
