@@ -97,6 +97,7 @@ describe("the app shell", () => {
           processing: { echoCancellation: true, noiseSuppression: true, autoGain: false },
           ringer: { device: null, followHeadsets: true, ringtone: "classic", volume: 80 },
           accountRingtones: {},
+          region: null,
         },
       },
     });

@@ -495,6 +495,11 @@ export type Settings = { theme: ThemePreference;
  */
 devices: DeviceChoice; 
 /**
+ * The country national phone numbers belong to (ISO 3166 code, `GB`, `US`…): numbers are
+ * matched to contacts in their international form. Unset: the locale's.
+ */
+region: string | null; 
+/**
  * Echo cancellation, noise suppression and gain control on the microphone.
  */
 processing: ProcessingConfig; 

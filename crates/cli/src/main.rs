@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 mod account;
 mod calls;
+mod contacts;
 mod control;
 mod devices;
 mod error;
@@ -100,6 +101,9 @@ enum Command {
     /// Show or change settings.
     #[command(subcommand)]
     Settings(SettingsCommand),
+    /// The profile's contacts: add, list, search, remove, import and export vCards.
+    #[command(subcommand)]
+    Contacts(contacts::ContactsCommand),
     /// The call history, newest first (this profile's: the app's calls and the CLI's).
     History {
         /// Only missed calls.
@@ -511,6 +515,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 choice.stats = audio.stats;
                 calls::call(&engine, target, choice, duration, dtmf, control, cli.json).await?
             }
+            Command::Contacts(cmd) => contacts::run(&engine, cmd, cli.json).await?,
             Command::History {
                 missed,
                 search,

@@ -223,6 +223,7 @@ impl Engine {
         let settings = set_aside_if_damaged(Settings::load(&profile.settings_file()))?;
         let accounts = set_aside_if_damaged(Accounts::load(&profile.accounts_file()))?;
         let data_dir = profile.data_dir().to_path_buf();
+        let region = siperb_store::numbers::default_region(settings.region.as_deref());
         let (requests, inbox) = mpsc::channel(64);
         let (events, _) = broadcast::channel(256);
         let engine = Engine {
@@ -238,7 +239,7 @@ impl Engine {
             alerting: Default::default(),
             alerts: ring.then(|| crate::alerts::AlertPlayer::start(events.clone())),
             mic_levels: None,
-            history: crate::history::HistoryWriter::start(data_dir, events.clone()),
+            history: crate::history::HistoryWriter::start(data_dir, region, events.clone()),
             run_ringer: crate::alerts::RunRinger {
                 device: ringer_device,
                 ringtone,

@@ -27,6 +27,8 @@ pub enum EngineError {
     Network(String),
     #[error(transparent)]
     History(siperb_store::DbError),
+    #[error(transparent)]
+    Contacts(siperb_store::ContactError),
     /// A sound device could not be used (no microphone, no sound server…).
     #[error("{0}")]
     Audio(siperb_audio::AudioError),
@@ -57,6 +59,9 @@ impl EngineError {
             Self::Network(_) => "network",
             Self::Audio(_) => "audio_devices",
             Self::History(_) => "history_failed",
+            Self::Contacts(siperb_store::ContactError::Empty) => "contact_empty",
+            Self::Contacts(siperb_store::ContactError::NoSuchContact(_)) => "no_such_contact",
+            Self::Contacts(_) => "contacts_failed",
             Self::Keyring(siperb_store::SecretError::Unavailable { .. }) => "keyring_unavailable",
             Self::Keyring(siperb_store::SecretError::Locked { .. }) => "keyring_locked",
             Self::Keyring(_) => "keyring_failed",

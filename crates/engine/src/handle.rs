@@ -72,6 +72,30 @@ impl EngineHandle {
             .map_err(EngineError::History)
     }
 
+    /// Runs `work` on the profile's contacts (on the store's thread).
+    pub async fn contacts<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut siperb_store::Contacts) -> Result<T, siperb_store::ContactError>
+        + Send
+        + 'static,
+    ) -> Result<T, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        let job = crate::history::ContactsJob(Box::new(move |contacts| {
+            let result = match contacts {
+                Ok(c) => work(c).map_err(EngineError::Contacts),
+                Err(why) => Err(EngineError::History(siperb_store::DbError::Unavailable(
+                    why,
+                ))),
+            };
+            let _ = reply.send(result);
+        }));
+        self.requests
+            .send(Request::History(crate::history::Op::Contacts(job)))
+            .await
+            .map_err(|_| EngineError::Stopped)?;
+        answer.await.map_err(|_| EngineError::Stopped)?
+    }
+
     /// Missed calls not seen yet (the tray badge).
     pub async fn unseen_missed_calls(&self) -> Result<u32, EngineError> {
         self.ask(|reply| Request::History(crate::history::Op::UnseenMissed(reply)))

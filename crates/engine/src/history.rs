@@ -11,7 +11,8 @@ use siperb_sip::AccountId;
 use siperb_sip::call::{CallPhase, EndCause};
 use siperb_sip::phone::{CallEvent, CallRef};
 use siperb_store::{
-    CallDirection, CallEnd, CallRecord, DbError, Disposition, History, HistoryQuery, NewCall,
+    CallDirection, CallEnd, CallRecord, Contacts, DbError, Disposition, History, HistoryQuery,
+    NewCall,
 };
 use tokio::sync::{broadcast, oneshot};
 
@@ -98,6 +99,20 @@ pub(crate) enum Op {
     MarkSeen(oneshot::Sender<Result<(), DbError>>),
     Clear(oneshot::Sender<Result<usize, DbError>>),
     UnseenMissed(oneshot::Sender<Result<u32, DbError>>),
+    /// Work on the contacts (on this thread: one writer for the profile database).
+    Contacts(ContactsJob),
+}
+
+/// A piece of work on the contacts; it gets the reason when they cannot be opened.
+pub(crate) struct ContactsJob(pub(crate) Box<ContactsWork>);
+
+/// What a [`ContactsJob`] runs: the contacts, or why they cannot be opened.
+pub(crate) type ContactsWork = dyn FnOnce(Result<&mut Contacts, String>) + Send;
+
+impl std::fmt::Debug for ContactsJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ContactsJob")
+    }
 }
 
 /// The calls the history thread is writing.
@@ -118,11 +133,15 @@ pub(crate) struct HistoryWriter {
 impl HistoryWriter {
     /// Opens the profile's history on a thread of its own; a history that cannot be opened
     /// is logged and every request on it answered with the error (calls still work).
-    pub(crate) fn start(data_dir: PathBuf, events: broadcast::Sender<EngineEvent>) -> Self {
+    pub(crate) fn start(
+        data_dir: PathBuf,
+        region: Option<String>,
+        events: broadcast::Sender<EngineEvent>,
+    ) -> Self {
         let (ops, inbox) = std_mpsc::channel::<Op>();
         let spawned = std::thread::Builder::new()
             .name("siperb-history".into())
-            .spawn(move || run(&data_dir, &inbox, &events));
+            .spawn(move || run(&data_dir, region, &inbox, &events));
         if let Err(e) = spawned {
             tracing::warn!("no call history: {e}");
         }
@@ -136,6 +155,7 @@ impl HistoryWriter {
 
 fn run(
     data_dir: &std::path::Path,
+    region: Option<String>,
     inbox: &std_mpsc::Receiver<Op>,
     events: &broadcast::Sender<EngineEvent>,
 ) {
@@ -143,9 +163,17 @@ fn run(
     if let Err(e) = &history {
         tracing::warn!("the call history cannot be used: {e}");
     }
+    let mut contacts = Contacts::open(data_dir, region).map_err(|e| e.to_string());
     let mut live: HashMap<CallRef, Live> = HashMap::new();
     let unavailable = |e: &DbError| DbError::Unavailable(e.to_string());
     while let Ok(op) = inbox.recv() {
+        let op = match op {
+            Op::Contacts(job) => {
+                (job.0)(contacts.as_mut().map_err(|e| e.clone()));
+                continue;
+            }
+            other => other,
+        };
         let h = match &history {
             Ok(h) => h,
             Err(e) => {
@@ -155,6 +183,7 @@ fn run(
                     Op::MarkSeen(reply) => drop(reply.send(Err(unavailable(e)))),
                     Op::Clear(reply) => drop(reply.send(Err(unavailable(e)))),
                     Op::UnseenMissed(reply) => drop(reply.send(Err(unavailable(e)))),
+                    Op::Contacts(_) => {}
                 }
                 continue;
             }
@@ -189,6 +218,7 @@ fn run(
             Op::UnseenMissed(reply) => {
                 let _ = reply.send(h.unseen_missed());
             }
+            Op::Contacts(_) => {}
         }
     }
 }

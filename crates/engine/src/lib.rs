@@ -21,8 +21,10 @@ pub use siperb_sip::phone::{
     AudioSource, CallEvent, CallRef, ECHO_TARGET, MediaControl, MediaFactory, RtpFactory,
 };
 pub use siperb_sip::{AccountConfig, AccountId, RegistrationFailure, RegistrationState, Transport};
+pub use siperb_store::vcard;
 pub use siperb_store::{
-    CallDirection, CallRecord, Disposition, HistoryQuery, Profile, Settings, ThemePreference,
+    AddressKind, CallDirection, CallRecord, Contact, ContactAddress, ContactError, Contacts,
+    Disposition, HistoryQuery, Profile, Settings, ThemePreference,
 };
 pub use status::{AccountStatus, EngineStatus, RegistrationSummary};
 

@@ -13,6 +13,7 @@ pub mod numbers;
 mod profile;
 mod secrets;
 mod settings;
+pub mod vcard;
 
 pub use accounts::Accounts;
 pub use contacts::{AddressKind, Contact, ContactAddress, ContactError, Contacts};

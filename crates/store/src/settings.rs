@@ -25,6 +25,9 @@ pub struct Settings {
     /// The microphone and speaker calls use (by id and name), and whether a headset that
     /// appears takes the call.
     pub devices: siperb_audio::DeviceChoice,
+    /// The country national phone numbers belong to (ISO 3166 code, `GB`, `US`…): numbers are
+    /// matched to contacts in their international form. Unset: the locale's.
+    pub region: Option<String>,
     /// Echo cancellation, noise suppression and gain control on the microphone.
     pub processing: siperb_audio::ProcessingConfig,
     /// How the phone rings: the ringer device, ringtone and volume.
@@ -124,6 +127,7 @@ mod tests {
                 noise_suppression: false,
                 ..Default::default()
             },
+            region: Some("GB".into()),
         };
         s.save(&path).expect("save");
         assert_eq!(Settings::load(&path).expect("load"), s);
