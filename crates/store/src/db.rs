@@ -133,23 +133,38 @@ pub fn open(path: &Path) -> Result<Connection, DbError> {
 
 /// Runs the migrations a database at an earlier version needs, up to `target`.
 pub(crate) fn migrate(conn: &Connection, target: u32) -> Result<(), DbError> {
-    let found: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if found > SCHEMA_VERSION {
-        return Err(DbError::TooNew {
-            found,
-            known: SCHEMA_VERSION,
-        });
-    }
-    for version in found..target.min(SCHEMA_VERSION) {
+    let target = target.min(SCHEMA_VERSION);
+    loop {
+        // The version is read inside the write lock: two processes opening a new profile
+        // at once must not both run a step.
+        conn.execute_batch("BEGIN IMMEDIATE")
+            .map_err(|source| DbError::Migration { version: 0, source })?;
+        let found: u32 = match conn.pragma_query_value(None, "user_version", |r| r.get(0)) {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(e.into());
+            }
+        };
+        if found > SCHEMA_VERSION {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(DbError::TooNew {
+                found,
+                known: SCHEMA_VERSION,
+            });
+        }
+        if found >= target {
+            conn.execute_batch("COMMIT")?;
+            return Ok(());
+        }
+        // One transaction per step: a crash mid-way leaves the previous version intact.
         let failed = |source| DbError::Migration {
-            version: version + 1,
+            version: found + 1,
             source,
         };
-        // One transaction per step: a crash mid-way leaves the previous version intact.
-        conn.execute_batch("BEGIN IMMEDIATE").map_err(failed)?;
         let step = conn
-            .execute_batch(MIGRATIONS[version as usize])
-            .and_then(|()| conn.pragma_update(None, "user_version", version + 1));
+            .execute_batch(MIGRATIONS[found as usize])
+            .and_then(|()| conn.pragma_update(None, "user_version", found + 1));
         match step {
             Ok(()) => conn.execute_batch("COMMIT").map_err(failed)?,
             Err(e) => {
@@ -158,7 +173,6 @@ pub(crate) fn migrate(conn: &Connection, target: u32) -> Result<(), DbError> {
             }
         }
     }
-    Ok(())
 }
 
 /// Milliseconds since the Unix epoch, as the database stores times.
@@ -253,6 +267,21 @@ mod tests {
             )
             .expect("count");
         assert_eq!(n, 0, "nothing of the failed step stays");
+    }
+
+    #[test]
+    fn processes_opening_a_new_profile_at_once_migrate_it_once() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("p.db");
+        let openers: Vec<_> = (0..6)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || open(&path).map(|c| version(&c)))
+            })
+            .collect();
+        for o in openers {
+            assert_eq!(o.join().expect("thread").expect("open"), SCHEMA_VERSION);
+        }
     }
 
     #[test]

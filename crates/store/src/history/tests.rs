@@ -167,3 +167,56 @@ fn owner_locks_go_with_their_process() {
         .collect();
     assert_eq!(names, [format!("{}.lock", std::process::id())]);
 }
+
+#[test]
+fn a_reader_never_waits_or_fails_while_the_engine_writes() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().to_path_buf();
+    let writer = std::thread::spawn(move || {
+        let h = History::open(&path).expect("writer");
+        for i in 0..2000 {
+            let id = h
+                .start(&call(
+                    CallDirection::Incoming,
+                    &format!("sip:{i}@pbx"),
+                    "Caller",
+                ))
+                .expect("start");
+            h.answered(id).expect("answered");
+            h.ended(id, &CallEnd::default()).expect("ended");
+        }
+    });
+    // A second process's view (its own connection), reading all the while.
+    let reader = History::open(dir.path()).expect("reader");
+    let mut last = 0usize;
+    let mut reads = 0;
+    while !writer.is_finished() {
+        let seen = reader
+            .list(&HistoryQuery {
+                limit: 5000,
+                ..HistoryQuery::default()
+            })
+            .expect("a read during writes");
+        assert!(seen.len() >= last, "rows never go back");
+        last = seen.len();
+        let found = reader
+            .list(&HistoryQuery {
+                search: Some("aller".into()),
+                limit: 5000,
+                ..HistoryQuery::default()
+            })
+            .expect("a search during writes");
+        assert!(found.len() >= last.saturating_sub(1));
+        reads += 1;
+    }
+    writer.join().expect("writer");
+    assert!(reads > 5, "only {reads} reads overlapped the writes");
+    let all = reader
+        .list(&HistoryQuery {
+            limit: 5000,
+            ..HistoryQuery::default()
+        })
+        .expect("list");
+    assert_eq!(all.len(), 2000);
+    assert!(all.iter().all(|c| c.disposition == Disposition::Answered));
+}
