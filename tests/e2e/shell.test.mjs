@@ -138,7 +138,7 @@ describe("the theme", () => {
     }
     // The CLI reads the same profile.
     assert.match(runCli("--profile", user.profile, "settings", "show"), /"theme": "dark"/);
-    assert.ok(fs.existsSync(path.join(user.profile, "config", "settings.json")));
+    assert.ok(fs.existsSync(path.join(user.profile, "data", "siperb.db")));
 
     app = await launchApp({ display: display.display, user, name: "theme-2" });
     try {

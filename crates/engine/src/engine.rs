@@ -137,6 +137,8 @@ pub const LOCAL_ACCOUNT: &str = "local";
 #[derive(Debug)]
 pub struct Engine {
     profile: Profile,
+    /// Settings and accounts in the profile database.
+    documents: Arc<siperb_store::ProfileDocuments>,
     settings: Settings,
     accounts: Accounts,
     states: std::collections::HashMap<AccountId, RegistrationState>,
@@ -220,14 +222,18 @@ impl Engine {
         let resolver = DnsResolver::with_servers(&dns_servers)
             .map_err(|e| EngineError::Network(format!("the name servers cannot be used: {e}")))?;
         profile.ensure()?;
-        let settings = set_aside_if_damaged(Settings::load(&profile.settings_file()))?;
-        let accounts = set_aside_if_damaged(Accounts::load(&profile.accounts_file()))?;
+        let documents = Arc::new(siperb_store::ProfileDocuments::open(&profile)?);
+        let settings: Settings =
+            set_aside_if_damaged(documents.load("settings", &profile.settings_file()))?;
+        let accounts: Accounts =
+            set_aside_if_damaged(documents.load("accounts", &profile.accounts_file()))?;
         let data_dir = profile.data_dir().to_path_buf();
         let region = siperb_store::numbers::default_region(settings.region.as_deref());
         let (requests, inbox) = mpsc::channel(64);
         let (events, _) = broadcast::channel(256);
         let engine = Engine {
             profile,
+            documents,
             settings,
             accounts,
             states: Default::default(),
@@ -644,9 +650,9 @@ impl Engine {
     }
 
     async fn save_accounts(&self, next: Accounts) -> Result<Accounts, EngineError> {
-        let path = self.profile.accounts_file();
+        let documents = self.documents.clone();
         let to_save = next.clone();
-        tokio::task::spawn_blocking(move || to_save.save(&path))
+        tokio::task::spawn_blocking(move || documents.save("accounts", &to_save))
             .await
             .map_err(|_| EngineError::Stopped)??;
         Ok(next)
@@ -746,9 +752,9 @@ impl Engine {
         if self.settings == next {
             return Ok(self.settings.clone());
         }
-        let path = self.profile.settings_file();
+        let documents = self.documents.clone();
         let to_save = next.clone();
-        tokio::task::spawn_blocking(move || to_save.save(&path))
+        tokio::task::spawn_blocking(move || documents.save("settings", &to_save))
             .await
             .map_err(|_| EngineError::Stopped)??;
         self.settings = next;

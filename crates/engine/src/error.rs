@@ -47,6 +47,7 @@ impl EngineError {
             Self::Store(StoreError::NoHome) => "profile_unavailable",
             Self::Store(StoreError::CreateDir { .. }) => "profile_unavailable",
             Self::Store(StoreError::Corrupt { .. }) => "settings_damaged",
+            Self::Store(StoreError::Db(_)) => "profile_database",
             Self::Store(_) => "storage_failed",
             Self::NoSuchAccount(_) => "no_such_account",
             Self::AccountExists(_) => "account_exists",

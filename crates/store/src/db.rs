@@ -82,6 +82,12 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE VIRTUAL TABLE contacts_search USING fts5 (
         name, company, addresses, tokenize = 'trigram'
     );",
+    // 3: the settings and the accounts (no secrets), as typed JSON documents.
+    "CREATE TABLE documents (
+        name TEXT PRIMARY KEY,
+        body TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    );",
 ];
 
 /// What can go wrong with the database, in words a person can act on.

@@ -22,6 +22,8 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Db(#[from] crate::DbError),
     #[error("{path} is damaged and was set aside as {backup}: {source}")]
     Corrupt {
         path: PathBuf,

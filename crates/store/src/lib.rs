@@ -7,6 +7,7 @@
 mod accounts;
 mod contacts;
 pub mod db;
+mod documents;
 mod error;
 mod history;
 pub mod numbers;
@@ -18,6 +19,7 @@ pub mod vcard;
 pub use accounts::Accounts;
 pub use contacts::{AddressKind, Contact, ContactAddress, ContactError, Contacts};
 pub use db::DbError;
+pub use documents::ProfileDocuments;
 pub use error::StoreError;
 pub use history::{
     CallDirection, CallEnd, CallRecord, Disposition, History, HistoryQuery, NewCall,
