@@ -147,6 +147,18 @@ fn a_missed_call_counts_until_seen() {
         tempfile::tempdir().expect("p"),
         tempfile::tempdir().expect("p"),
     );
+    // Bob knows Alice: the history names her as his contact does.
+    let added = cli(bob_p.path(), "bob")
+        .args([
+            "contacts",
+            "add",
+            "Alice from Accounts",
+            "--sip",
+            "sip:alice@127.0.0.1",
+        ])
+        .output()
+        .expect("contacts add");
+    assert!(added.status.success());
     let port = free_port();
     let (_bob, lines) = listen(bob_p.path(), port, &[]);
     // Alice gives up (Ctrl+C) before Bob answers.
@@ -170,6 +182,7 @@ fn a_missed_call_counts_until_seen() {
     });
     assert_eq!(h[0]["disposition"], "missed", "{h:?}");
     assert_eq!(h[0]["seen"], false);
+    assert_eq!(h[0]["displayName"], "Alice from Accounts", "{h:?}");
     assert_eq!(history(alice_p.path(), &[])[0]["disposition"], "cancelled");
 
     // Listed with --missed, then seen.

@@ -164,6 +164,9 @@ fn run(
         tracing::warn!("the call history cannot be used: {e}");
     }
     let mut contacts = Contacts::open(data_dir, region).map_err(|e| e.to_string());
+    if let Err(e) = &contacts {
+        tracing::warn!("the contacts cannot be used: {e}");
+    }
     let mut live: HashMap<CallRef, Live> = HashMap::new();
     let unavailable = |e: &DbError| DbError::Unavailable(e.to_string());
     while let Ok(op) = inbox.recv() {
@@ -189,15 +192,17 @@ fn run(
             }
         };
         match op {
-            Op::Event(account, event) => match record(h, &mut live, &account, &event) {
-                Ok(true) => {
-                    if let Ok(count) = h.unseen_missed() {
-                        let _ = events.send(EngineEvent::MissedCalls { count });
+            Op::Event(account, event) => {
+                match record(h, contacts.as_ref().ok(), &mut live, &account, &event) {
+                    Ok(true) => {
+                        if let Ok(count) = h.unseen_missed() {
+                            let _ = events.send(EngineEvent::MissedCalls { count });
+                        }
                     }
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!("call history: {e}"),
                 }
-                Ok(false) => {}
-                Err(e) => tracing::warn!("call history: {e}"),
-            },
+            }
             Op::List(query, reply) => {
                 let _ = reply.send(h.list(&query));
             }
@@ -226,12 +231,19 @@ fn run(
 /// Writes one event; whether a missed call was written (the badge changes).
 fn record(
     h: &History,
+    contacts: Option<&Contacts>,
     live: &mut HashMap<CallRef, Live>,
     account: &AccountId,
     event: &CallEvent,
 ) -> Result<bool, DbError> {
     let mut begin = |call: CallRef, direction, who: &str, answered: bool| -> Result<(), DbError> {
-        let party = Party::parse(who);
+        let mut party = Party::parse(who);
+        // The name the user gave the caller wins over the one the call carries.
+        if let Some(Ok(Some(contact))) = contacts.map(|c| c.find_by_address(&party.uri))
+            && !contact.name.is_empty()
+        {
+            party.display_name = contact.name;
+        }
         let id = h.start(&NewCall {
             account: account.0.clone(),
             direction,
