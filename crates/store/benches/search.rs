@@ -53,10 +53,6 @@ fn main() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let fill = Instant::now();
     let mut contacts = Contacts::open(dir.path(), Some("GB".into())).expect("contacts");
-    {
-        let conn = contacts.connection_mut();
-        conn.execute_batch("BEGIN").expect("begin");
-    }
     let mut numbers = Vec::new();
     for i in 0..CONTACTS {
         let number = format!("07{:03} {:06}", 700 + rng.below(300), rng.below(1_000_000));
@@ -80,10 +76,6 @@ fn main() {
         };
         contacts.add(&c).expect("add");
     }
-    contacts
-        .connection_mut()
-        .execute_batch("COMMIT")
-        .expect("commit");
     let history = History::open(dir.path()).expect("history");
     history.connection().execute_batch("BEGIN").expect("begin");
     for i in 0..CALLS {
