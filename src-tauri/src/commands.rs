@@ -1,6 +1,6 @@
 //! The typed commands the UI may call. Each one forwards to the engine and nothing more.
 
-use siperb_engine::{EngineHandle, EngineStatus, Settings, ThemePreference};
+use siperb_engine::{CallRecord, EngineHandle, EngineStatus, HistoryQuery, Settings, ThemePreference};
 use tauri::State;
 use tauri_specta::{collect_commands, collect_events};
 
@@ -29,10 +29,64 @@ async fn set_theme(
     Ok(engine.set_theme(theme).await?)
 }
 
+/// The most calls one history request returns.
+const HISTORY_PAGE_MAX: u32 = 500;
+/// The longest search text taken (what a person types; longer is cut).
+const SEARCH_MAX_CHARS: usize = 200;
+
+/// Calls, newest first: only missed ones with `missed_only`, only those whose name, number or
+/// address contains `search` when given; at most `limit` (1 to 500).
+#[tauri::command]
+#[specta::specta]
+async fn get_history(
+    engine: State<'_, EngineHandle>,
+    missed_only: bool,
+    search: Option<String>,
+    limit: u32,
+) -> Result<Vec<CallRecord>, IpcError> {
+    let search = search.map(|s| s.chars().take(SEARCH_MAX_CHARS).collect::<String>());
+    let query = HistoryQuery {
+        missed_only,
+        search,
+        limit: limit.clamp(1, HISTORY_PAGE_MAX) as usize,
+    };
+    Ok(engine.history(query).await?)
+}
+
+/// Missed calls the user has not seen yet.
+#[tauri::command]
+#[specta::specta]
+async fn get_missed_count(engine: State<'_, EngineHandle>) -> Result<u32, IpcError> {
+    Ok(engine.unseen_missed_calls().await?)
+}
+
+/// The user has seen the missed calls (the badge goes).
+#[tauri::command]
+#[specta::specta]
+async fn mark_calls_seen(engine: State<'_, EngineHandle>) -> Result<(), IpcError> {
+    Ok(engine.mark_calls_seen().await?)
+}
+
+/// Forgets every finished call; how many.
+#[tauri::command]
+#[specta::specta]
+async fn clear_history(engine: State<'_, EngineHandle>) -> Result<u32, IpcError> {
+    let n = engine.clear_history().await?;
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
 /// Every command and event the UI sees. `tests/bindings.rs` checks that `ui/src/bindings.ts`
 /// matches it.
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
     tauri_specta::Builder::<tauri::Wry>::new()
-        .commands(collect_commands![get_status, get_settings, set_theme])
+        .commands(collect_commands![
+            get_status,
+            get_settings,
+            set_theme,
+            get_history,
+            get_missed_count,
+            mark_calls_seen,
+            clear_history
+        ])
         .events(collect_events![EngineNotice])
 }

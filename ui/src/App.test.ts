@@ -8,6 +8,9 @@ const fake = vi.hoisted(() => ({
   listener: null as null | ((e: { payload: EngineEvent }) => void),
   theme: "system" as "system" | "light" | "dark",
   setTheme: vi.fn(),
+  calls: [] as Record<string, unknown>[],
+  missed: 0,
+  historyAsked: [] as { missedOnly: boolean; search: string | null }[],
 }));
 
 vi.mock("./bindings", () => ({
@@ -21,6 +24,25 @@ vi.mock("./bindings", () => ({
       fake.setTheme(theme);
       fake.theme = theme;
       return { status: "ok", data: { theme } };
+    },
+    getMissedCount: async () => ({ status: "ok", data: fake.missed }),
+    getHistory: async (missedOnly: boolean, search: string | null) => {
+      fake.historyAsked.push({ missedOnly, search });
+      const data = fake.calls.filter(
+        (c) =>
+          (!missedOnly || c.disposition === "missed") &&
+          (search === null || String(c.displayName).toLowerCase().includes(search.toLowerCase())),
+      );
+      return { status: "ok", data };
+    },
+    markCallsSeen: async () => {
+      fake.missed = 0;
+      return { status: "ok", data: null };
+    },
+    clearHistory: async () => {
+      const n = fake.calls.length;
+      fake.calls = [];
+      return { status: "ok", data: n };
     },
   },
   events: {
@@ -39,6 +61,9 @@ describe("the app shell", () => {
   afterEach(cleanup);
 
   beforeEach(() => {
+    fake.calls = [];
+    fake.missed = 0;
+    fake.historyAsked = [];
     fake.theme = "system";
     fake.setTheme.mockClear();
     document.documentElement.dataset.theme = "system";
@@ -103,5 +128,50 @@ describe("the app shell", () => {
     });
     await waitFor(() => expect(document.documentElement.dataset.theme).toBe("light"));
     expect((screen.getByRole("radio", { name: "Light" }) as HTMLInputElement).checked).toBe(true);
+  });
+
+  it("lists calls, filters them as you type, and marks missed calls seen", async () => {
+    const call = (id: number, displayName: string, disposition: string, direction = "incoming") => ({
+      id,
+      account: "local",
+      direction,
+      remoteUri: `sip:${id}@pbx`,
+      number: String(1000 + id),
+      displayName,
+      startedAt: Date.now() - id * 60_000,
+      answeredAt: disposition === "answered" ? Date.now() : null,
+      endedAt: Date.now(),
+      durationSecs: disposition === "answered" ? 65 : null,
+      disposition,
+      sipCode: null,
+      sipReason: null,
+      codec: null,
+      mos: null,
+      seen: false,
+    });
+    fake.calls = [call(1, "Alice Smith", "missed"), call(2, "Bob Jones", "answered", "outgoing")];
+    fake.missed = 1;
+    render(App);
+    const tab = await screen.findByRole("tab", { name: /History/ });
+    await waitFor(() => expect(tab.textContent).toContain("1"));
+    await fireEvent.click(tab);
+    const list = await screen.findByRole("list", { name: "Calls" });
+    await waitFor(() => expect(list.textContent).toContain("Alice Smith"));
+    expect(list.textContent).toContain("Missed");
+    expect(list.textContent).toContain("Bob Jones");
+    expect(list.textContent).toContain("1:05");
+
+    const search = screen.getByRole("searchbox", { name: "Search history" });
+    await fireEvent.input(search, { target: { value: "bob" } });
+    await waitFor(() => expect(list.textContent).not.toContain("Alice Smith"));
+    expect(fake.historyAsked.at(-1)).toEqual({ missedOnly: false, search: "bob" });
+
+    await fireEvent.input(search, { target: { value: "" } });
+    await fireEvent.click(screen.getByRole("checkbox", { name: "Missed only" }));
+    await waitFor(() => expect(screen.getByRole("list", { name: "Calls" }).textContent).not.toContain("Bob"));
+
+    await fireEvent.click(screen.getByRole("button", { name: "Mark 1 missed as seen" }));
+    await waitFor(() => expect(screen.queryByRole("button", { name: /missed as seen/ })).toBeNull());
+    expect(tab.textContent).not.toMatch(/\d/);
   });
 });

@@ -32,6 +32,51 @@ async setTheme(theme: ThemePreference) : Promise<Result<Settings, IpcError>> {
     if(e instanceof Error) throw e;
     else return { status: "error", error: e  as any };
 }
+},
+/**
+ * Calls, newest first: only missed ones with `missed_only`, only those whose name, number or
+ * address contains `search` when given; at most `limit` (1 to 500).
+ */
+async getHistory(missedOnly: boolean, search: string | null, limit: number) : Promise<Result<CallRecord[], IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("get_history", { missedOnly, search, limit }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Missed calls the user has not seen yet.
+ */
+async getMissedCount() : Promise<Result<number, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("get_missed_count") };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * The user has seen the missed calls (the badge goes).
+ */
+async markCallsSeen() : Promise<Result<null, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("mark_calls_seen") };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Forgets every finished call; how many.
+ */
+async clearHistory() : Promise<Result<number, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("clear_history") };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
 }
 }
 
@@ -74,6 +119,7 @@ device: DeviceInfo | null;
  * Why: the user's choice, a headset that appeared, or the device in use went away.
  */
 reason: RouteReason }
+export type CallDirection = "incoming" | "outgoing"
 /**
  * What happens to calls, in the order it happens.
  */
@@ -141,6 +187,22 @@ export type CallPhase =
  * Hanging up: CANCEL or BYE sent.
  */
 "ending" | "ended"
+/**
+ * A call as the history shows it. Times are Unix milliseconds.
+ */
+export type CallRecord = { id: number; account: string; direction: CallDirection; remoteUri: string; number: string; displayName: string; startedAt: number; answeredAt: number | null; endedAt: number | null; 
+/**
+ * Talk time (answer to end), seconds.
+ */
+durationSecs: number | null; disposition: Disposition; 
+/**
+ * The SIP status that ended it, when one did (486, 603, 404…).
+ */
+sipCode: number | null; sipReason: string | null; codec: string | null; 
+/**
+ * The call's quality (E-model MOS, last reported).
+ */
+mos: number | null; seen: boolean }
 /**
  * Our handle on one call, unique for the life of the process.
  */
@@ -241,6 +303,38 @@ headset: boolean;
  * Connected over Bluetooth.
  */
 bluetooth: boolean }
+/**
+ * How a call ended.
+ */
+export type Disposition = 
+/**
+ * Not over yet.
+ */
+"ongoing" | "answered" | 
+/**
+ * An incoming call nobody answered (the caller gave up, or no answer in time).
+ */
+"missed" | 
+/**
+ * We declined it (or Do Not Disturb did).
+ */
+"rejected" | 
+/**
+ * The far end was busy.
+ */
+"busy" | 
+/**
+ * The call could not be made (refused, network, media).
+ */
+"failed" | 
+/**
+ * We gave up on our own outgoing call before the answer.
+ */
+"cancelled" | 
+/**
+ * The phone stopped during the call (a crash, a kill, a power cut).
+ */
+"interrupted"
 /**
  * Why a call ended (`call_ended` events).
  */

@@ -7,6 +7,10 @@ export const phone = $state({
   settings: null as Settings | null,
   /** The last error to show the user, if any. */
   error: null as string | null,
+  /** Missed calls not seen yet (the History tab's badge). */
+  missedCalls: 0,
+  /** Goes up whenever a call ends: views showing calls reload. */
+  callsChanged: 0,
 });
 
 function explain(e: IpcError): string {
@@ -23,13 +27,27 @@ export function apply(event: EngineEvent): void {
       phone.settings = event.settings;
       applyTheme(event.settings.theme);
       break;
+    case "missedCalls":
+      phone.missedCalls = event.count;
+      phone.callsChanged += 1;
+      break;
+    case "call":
+      if (event.event.event === "call_ended" || event.event.event === "incoming_call" || event.event.event === "outgoing_call") {
+        phone.callsChanged += 1;
+      }
+      break;
   }
 }
 
 /** Subscribes to engine events, then reads the current state. Returns the unsubscribe function. */
 export async function connect(): Promise<() => void> {
   const unlisten = await events.engineNotice.listen((e) => apply(e.payload));
-  const [status, settings] = await Promise.all([commands.getStatus(), commands.getSettings()]);
+  const [status, settings, missed] = await Promise.all([
+    commands.getStatus(),
+    commands.getSettings(),
+    commands.getMissedCount(),
+  ]);
+  if (missed.status === "ok") phone.missedCalls = missed.data;
   if (status.status === "ok") apply({ kind: "statusChanged", status: status.data });
   else phone.error = explain(status.error);
   if (settings.status === "ok") apply({ kind: "settingsChanged", settings: settings.data });
