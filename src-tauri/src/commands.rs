@@ -1,6 +1,8 @@
 //! The typed commands the UI may call. Each one forwards to the engine and nothing more.
 
-use siperb_engine::{CallRecord, EngineHandle, EngineStatus, HistoryQuery, Settings, ThemePreference};
+use siperb_engine::{
+    CallRecord, EngineHandle, EngineStatus, HistoryQuery, Settings, ThemePreference,
+};
 use tauri::State;
 use tauri_specta::{collect_commands, collect_events};
 

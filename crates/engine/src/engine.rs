@@ -264,7 +264,29 @@ impl Engine {
 
     async fn run(mut self, mut inbox: mpsc::Receiver<Request>) {
         tracing::info!(profile = %self.profile.data_dir().display(), "engine started");
-        while let Some(request) = inbox.recv().await {
+        // Stopping: the calls still up are being hung up; stop when they have ended (their
+        // end goes into the history) or at the deadline.
+        let mut stopping: Option<(oneshot::Sender<()>, tokio::time::Instant)> = None;
+        loop {
+            if let Some((_, deadline)) = &stopping
+                && (self.calls.is_empty() || tokio::time::Instant::now() >= *deadline)
+            {
+                if let Some((reply, _)) = stopping.take() {
+                    self.finish_stopping(reply).await;
+                }
+                break;
+            }
+            let deadline = stopping.as_ref().map(|(_, d)| *d);
+            let request = tokio::select! {
+                r = inbox.recv() => r,
+                () = async {
+                    match deadline {
+                        Some(d) => tokio::time::sleep_until(d).await,
+                        None => std::future::pending().await,
+                    }
+                } => continue,
+            };
+            let Some(request) = request else { break };
             match request {
                 Request::Status(reply) => {
                     let _ = reply.send(self.status());
@@ -535,13 +557,32 @@ impl Engine {
                 }
                 Request::Shutdown(reply) => {
                     tracing::info!("engine stopping");
-                    self.registrations.stop_all().await;
-                    let _ = reply.send(());
-                    break;
+                    // Calls still up or ringing are hung up (declined), so the far end knows
+                    // and the history has their end.
+                    for (call, account) in self.calls.clone() {
+                        if let Some(line) = self.lines.get(&account).cloned() {
+                            tokio::spawn(async move {
+                                let _ = line.command(call, CallInput::Hangup).await;
+                            });
+                        }
+                    }
+                    stopping = Some((
+                        reply,
+                        tokio::time::Instant::now() + std::time::Duration::from_secs(2),
+                    ));
                 }
             }
         }
         tracing::info!("engine stopped");
+    }
+
+    /// The last of stopping: registrations withdrawn, the history written out.
+    async fn finish_stopping(&mut self, reply: oneshot::Sender<()>) {
+        self.registrations.stop_all().await;
+        let (flushed, done) = oneshot::channel();
+        self.history.send(crate::history::Op::Flush(flushed));
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), done).await;
+        let _ = reply.send(());
     }
 
     fn line_of(&self, call: CallRef) -> Option<Line> {

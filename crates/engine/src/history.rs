@@ -101,6 +101,8 @@ pub(crate) enum Op {
     UnseenMissed(oneshot::Sender<Result<u32, DbError>>),
     /// Work on the contacts (on this thread: one writer for the profile database).
     Contacts(ContactsJob),
+    /// Answered once everything asked before is written.
+    Flush(oneshot::Sender<()>),
 }
 
 /// A piece of work on the contacts; it gets the reason when they cannot be opened.
@@ -175,6 +177,10 @@ fn run(
                 (job.0)(contacts.as_mut().map_err(|e| e.clone()));
                 continue;
             }
+            Op::Flush(done) => {
+                let _ = done.send(());
+                continue;
+            }
             other => other,
         };
         let h = match &history {
@@ -186,7 +192,7 @@ fn run(
                     Op::MarkSeen(reply) => drop(reply.send(Err(unavailable(e)))),
                     Op::Clear(reply) => drop(reply.send(Err(unavailable(e)))),
                     Op::UnseenMissed(reply) => drop(reply.send(Err(unavailable(e)))),
-                    Op::Contacts(_) => {}
+                    Op::Contacts(_) | Op::Flush(_) => {}
                 }
                 continue;
             }
@@ -223,7 +229,7 @@ fn run(
             Op::UnseenMissed(reply) => {
                 let _ = reply.send(h.unseen_missed());
             }
-            Op::Contacts(_) => {}
+            Op::Contacts(_) | Op::Flush(_) => {}
         }
     }
 }
