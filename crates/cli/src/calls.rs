@@ -282,6 +282,8 @@ pub(crate) async fn call(
     let stats = choice.stats;
     let account = open_line(engine, choice, json, target_addr(&target)).await?;
     let mut events = engine.subscribe();
+    let mut interrupts =
+        crate::interrupts::Interrupts::new().map_err(crate::error::CliError::Interrupts)?;
     let live = LiveCalls::default();
     let call = engine.dial(account.clone(), target).await?;
     live.add(call);
@@ -292,7 +294,7 @@ pub(crate) async fn call(
     loop {
         let deadline = hangup_at;
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {
+            () = interrupts.next() => {
                 hang_up_all(engine, &live).await;
                 hangup_at = None;
             }
@@ -367,6 +369,8 @@ pub(crate) async fn listen(
     control: bool,
     json: bool,
 ) -> Result<(), CliError> {
+    let mut interrupts =
+        crate::interrupts::Interrupts::new().map_err(crate::error::CliError::Interrupts)?;
     let mut events = engine.subscribe();
     let stats = choice.stats;
     let account = open_line(engine, choice, json, None).await?;
@@ -374,7 +378,7 @@ pub(crate) async fn listen(
     let mut quit = control.then(|| control::spawn(engine.clone(), account, live.clone(), json));
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => return Ok(()),
+            () = interrupts.next() => return Ok(()),
             Some(()) = async { match quit.as_mut() { Some(q) => q.recv().await, None => std::future::pending().await } } => {
                 hang_up_all(engine, &live).await;
                 return Ok(());

@@ -23,6 +23,9 @@ pub(crate) enum CliError {
     PasswordInput(String),
     #[error("sound devices: {0}")]
     Devices(String),
+    /// Ctrl+C cannot be watched for (the OS refused the signal handler).
+    #[error("cannot watch for Ctrl+C: {0}")]
+    Interrupts(std::io::Error),
     /// Options that do not go together, or a value no option takes.
     #[error("{0}")]
     Usage(String),
@@ -42,6 +45,7 @@ impl CliError {
             Self::PasswordInput(_) => "password_input",
             Self::Devices(_) => "audio_devices",
             Self::Usage(_) => "usage",
+            Self::Interrupts(_) => "signals",
         }
     }
 }

@@ -11,6 +11,7 @@ mod control;
 mod devices;
 mod error;
 mod history;
+mod interrupts;
 mod password;
 mod register;
 mod settings;

@@ -21,12 +21,14 @@ pub(crate) async fn run(
     };
     // The password: --password-env for this run, else the keyring, else SIPERB_PASSWORD.
     // It is never printed.
+    let mut interrupts =
+        crate::interrupts::Interrupts::new().map_err(crate::error::CliError::Interrupts)?;
     let mut events = engine.subscribe();
     crate::password::register(engine, &id, password_env).await?;
     let mut last: Option<RegistrationState> = None;
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => return Ok(()),
+            () = interrupts.next() => return Ok(()),
             event = events.recv() => {
                 let Ok(EngineEvent::StatusChanged { status }) = event else { continue };
                 let Some(state) = status.accounts.iter().find(|a| a.id == id).map(|a| a.registration.clone()) else {

@@ -71,6 +71,18 @@ fn wait_line(rx: &std::sync::mpsc::Receiver<String>, what: &str) -> String {
     }
 }
 
+/// Waits for `child` to exit, failing the test (not hanging it) after `secs`.
+fn exits_within(child: &mut std::process::Child, secs: u64, what: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{what} did not exit within {secs} s");
+}
+
 /// The profile's history as JSON (the CLI's own `history --json`).
 fn history(profile: &std::path::Path, extra: &[&str]) -> Vec<serde_json::Value> {
     let out = cli(profile, "x")
@@ -175,7 +187,7 @@ fn a_missed_call_counts_until_seen() {
     let _ = Command::new("kill")
         .args(["-INT", &alice.0.id().to_string()])
         .status();
-    let _ = alice.0.wait();
+    exits_within(&mut alice.0, 15, "the caller after Ctrl+C");
     wait_line(&lines, "call_ended");
     let h = history_until(bob_p.path(), |h| {
         h.first().is_some_and(|c| c["disposition"] == "missed")

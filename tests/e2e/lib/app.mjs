@@ -191,6 +191,8 @@ export async function byRole(app, role, name) {
     button: "button, [role=button]",
     tab: "[role=tab]",
     textbox: "input[type=text], input:not([type]), textarea, [role=textbox]",
+    searchbox: "input[type=search], [role=searchbox]",
+    checkbox: "input[type=checkbox], [role=checkbox]",
     radio: "input[type=radio], [role=radio]",
     status: "[role=status]",
     heading: "h1, h2, h3, [role=heading]",

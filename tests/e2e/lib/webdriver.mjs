@@ -12,6 +12,7 @@ export class WebDriverError extends Error {
 const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
 
 export const Keys = {
+  Backspace: "\uE003",
   Tab: "\uE004",
   Enter: "\uE007",
   Shift: "\uE008",
