@@ -300,11 +300,24 @@ impl History {
         } else {
             ""
         };
+        // "7946 00" finds 02079460018: separators typed in a number do not count.
         let search = query
             .search
             .as_deref()
             .map(str::trim)
-            .filter(|s| !s.is_empty());
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                let compact: String = s
+                    .chars()
+                    .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+                    .collect();
+                if !compact.is_empty() && compact.chars().all(|c| c.is_ascii_digit() || c == '+') {
+                    compact
+                } else {
+                    s.to_owned()
+                }
+            });
+        let search = search.as_deref();
         let columns = "c.id, c.account, c.direction, c.remote_uri, c.number, c.display_name,
                        c.started_at, c.answered_at, c.ended_at, c.disposition, c.sip_code,
                        c.sip_reason, c.codec, c.mos, c.seen";

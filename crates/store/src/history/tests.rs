@@ -107,6 +107,11 @@ fn search_finds_a_name_a_number_fragment_or_an_address() {
     assert_eq!(find("smi"), ["sip:+441632960123@pbx.example.com"]);
     assert_eq!(find("SMITH"), ["sip:+441632960123@pbx.example.com"]);
     assert_eq!(find("6329"), ["sip:+441632960123@pbx.example.com"]);
+    assert_eq!(
+        find("632 960"),
+        ["sip:+441632960123@pbx.example.com"],
+        "spaces typed in a number"
+    );
     assert_eq!(find("example.org"), ["sip:bob@example.org"]);
     assert_eq!(
         find("20"),
