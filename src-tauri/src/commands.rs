@@ -1,7 +1,7 @@
 //! The typed commands the UI may call. Each one forwards to the engine and nothing more.
 
 use siperb_engine::{
-    CallRecord, EngineHandle, EngineStatus, HistoryQuery, Settings, ThemePreference,
+    CallRecord, Contact, EngineHandle, EngineStatus, HistoryQuery, Settings, ThemePreference,
 };
 use tauri::State;
 use tauri_specta::{collect_commands, collect_events};
@@ -77,6 +77,56 @@ async fn clear_history(engine: State<'_, EngineHandle>) -> Result<u32, IpcError>
     Ok(u32::try_from(n).unwrap_or(u32::MAX))
 }
 
+/// The most contacts one request returns.
+const CONTACTS_PAGE_MAX: u32 = 1000;
+
+/// Contacts, favourites first: all of them, or those whose name, company, number or address
+/// contains `search`; at most `limit` (1 to 1000).
+#[tauri::command]
+#[specta::specta]
+async fn get_contacts(
+    engine: State<'_, EngineHandle>,
+    search: Option<String>,
+    limit: u32,
+) -> Result<Vec<Contact>, IpcError> {
+    let search: String = search
+        .unwrap_or_default()
+        .chars()
+        .take(SEARCH_MAX_CHARS)
+        .collect();
+    let limit = limit.clamp(1, CONTACTS_PAGE_MAX) as usize;
+    Ok(engine.contacts(move |c| c.search(&search, limit)).await?)
+}
+
+/// Saves a contact: a new one when it has no id, else the one with that id. Returns it as
+/// saved (with its id).
+#[tauri::command]
+#[specta::specta]
+async fn save_contact(
+    engine: State<'_, EngineHandle>,
+    contact: Contact,
+) -> Result<Contact, IpcError> {
+    Ok(engine
+        .contacts(move |c| {
+            let id = match contact.id {
+                Some(id) => {
+                    c.update(&contact)?;
+                    id
+                }
+                None => c.add(&contact)?,
+            };
+            c.get(id)?
+                .ok_or(siperb_engine::ContactError::NoSuchContact(id))
+        })
+        .await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn delete_contact(engine: State<'_, EngineHandle>, id: i64) -> Result<(), IpcError> {
+    Ok(engine.contacts(move |c| c.delete(id)).await?)
+}
+
 /// Every command and event the UI sees. `tests/bindings.rs` checks that `ui/src/bindings.ts`
 /// matches it.
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
@@ -88,7 +138,10 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             get_history,
             get_missed_count,
             mark_calls_seen,
-            clear_history
+            clear_history,
+            get_contacts,
+            save_contact,
+            delete_contact
         ])
         .events(collect_events![EngineNotice])
 }

@@ -11,6 +11,7 @@ const fake = vi.hoisted(() => ({
   calls: [] as Record<string, unknown>[],
   missed: 0,
   historyAsked: [] as { missedOnly: boolean; search: string | null }[],
+  contacts: [] as Record<string, unknown>[],
 }));
 
 vi.mock("./bindings", () => ({
@@ -39,6 +40,22 @@ vi.mock("./bindings", () => ({
       fake.missed = 0;
       return { status: "ok", data: null };
     },
+    getContacts: async (search: string | null) => ({
+      status: "ok",
+      data: fake.contacts.filter((c) => search === null || JSON.stringify(c).toLowerCase().includes(search.toLowerCase())),
+    }),
+    saveContact: async (c: Record<string, unknown>) => {
+      if (String(c.name) === "" && (c.addresses as unknown[]).length === 0) {
+        return { status: "error", error: { code: "contact_empty", message: "a contact needs a name, a company, or at least one number or address" } };
+      }
+      const saved = { ...c, id: c.id ?? fake.contacts.length + 1 };
+      fake.contacts = [...fake.contacts.filter((x) => x.id !== saved.id), saved];
+      return { status: "ok", data: saved };
+    },
+    deleteContact: async (id: number) => {
+      fake.contacts = fake.contacts.filter((x) => x.id !== id);
+      return { status: "ok", data: null };
+    },
     clearHistory: async () => {
       const n = fake.calls.length;
       fake.calls = [];
@@ -61,6 +78,7 @@ describe("the app shell", () => {
   afterEach(cleanup);
 
   beforeEach(() => {
+    fake.contacts = [];
     fake.calls = [];
     fake.missed = 0;
     fake.historyAsked = [];
@@ -173,5 +191,41 @@ describe("the app shell", () => {
     await fireEvent.click(screen.getByRole("button", { name: "Mark 1 missed as seen" }));
     await waitFor(() => expect(screen.queryByRole("button", { name: /missed as seen/ })).toBeNull());
     expect(tab.textContent).not.toMatch(/\d/);
+  });
+
+  it("adds, finds, edits and deletes a contact", async () => {
+    render(App);
+    await fireEvent.click(await screen.findByRole("tab", { name: "Contacts" }));
+    await screen.findByText("No contacts yet");
+    await fireEvent.click(screen.getByRole("button", { name: "Add contact" }));
+    // Nothing typed: the engine's reason is shown, the form stays.
+    await fireEvent.click(screen.getByRole("button", { name: "Remove number 1" }));
+    await fireEvent.click(screen.getByRole("button", { name: "Save" }));
+    expect((await screen.findByRole("alert")).textContent).toContain("needs a name");
+
+    await fireEvent.input(screen.getByRole("textbox", { name: "Name" }), { target: { value: "Alice Smith" } });
+    await fireEvent.click(screen.getByRole("button", { name: "Add number" }));
+    await fireEvent.input(screen.getByRole("textbox", { name: "Number 1" }), { target: { value: "07911 123456" } });
+    await fireEvent.click(screen.getByRole("checkbox", { name: "Favourite" }));
+    await fireEvent.click(screen.getByRole("button", { name: "Save" }));
+    const list = await screen.findByRole("list", { name: "Contacts" });
+    expect(list.textContent).toContain("Alice Smith");
+    expect(list.textContent).toContain("mobile: 07911 123456");
+    expect(fake.contacts[0]).toMatchObject({ name: "Alice Smith", favourite: true, addresses: [{ kind: "phone", label: "mobile", value: "07911 123456" }] });
+
+    await fireEvent.input(screen.getByRole("searchbox", { name: "Search contacts" }), { target: { value: "zzz" } });
+    await screen.findByText("No contacts match");
+    await fireEvent.input(screen.getByRole("searchbox", { name: "Search contacts" }), { target: { value: "" } });
+
+    await fireEvent.click(await screen.findByRole("button", { name: /Alice Smith/ }));
+    await fireEvent.input(screen.getByRole("textbox", { name: "Company" }), { target: { value: "Acme" } });
+    await fireEvent.click(screen.getByRole("button", { name: "Save" }));
+    await waitFor(() => expect(screen.getByRole("list", { name: "Contacts" }).textContent).toContain("Acme"));
+
+    await fireEvent.click(screen.getByRole("button", { name: /Alice Smith/ }));
+    await fireEvent.click(screen.getByRole("button", { name: "Delete contact" }));
+    await fireEvent.click(screen.getByRole("button", { name: "Delete" }));
+    await screen.findByText("No contacts yet");
+    expect(fake.contacts).toEqual([]);
   });
 });

@@ -77,6 +77,38 @@ async clearHistory() : Promise<Result<number, IpcError>> {
     if(e instanceof Error) throw e;
     else return { status: "error", error: e  as any };
 }
+},
+/**
+ * Contacts, favourites first: all of them, or those whose name, company, number or address
+ * contains `search`; at most `limit` (1 to 1000).
+ */
+async getContacts(search: string | null, limit: number) : Promise<Result<Contact[], IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("get_contacts", { search, limit }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Saves a contact: a new one when it has no id, else the one with that id. Returns it as
+ * saved (with its id).
+ */
+async saveContact(contact: Contact) : Promise<Result<Contact, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("save_contact", { contact }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async deleteContact(id: number) : Promise<Result<null, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("delete_contact", { id }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
 }
 }
 
@@ -107,6 +139,15 @@ export type AccountStatus = { id: AccountId;
  * `sip:user@host`.
  */
 address: string; displayName: string | null; registration: RegistrationState }
+export type AddressKind = 
+/**
+ * A phone number.
+ */
+"phone" | 
+/**
+ * A SIP address.
+ */
+"sip"
 /**
  * Where a call's audio went, for the UI.
  */
@@ -272,6 +313,16 @@ export type ChosenDevice = { id: DeviceId; name: string }
  * The audio codecs Siperb negotiates, in the user's words.
  */
 export type CodecKind = "opus" | "g722" | "pcmu" | "pcma"
+export type Contact = { 
+/**
+ * `None` for a contact not saved yet.
+ */
+id: number | null; name: string; company: string; favourite: boolean; notes: string; addresses: ContactAddress[] }
+export type ContactAddress = { kind: AddressKind; 
+/**
+ * "mobile", "work", "home"… (free text, may be empty).
+ */
+label?: string; value: string }
 /**
  * The devices a call should use; `None` for the system's default.
  */

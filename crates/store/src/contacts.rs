@@ -111,14 +111,15 @@ impl Contacts {
         Ok(id)
     }
 
-    /// Replaces a saved contact (by its `id`).
+    /// Replaces a saved contact (by its `id`). Its photo stays unless a new one is given (the
+    /// UI edits the other fields and never carries the photo).
     pub fn update(&mut self, contact: &Contact) -> Result<(), ContactError> {
         check(contact)?;
         let id = contact.id.ok_or(ContactError::NoSuchContact(0))?;
         let tx = self.conn.transaction()?;
         let n = tx.execute(
             "UPDATE contacts SET name = ?2, company = ?3, favourite = ?4, notes = ?5,
-                 photo = ?6, updated_at = ?7 WHERE id = ?1",
+                 photo = coalesce(?6, photo), updated_at = ?7 WHERE id = ?1",
             params![
                 id,
                 contact.name.trim(),
