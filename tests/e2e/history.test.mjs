@@ -77,7 +77,9 @@ describe("the History view", () => {
 
     const app = await launchApp({ display: display.display, user, name: "history" });
     try {
-      const tab = await byRole(app, "tab", "History 1 missed");
+      // The tab names the missed count (its badge reads "1 missed" to a screen reader).
+      const tab = await app.wd.find("#tab-history");
+      await waitFor("the missed badge", async () => /^History\s*1 missed$/.test((await app.wd.computedLabel(tab)).trim()));
       await app.wd.click(tab);
       const rows = async () =>
         app.wd.execute("return [...document.querySelectorAll('[aria-label=Calls] li')].map((li) => li.textContent.replace(/\\s+/g, ' ').trim())");
@@ -85,7 +87,7 @@ describe("the History view", () => {
       const [missed, outgoing] = await rows();
       assert.match(missed, /^Carol Jones .*Missed/, "the contact's name, and what happened");
       assert.match(outgoing, /^bob .*Outgoing 0:0[12]/, "an answered call with its talk time");
-      await screenshot(app, "history");
+      await screenshot(app, "history-calls");
 
       // Search as you type.
       const search = await byRole(app, "searchbox", "Search history");
@@ -99,7 +101,7 @@ describe("the History view", () => {
 
       // Seen: the badge goes.
       await app.wd.click(await byRole(app, "button", "Mark 1 missed as seen"));
-      await byRole(app, "tab", "History");
+      await waitFor("the badge gone", async () => (await app.wd.computedLabel(tab)).trim() === "History");
       const badge = await app.wd.execute("return document.querySelector('#tab-history .badge')");
       assert.equal(badge, null);
       await screenshot(app, "history-seen");
