@@ -236,7 +236,7 @@ fn ring(
     settings: &RingerSettings,
     sound: Sound,
     stop: &AtomicBool,
-    gain: &AtomicU32,
+    gain: &Arc<AtomicU32>,
     said: &Started,
 ) {
     #[cfg(target_os = "linux")]
@@ -272,7 +272,7 @@ fn with_cpal(
     settings: &RingerSettings,
     sound: Sound,
     stop: &AtomicBool,
-    gain: &AtomicU32,
+    gain: &Arc<AtomicU32>,
     said: &Started,
 ) -> Result<(), AudioError> {
     use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
@@ -302,36 +302,14 @@ fn with_cpal(
     } else {
         cycle
     };
-    let mut looper = Looper::new(cycle);
-    let shared_gain = Arc::new(AtomicU32::new(gain.load(Ordering::Relaxed)));
-    let callback_gain = shared_gain.clone();
+    let looper = Looper::new(cycle);
     let stream = match supported.sample_format() {
-        cpal::SampleFormat::F32 => device.build_output_stream::<f32, _, _>(
-            config,
-            move |out, _| {
-                let g = f32::from_bits(callback_gain.load(Ordering::Relaxed));
-                for frame in out.chunks_mut(channels) {
-                    let mut s = [0f32];
-                    looper.fill(&mut s, g);
-                    frame.fill(s[0]);
-                }
-            },
-            |_| {},
-            None,
-        ),
-        cpal::SampleFormat::I16 => device.build_output_stream::<i16, _, _>(
-            config,
-            move |out, _| {
-                let g = f32::from_bits(callback_gain.load(Ordering::Relaxed));
-                for frame in out.chunks_mut(channels) {
-                    let mut s = [0f32];
-                    looper.fill(&mut s, g);
-                    frame.fill((s[0] * 32767.0) as i16);
-                }
-            },
-            |_| {},
-            None,
-        ),
+        cpal::SampleFormat::F32 => {
+            cpal_output::<f32>(&device, config, channels, looper, gain.clone())
+        }
+        cpal::SampleFormat::I16 => {
+            cpal_output::<i16>(&device, config, channels, looper, gain.clone())
+        }
         other => {
             return Err(AudioError::Device {
                 what: "ringer",
@@ -350,10 +328,37 @@ fn with_cpal(
     let began = std::time::Instant::now();
     let done = || sound.once() && began.elapsed() > lasts;
     while !(stop.load(Ordering::Relaxed) || done()) {
-        shared_gain.store(gain.load(Ordering::Relaxed), Ordering::Relaxed);
         std::thread::sleep(Duration::from_millis(20));
     }
     Ok(())
+}
+
+/// The ringer's cpal stream in the device's sample format: each frame the next sample of the
+/// cycle at the current volume, on every channel (no allocation, no lock).
+fn cpal_output<T>(
+    device: &cpal::Device,
+    config: cpal::StreamConfig,
+    channels: usize,
+    mut looper: Looper,
+    gain: Arc<AtomicU32>,
+) -> Result<cpal::Stream, cpal::Error>
+where
+    T: cpal::SizedSample + cpal::FromSample<f32>,
+{
+    use cpal::traits::DeviceTrait;
+    device.build_output_stream::<T, _, _>(
+        config,
+        move |out: &mut [T], _| {
+            let g = f32::from_bits(gain.load(Ordering::Relaxed));
+            for frame in out.chunks_mut(channels) {
+                let mut s = [0f32];
+                looper.fill(&mut s, g);
+                frame.fill(T::from_sample(s[0]));
+            }
+        },
+        |_| {},
+        None,
+    )
 }
 
 fn chosen_is_open(chosen: &Option<ChosenDevice>, device: &cpal::Device) -> bool {

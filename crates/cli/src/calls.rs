@@ -109,6 +109,22 @@ fn say(json: bool, obj: serde_json::Value, human: &str) {
     }
 }
 
+/// A call's event from the engine's events; ringer events are printed on the way, the others
+/// are not the command's business.
+fn call_event(
+    event: Result<EngineEvent, tokio::sync::broadcast::error::RecvError>,
+    json: bool,
+) -> Option<(String, CallEvent)> {
+    match event {
+        Ok(EngineEvent::Call { account, event }) => Some((account, event)),
+        Ok(EngineEvent::Ringer { event }) => {
+            print_ringer(&event, json);
+            None
+        }
+        _ => None,
+    }
+}
+
 /// The ringer started, stopped, or cannot ring.
 fn print_ringer(event: &siperb_engine::RingerEvent, json: bool) {
     use siperb_engine::RingerEvent::*;
@@ -307,14 +323,7 @@ pub(crate) async fn call(
                 let _ = engine.call_command(call, CallInput::Hangup).await;
             }
             event = events.recv() => {
-                let (account, event) = match event {
-                    Ok(EngineEvent::Call { account, event }) => (account, event),
-                    Ok(EngineEvent::Ringer { event }) => {
-                        print_ringer(&event, json);
-                        continue;
-                    }
-                    _ => continue,
-                };
+                let Some((account, event)) = call_event(event, json) else { continue };
                 if !control && event.call() != Some(call) && !matches!(event, CallEvent::GhostCallBlocked { .. }) {
                     continue;
                 }
@@ -384,14 +393,7 @@ pub(crate) async fn listen(
                 return Ok(());
             }
             event = events.recv() => {
-                let (account, event) = match event {
-                    Ok(EngineEvent::Call { account, event }) => (account, event),
-                    Ok(EngineEvent::Ringer { event }) => {
-                        print_ringer(&event, json);
-                        continue;
-                    }
-                    _ => continue,
-                };
+                let Some((account, event)) = call_event(event, json) else { continue };
                 track(&live, &event);
                 print_event(&account, &event, json, stats);
                 if let CallEvent::IncomingCall { call, .. } = event

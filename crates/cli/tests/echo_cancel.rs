@@ -11,15 +11,8 @@ mod pulse;
 mod session;
 
 use pulse::Pulse;
-use session::{Killed, cli, lines_of, wait_for};
+use session::{Killed, cli, free_port, lines_of, wait_for};
 use siperb_audio::processing::synth;
-
-fn free_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .expect("port")
-        .port()
-}
 
 /// One call: Bob (sound devices, his settings changed by `settings` first, `bob_args`)
 /// answers, Alice talks `speech` for its length and records what comes back; returns that

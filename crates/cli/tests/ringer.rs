@@ -13,14 +13,7 @@ mod pulse;
 mod session;
 
 use pulse::Pulse;
-use session::{Killed, cli, lines_of, streams_of, wait_for, wait_within};
-
-fn free_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .expect("port")
-        .port()
-}
+use session::{Killed, cli, free_port, lines_of, streams_of, wait_for, wait_within};
 
 /// What a sink plays over the next `secs`, read from its monitor (16-bit mono, 48 kHz).
 fn heard_on(pulse: &Pulse, sink: &str, secs: f64) -> Vec<i16> {

@@ -25,3 +25,16 @@ describe("contacts", () => {
     expect(rowsOf(c, "phone").map((r) => r.index)).toEqual([1]);
   });
 });
+
+describe("latestOnly", () => {
+  it("keeps the newest answer and drops an older one that comes later", async () => {
+    const { latestOnly } = await import("./latest");
+    const run = latestOnly();
+    let release: (v: string) => void = () => {};
+    const slow = run(() => new Promise<string>((r) => (release = r)));
+    const fast = run(async () => "new");
+    release("old");
+    expect(await slow).toBeUndefined();
+    expect(await fast).toBe("new");
+  });
+});

@@ -9,6 +9,14 @@ use std::time::{Duration, Instant};
 
 use crate::pulse::Pulse;
 
+/// A UDP port free on 127.0.0.1 now (for a listener's --bind).
+pub(crate) fn free_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("port")
+        .port()
+}
+
 pub(crate) fn cli(pulse: &Pulse) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_siperb-cli"));
     pulse.client(&mut cmd).env_remove("SIPERB_PROFILE");
