@@ -141,7 +141,22 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             clear_history,
             get_contacts,
             save_contact,
-            delete_contact
+            delete_contact,
+            crate::accounts::get_accounts,
+            crate::accounts::save_account,
+            crate::accounts::remove_account,
+            crate::calls::dial,
+            crate::calls::answer,
+            crate::calls::decline,
+            crate::calls::hang_up,
+            crate::calls::hold,
+            crate::calls::mute,
+            crate::calls::send_digit,
+            crate::calls::transfer,
+            crate::calls::attended_transfer,
+            crate::calls::start_recording,
+            crate::calls::stop_recording,
+            crate::calls::contact_name
         ])
         .events(collect_events![EngineNotice])
 }

@@ -17,3 +17,13 @@ impl From<EngineError> for IpcError {
         }
     }
 }
+
+impl IpcError {
+    /// An error the shell itself finds in what the UI sent.
+    pub(crate) fn new(code: &str, message: &str) -> Self {
+        Self {
+            code: code.to_owned(),
+            message: message.to_owned(),
+        }
+    }
+}

@@ -1,6 +1,8 @@
 //! The desktop shell. It only translates: UI commands become engine calls, engine events become
 //! UI events. It holds no phone state beyond the [`EngineHandle`].
 
+mod accounts;
+mod calls;
 mod commands;
 mod events;
 mod ipc_error;
@@ -34,6 +36,7 @@ pub fn run() {
         .setup(move |app| {
             builder.mount_events(app);
             events::forward(app.handle().clone(), engine.subscribe());
+            tauri::async_runtime::spawn(sign_in(engine.clone()));
             Ok(())
         })
         .build(tauri::generate_context!());
@@ -53,6 +56,22 @@ pub fn run() {
             drop(log_guard.take());
         }
     });
+}
+
+/// Opens the local line (the echo test and direct calls work with no server) and signs in
+/// every enabled account whose password is saved.
+async fn sign_in(engine: EngineHandle) {
+    let local = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    if let Err(e) = engine.start_local_line(local, "me".to_owned()).await {
+        tracing::warn!("the local line did not open: {e}");
+    }
+    match engine.sign_in_saved().await {
+        Ok(without) if !without.is_empty() => {
+            tracing::info!(?without, "accounts without a saved password wait for one")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!("signing in: {e}"),
+    }
 }
 
 fn fatal(message: &str) -> ! {

@@ -12,6 +12,9 @@ const fake = vi.hoisted(() => ({
   missed: 0,
   historyAsked: [] as { missedOnly: boolean; search: string | null }[],
   contacts: [] as Record<string, unknown>[],
+  dialled: [] as string[],
+  hungUp: [] as number[],
+  muted: [] as [number, boolean][],
 }));
 
 vi.mock("./bindings", () => ({
@@ -56,6 +59,20 @@ vi.mock("./bindings", () => ({
       fake.contacts = fake.contacts.filter((x) => x.id !== id);
       return { status: "ok", data: null };
     },
+    getAccounts: async () => ({ status: "ok", data: [] }),
+    contactName: async () => ({ status: "ok", data: null }),
+    dial: async (_account: string | null, target: string) => {
+      fake.dialled.push(target);
+      return { status: "ok", data: 7 };
+    },
+    hangUp: async (call: number) => {
+      fake.hungUp.push(call);
+      return { status: "ok", data: null };
+    },
+    mute: async (call: number, muted: boolean) => {
+      fake.muted.push([call, muted]);
+      return { status: "ok", data: null };
+    },
     clearHistory: async () => {
       const n = fake.calls.length;
       fake.calls = [];
@@ -73,6 +90,7 @@ vi.mock("./bindings", () => ({
 }));
 
 import App from "./App.svelte";
+import { phone } from "./lib/phone.svelte";
 
 describe("the app shell", () => {
   afterEach(cleanup);
@@ -82,6 +100,10 @@ describe("the app shell", () => {
     fake.calls = [];
     fake.missed = 0;
     fake.historyAsked = [];
+    phone.calls = [];
+    fake.dialled = [];
+    fake.hungUp = [];
+    fake.muted = [];
     fake.theme = "system";
     fake.setTheme.mockClear();
     document.documentElement.dataset.theme = "system";
@@ -117,8 +139,32 @@ describe("the app shell", () => {
     expect(field.value).toBe("1002");
     await fireEvent.click(screen.getByRole("button", { name: "Delete last digit" }));
     expect(field.value).toBe("100");
-    // Calling is not there yet, so the Call button must not pretend it is.
-    expect((screen.getByRole("button", { name: "Call" }) as HTMLButtonElement).disabled).toBe(true);
+  });
+
+  it("calls the number typed, shows the call as the engine reports it, and hangs up", async () => {
+    render(App);
+    const field = screen.getByRole("textbox", { name: "Number" }) as HTMLInputElement;
+    await fireEvent.input(field, { target: { value: "1002" } });
+    await fireEvent.click(screen.getByRole("button", { name: "Call" }));
+    await waitFor(() => expect(fake.dialled).toEqual(["1002"]));
+    const call = (event: Record<string, unknown>) =>
+      fake.listener?.({ payload: { kind: "call", account: "a", event } as unknown as EngineEvent });
+    call({ event: "outgoing_call", call: 7, to: "sip:1002@pbx" });
+    expect(await screen.findByText("Calling…")).toBeTruthy();
+    call({ event: "call_state", call: 7, state: "established" });
+    await waitFor(() => expect(screen.getByText("0:00")).toBeTruthy());
+    // Stats arrive flattened into the event, as the engine sends them.
+    call({ event: "stats", call: 7, mos: 4.3, loss_pct: 0, jitter_ms: 2 });
+    expect(await screen.findByText("Quality: Excellent")).toBeTruthy();
+    await fireEvent.click(screen.getByRole("button", { name: "Mute" }));
+    await waitFor(() => expect(screen.getByRole("button", { name: "Mute" }).getAttribute("aria-pressed")).toBe("true"));
+    expect(fake.muted).toEqual([[7, true]]);
+    await fireEvent.click(screen.getByRole("button", { name: "Hang up" }));
+    expect(fake.hungUp).toEqual([7]);
+    call({ event: "call_ended", call: 7, cause: "local_hangup", talk_secs: 3, media: {} });
+    expect(await screen.findByText("Call ended")).toBeTruthy();
+    // The ended call leaves the screen after a moment; the dialpad is back.
+    await waitFor(() => expect(screen.getByRole("textbox", { name: "Number" })).toBeTruthy(), { timeout: 3000 });
   });
 
   it("changes the theme through the engine and follows its events", async () => {

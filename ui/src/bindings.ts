@@ -109,6 +109,164 @@ async deleteContact(id: number) : Promise<Result<null, IpcError>> {
     if(e instanceof Error) throw e;
     else return { status: "error", error: e  as any };
 }
+},
+/**
+ * The accounts, as the Settings view edits them.
+ */
+async getAccounts() : Promise<Result<AccountForm[], IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("get_accounts") };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Saves an account (a new one when it has no id) and, when given, its password into the OS
+ * keyring; an enabled account then signs in. Returns the account as saved.
+ */
+async saveAccount(account: AccountForm, password: string | null) : Promise<Result<AccountForm, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("save_account", { account, password }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Removes an account, its password and its registration.
+ */
+async removeAccount(id: string) : Promise<Result<null, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("remove_account", { id }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Calls `target` (a number, `user@host`, a `sip:`/`tel:` URI, or `echo` for the echo test) on
+ * `account`, or on the only account there is.
+ */
+async dial(account: string | null, target: string) : Promise<Result<CallRef, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("dial", { account, target }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async answer(call: CallRef) : Promise<Result<null, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("answer", { call }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Turns a ringing call away (603 Decline).
+ */
+async decline(call: CallRef) : Promise<Result<null, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("decline", { call }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async hangUp(call: CallRef) : Promise<Result<null, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("hang_up", { call }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Puts the call on hold (`on`) or takes it off; taking it off holds the others.
+ */
+async hold(call: CallRef, on: boolean) : Promise<Result<null, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("hold", { call, on }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async mute(call: CallRef, muted: boolean) : Promise<Result<null, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("mute", { call, muted }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Sends one keypad digit (0-9, *, #, A-D).
+ */
+async sendDigit(call: CallRef, digit: string) : Promise<Result<null, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("send_digit", { call, digit }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Blind transfer: the far end of `call` is asked to call `target`.
+ */
+async transfer(call: CallRef, target: string) : Promise<Result<null, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("transfer", { call, target }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Attended transfer: the far end of `call` takes over `to` (our call with the target).
+ */
+async attendedTransfer(call: CallRef, to: CallRef) : Promise<Result<null, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("attended_transfer", { call, to }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Starts recording `call` into the profile's recordings folder; returns the file's path.
+ */
+async startRecording(call: CallRef) : Promise<Result<string, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("start_recording", { call }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Stops recording `call`; the seconds recorded.
+ */
+async stopRecording(call: CallRef) : Promise<Result<number | null, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("stop_recording", { call }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * The name of the contact `address` (a caller ID or a number) belongs to, if any.
+ */
+async contactName(address: string) : Promise<Result<string | null, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("contact_name", { address }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
 }
 }
 
@@ -128,6 +286,30 @@ engineNotice: "engine-notice"
 /** user-defined types **/
 
 /**
+ * One account in the form the UI edits. `id` is `None` for an account not saved yet.
+ */
+export type AccountForm = { id: string | null; 
+/**
+ * `user@host[:port]`, with or without `sip:`.
+ */
+address: string; displayName: string | null; 
+/**
+ * The registrar (`host[:port]`) when it is not the address's host.
+ */
+server: string | null; outboundProxy: string | null; transport: Transport; 
+/**
+ * The authentication user when it differs from the address's user.
+ */
+authUser: string | null; expiresSecs: number; enabled: boolean; 
+/**
+ * The codecs to offer, best first (empty: the defaults).
+ */
+codecs: CodecKind[]; srtp: SrtpMode; 
+/**
+ * Check the server's TLS certificate (TLS only).
+ */
+verifyServer: boolean }
+/**
  * A stable identifier for an account, chosen when the account is created.
  */
 export type AccountId = string
@@ -138,7 +320,15 @@ export type AccountStatus = { id: AccountId;
 /**
  * `sip:user@host`.
  */
-address: string; displayName: string | null; registration: RegistrationState }
+address: string; displayName: string | null; 
+/**
+ * Switched on by the user (a switched-off account does not register).
+ */
+enabled: boolean; registration: RegistrationState; 
+/**
+ * Why the registration failed, in words (when it did).
+ */
+failureReason: string | null }
 export type AddressKind = 
 /**
  * A phone number.
@@ -657,9 +847,30 @@ ringer?: RingerSettings;
  */
 accountRingtones?: Partial<{ [key in string]: Ringtone }> }
 /**
+ * What an account asks of media encryption with SDES.
+ */
+export type SrtpMode = 
+/**
+ * Plain RTP only: no `a=crypto` in offers, and RTP/SAVP offers are refused.
+ */
+"off" | 
+/**
+ * Offer SRTP keys on an RTP/AVP stream (best-effort SDES) and use SRTP whenever the peer
+ * agrees; fall back to plain RTP when it does not.
+ */
+"optional" | 
+/**
+ * Offer RTP/SAVP and fail the call when the peer does not do SRTP.
+ */
+"required"
+/**
  * The colour theme. `System` follows the OS light/dark preference live.
  */
 export type ThemePreference = "system" | "light" | "dark"
+/**
+ * How SIP messages travel to the server.
+ */
+export type Transport = "udp" | "tcp" | "tls"
 
 /** tauri-specta globals **/
 

@@ -9,13 +9,13 @@ use siperb_sip::phone::{
 };
 use siperb_sip::ua::SipEndpoint;
 use siperb_sip::{AccountConfig, AccountId, RegistrationState};
-use siperb_store::{
-    Accounts, Keyring, Profile, SecretError, Settings, StoreError, ThemePreference,
-};
+use siperb_store::{Accounts, Profile, Settings, StoreError, ThemePreference};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::registrations::Registrations;
+
+mod accounts;
 use crate::status::{AccountStatus, RegistrationSummary};
 use crate::{EngineError, EngineEvent, EngineHandle, EngineStatus};
 
@@ -72,6 +72,16 @@ pub(crate) enum Request {
         id: AccountId,
         reply: oneshot::Sender<Result<(), EngineError>>,
     },
+    /// Adds or replaces an account; a password goes to the keyring. Then registers it (when
+    /// enabled and a password is known) or withdraws its registration (when disabled).
+    SaveAccount {
+        account: AccountConfig,
+        password: Option<String>,
+        reply: oneshot::Sender<Result<(), EngineError>>,
+    },
+    /// Registers every enabled account whose password is saved; the ids left out for want
+    /// of one.
+    SignInSaved(oneshot::Sender<Vec<AccountId>>),
     /// `password: None` takes the one stored in the OS keyring.
     Register {
         id: AccountId,
@@ -414,33 +424,17 @@ impl Engine {
                     password,
                     reply,
                 } => {
-                    let password = match (password, self.accounts.get(&id)) {
-                        (Some(p), _) => Ok(p),
-                        (None, None) => Err(EngineError::NoSuchAccount(id.0.clone())),
-                        (None, Some(_)) => {
-                            let name = id.0.clone();
-                            match self.keyring(move |k| k.password(&name)).await {
-                                Ok(Some(p)) => Ok(p),
-                                Ok(None) => Err(EngineError::NoPassword(id.0.clone())),
-                                Err(e) => Err(e),
-                            }
-                        }
-                    };
-                    let result = match (password, self.accounts.get(&id)) {
-                        (Err(e), _) => Err(e),
-                        (Ok(password), Some(account)) => {
-                            self.registrations.start(
-                                account.clone(),
-                                password,
-                                self.media.clone(),
-                                self.resolver.clone(),
-                                self.inbox.clone(),
-                            );
-                            Ok(())
-                        }
-                        (Ok(_), None) => Err(EngineError::NoSuchAccount(id.0)),
-                    };
-                    let _ = reply.send(result);
+                    let _ = reply.send(self.register(id, password).await);
+                }
+                Request::SaveAccount {
+                    account,
+                    password,
+                    reply,
+                } => {
+                    let _ = reply.send(self.save_account(account, password).await);
+                }
+                Request::SignInSaved(reply) => {
+                    let _ = reply.send(self.sign_in_saved().await);
                 }
                 Request::RegistrationChanged { id, state } => {
                     if self.accounts.get(&id).is_some() {
@@ -606,10 +600,13 @@ impl Engine {
                 .min_by(|a, b| a.0.cmp(&b.0))
                 .cloned()
                 .ok_or(EngineError::NoLine)?,
+            // The only account's line; the local line when there is no account line.
             None => {
-                let mut ids = self.lines.keys();
+                let local = AccountId(LOCAL_ACCOUNT.into());
+                let mut ids = self.lines.keys().filter(|id| **id != local);
                 match (ids.next(), ids.next()) {
                     (Some(only), None) => only.clone(),
+                    (None, _) if self.lines.contains_key(&local) => local,
                     (None, _) => return Err(EngineError::NoLine),
                     (Some(_), Some(_)) => return Err(EngineError::LineAmbiguous),
                 }
@@ -669,11 +666,16 @@ impl Engine {
                 id: a.id.clone(),
                 address: a.address.to_string(),
                 display_name: a.display_name.clone(),
+                enabled: a.enabled,
                 registration: self
                     .states
                     .get(&a.id)
                     .cloned()
                     .unwrap_or(RegistrationState::Unregistered),
+                failure_reason: match self.states.get(&a.id) {
+                    Some(RegistrationState::Failed { failure }) => Some(failure.describe()),
+                    _ => None,
+                },
             })
             .collect();
         EngineStatus {
@@ -697,49 +699,6 @@ impl Engine {
             .await
             .map_err(|_| EngineError::Stopped)??;
         Ok(next)
-    }
-
-    async fn add_account(&mut self, account: AccountConfig) -> Result<(), EngineError> {
-        account.validate()?;
-        if self.accounts.get(&account.id).is_some() {
-            return Err(EngineError::AccountExists(account.id.0));
-        }
-        let mut next = self.accounts.clone();
-        next.accounts.push(account);
-        self.accounts = self.save_accounts(next).await?;
-        self.announce_status();
-        Ok(())
-    }
-
-    /// Runs `op` on the OS keyring, off the engine's threads (D-Bus calls block).
-    async fn keyring<T: Send + 'static>(
-        &self,
-        op: impl FnOnce(&Keyring) -> Result<T, SecretError> + Send + 'static,
-    ) -> Result<T, EngineError> {
-        let profile = self.profile.clone();
-        tokio::task::spawn_blocking(move || op(&Keyring::open(&profile)?))
-            .await
-            .map_err(|_| EngineError::Stopped)?
-            .map_err(EngineError::Keyring)
-    }
-
-    async fn remove_account(&mut self, id: &AccountId) -> Result<(), EngineError> {
-        if self.accounts.get(id).is_none() {
-            return Err(EngineError::NoSuchAccount(id.0.clone()));
-        }
-        // Its password goes too; a keyring that cannot be reached keeps it (and says so).
-        let name = id.0.clone();
-        if let Err(e) = self.keyring(move |k| k.delete(&name)).await {
-            tracing::warn!(account = %id.0, "the stored password could not be removed: {e}");
-        }
-        self.registrations.stop(id);
-        self.lines.remove(id);
-        let mut next = self.accounts.clone();
-        next.accounts.retain(|a| &a.id != id);
-        self.accounts = self.save_accounts(next).await?;
-        self.states.remove(id);
-        self.announce_status();
-        Ok(())
     }
 
     async fn set_theme(&mut self, theme: ThemePreference) -> Result<Settings, EngineError> {

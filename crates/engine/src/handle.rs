@@ -154,6 +154,28 @@ impl EngineHandle {
             .await?
     }
 
+    /// Adds `account` or replaces the one with its id, `password` (when given) into the OS
+    /// keyring; then registers it when enabled (afresh, with its new settings) or withdraws
+    /// its registration when disabled. States arrive as [`EngineEvent::StatusChanged`].
+    pub async fn save_account(
+        &self,
+        account: AccountConfig,
+        password: Option<String>,
+    ) -> Result<(), EngineError> {
+        self.ask(|reply| Request::SaveAccount {
+            account,
+            password,
+            reply,
+        })
+        .await?
+    }
+
+    /// Registers every enabled account whose password is saved (what the app does at
+    /// start-up); returns the enabled ones without a saved password.
+    pub async fn sign_in_saved(&self) -> Result<Vec<AccountId>, EngineError> {
+        self.ask(Request::SignInSaved).await
+    }
+
     pub async fn remove_account(&self, id: AccountId) -> Result<(), EngineError> {
         self.ask(|reply| Request::RemoveAccount { id, reply })
             .await?

@@ -16,11 +16,15 @@ pub use engine::{Engine, EngineOptions, LOCAL_ACCOUNT};
 pub use error::EngineError;
 pub use event::EngineEvent;
 pub use handle::EngineHandle;
+pub use siperb_media::codec::CodecKind;
+pub use siperb_media::srtp::SrtpMode;
 pub use siperb_sip::call::{CallPhase, EndCause, Input as CallInput};
 pub use siperb_sip::phone::{
     AudioSource, CallEvent, CallRef, ECHO_TARGET, MediaControl, MediaFactory, RtpFactory,
 };
-pub use siperb_sip::{AccountConfig, AccountId, RegistrationFailure, RegistrationState, Transport};
+pub use siperb_sip::{
+    AccountConfig, AccountId, RegistrationFailure, RegistrationState, SipAddress, Transport,
+};
 pub use siperb_store::vcard;
 pub use siperb_store::{
     AddressKind, CallDirection, CallRecord, Contact, ContactAddress, ContactError, Contacts,

@@ -10,7 +10,11 @@ pub struct AccountStatus {
     /// `sip:user@host`.
     pub address: String,
     pub display_name: Option<String>,
+    /// Switched on by the user (a switched-off account does not register).
+    pub enabled: bool,
     pub registration: RegistrationState,
+    /// Why the registration failed, in words (when it did).
+    pub failure_reason: Option<String>,
 }
 
 /// The one-line state of the phone for the status bar and the tray icon.
@@ -94,6 +98,8 @@ mod tests {
             id: AccountId("a".into()),
             address: "sip:a@example.com".into(),
             display_name: None,
+            enabled: true,
+            failure_reason: None,
             registration,
         }
     }

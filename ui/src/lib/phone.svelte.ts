@@ -1,5 +1,6 @@
 import { commands, events, type EngineEvent, type EngineStatus, type IpcError, type Settings, type ThemePreference } from "../bindings";
 import { applyTheme } from "./theme";
+import { applyCallEvent, type CallView } from "./calls";
 
 /** What the UI knows of the engine. It is filled from commands and kept fresh by events only. */
 export const phone = $state({
@@ -11,9 +12,36 @@ export const phone = $state({
   missedCalls: 0,
   /** Goes up whenever a call ends: views showing calls reload. */
   callsChanged: 0,
+  /** The calls in progress (and, for a moment, the ones that just ended). */
+  calls: [] as CallView[],
 });
 
-function explain(e: IpcError): string {
+/** How long an ended call stays on the call screen, so its end can be read. */
+const ENDED_SHOWN_MS = 2000;
+
+/** Applies a call event to the call list; a new call's name is looked up in the contacts. */
+function applyCall(account: string, e: Extract<EngineEvent, { kind: "call" }>["event"]): void {
+  const before = new Set(phone.calls.map((c) => c.call));
+  phone.calls = applyCallEvent(phone.calls, account, e, Date.now());
+  for (const c of phone.calls) {
+    if (!before.has(c.call)) {
+      const call = c.call;
+      void commands.contactName(c.remote).then((r) => {
+        if (r.status === "ok" && r.data) {
+          phone.calls = phone.calls.map((x) => (x.call === call ? { ...x, name: r.data } : x));
+        }
+      });
+    }
+  }
+  if (e.event === "call_ended") {
+    const call = e.call;
+    setTimeout(() => {
+      phone.calls = phone.calls.filter((c) => c.call !== call);
+    }, ENDED_SHOWN_MS);
+  }
+}
+
+export function explain(e: IpcError): string {
   return `${e.message} (${e.code})`;
 }
 
@@ -32,6 +60,7 @@ export function apply(event: EngineEvent): void {
       phone.callsChanged += 1;
       break;
     case "call":
+      applyCall(event.account, event.event);
       if (event.event.event === "call_ended" || event.event.event === "incoming_call" || event.event.event === "outgoing_call") {
         phone.callsChanged += 1;
       }

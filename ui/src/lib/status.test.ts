@@ -19,8 +19,16 @@ describe("describeSummary", () => {
   });
 
   it("names each account's state", () => {
-    expect(describeRegistration({ state: "unregistered" })).toBe("Not registered");
-    expect(describeRegistration({ state: "registered", expiresSecs: 300 })).toBe("Registered");
-    expect(describeRegistration({ state: "failed", failure: { kind: "timeout" } })).toBe("Failed");
+    const on = { enabled: true, failureReason: null };
+    expect(describeRegistration({ ...on, registration: { state: "unregistered" } })).toBe("Not registered");
+    expect(describeRegistration({ ...on, registration: { state: "registered", expiresSecs: 300 } })).toBe("Registered");
+    expect(
+      describeRegistration({
+        enabled: true,
+        registration: { state: "failed", failure: { kind: "timeout" } },
+        failureReason: "the server did not answer",
+      }),
+    ).toBe("Failed: the server did not answer");
+    expect(describeRegistration({ enabled: false, registration: { state: "unregistered" }, failureReason: null })).toBe("Off");
   });
 });

@@ -1,4 +1,4 @@
-import type { RegistrationState, RegistrationSummary } from "../bindings";
+import type { AccountStatus, RegistrationSummary } from "../bindings";
 
 export type Tone = "idle" | "busy" | "ok" | "error";
 
@@ -22,9 +22,10 @@ export function describeSummary(summary: RegistrationSummary | null): { text: st
   }
 }
 
-/** One account's registration in a word or two. */
-export function describeRegistration(r: RegistrationState): string {
-  switch (r.state) {
+/** One account's registration in words: "Registered", "Registering", "Failed: <reason>", "Off". */
+export function describeRegistration(a: Pick<AccountStatus, "enabled" | "registration" | "failureReason">): string {
+  if (!a.enabled) return "Off";
+  switch (a.registration.state) {
     case "unregistered":
       return "Not registered";
     case "registering":
@@ -32,6 +33,6 @@ export function describeRegistration(r: RegistrationState): string {
     case "registered":
       return "Registered";
     case "failed":
-      return "Failed";
+      return a.failureReason ? `Failed: ${a.failureReason}` : "Failed";
   }
 }

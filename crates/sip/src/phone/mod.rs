@@ -33,7 +33,7 @@ use media::media_control;
 pub use media::{AudioSource, MediaControl, MediaFactory, RtpFactory};
 
 /// Our handle on one call, unique for the life of the process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, specta::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, specta::Type)]
 pub struct CallRef(pub u64);
 
 static NEXT_CALL: AtomicU64 = AtomicU64::new(1);
