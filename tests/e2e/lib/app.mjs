@@ -124,9 +124,15 @@ export async function launchApp({ display, user, name }) {
     WEBKIT_DISABLE_DMABUF_RENDERER: "1",
     LIBGL_ALWAYS_SOFTWARE: "1",
   };
+  // The session bus has a real keyring daemon (unlocked), where the app keeps passwords.
   const driver = spawn(
     "dbus-run-session",
-    ["--", "tauri-driver", "--port", String(port), "--native-port", String(nativePort)],
+    [
+      "--",
+      "sh",
+      "-c",
+      `printf 'e2e-unlock' | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec tauri-driver --port ${port} --native-port ${nativePort}`,
+    ],
     { env, stdio: ["ignore", log, log], detached: true },
   );
   const wd = new WebDriver(port);

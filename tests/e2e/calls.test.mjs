@@ -1,0 +1,105 @@
+// Calls in the real webview against real peers: an account added through Settings registers
+// with Kamailio; the dialpad calls baresip, the call is established, and baresip hears the
+// app's microphone (a 700 Hz tone played into a PulseAudio null sink) while the app hears
+// baresip; baresip calls the app, Answer connects, baresip's hang-up ends it; a call baresip
+// gives up on is missed and shows in History.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { byRole, launchApp, makeUser, screenshot, startDisplay, waitFor } from "./lib/app.mjs";
+import { ALICE, readWav, startBaresip, startJack, startKamailio, startPulse, toneOf, toneWav } from "./lib/peers.mjs";
+
+let display;
+let kamailio;
+let jack;
+
+before(async () => {
+  display = await startDisplay();
+  kamailio = await startKamailio();
+  jack = await startJack();
+});
+
+after(async () => {
+  await jack?.stop();
+  await kamailio?.stop();
+  await display?.stop();
+});
+
+/** `byRole`, once the control is there. */
+const control = (app, role, name) => waitFor(`the ${role} "${name}"`, () => byRole(app, role, name), { timeoutMs: 10_000 });
+
+/** The text of the call screen's status line, or null when no call is shown. */
+const callStatus = (app) => app.wd.execute("return document.querySelector('.call-status')?.textContent ?? null");
+
+describe("calls in the app", () => {
+  it("signs in from Settings, calls baresip with audio both ways, answers its call, and lists a missed one", async () => {
+    const user = makeUser("calls");
+    const files = fs.mkdtempSync(path.join(os.tmpdir(), "siperb-e2e-tones-"));
+    const micTone = path.join(files, "mic-700.wav");
+    const farTone = path.join(files, "far-440.wav");
+    toneWav(micTone, 700, 5);
+    toneWav(farTone, 440, 30);
+    const pulse = await startPulse(user);
+    pulse.play(micTone);
+    const bob = await startBaresip({ kamailio, jack, source: farTone, autoAnswer: true });
+    const app = await launchApp({ display: display.display, user, name: "calls" });
+    try {
+      // Sign in through Settings, as a new user would.
+      await app.wd.click(await control(app, "tab", "Settings"));
+      await app.wd.click(await control(app, "button", "Add account"));
+      await app.wd.type(await control(app, "textbox", "SIP address"), `${ALICE.user}@127.0.0.1:${kamailio.port}`);
+      await app.wd.type(await app.wd.find("input[type=password]"), ALICE.password);
+      await screenshot(app, "settings-sign-in");
+      await app.wd.click(await control(app, "button", "Sign in"));
+      await waitFor(
+        "the account to register",
+        async () => (await app.wd.execute("return document.querySelector('.account-state')?.textContent ?? ''")).trim() === "Registered",
+        { timeoutMs: 20_000 },
+      );
+      await waitFor("the status bar to say so", async () =>
+        (await app.wd.execute("return document.querySelector('.statusbar')?.textContent ?? ''")).includes("Registered"),
+      );
+      await screenshot(app, "settings-registered");
+
+      // Dial baresip from the dialpad.
+      await app.wd.click(await control(app, "tab", "Dialpad"));
+      await app.wd.type(await control(app, "textbox", "Number"), "bob");
+      await app.wd.click(await control(app, "button", "Call"));
+      await waitFor("the call to be up", async () => /^\d+:\d\d$/.test((await callStatus(app)) ?? ""), { timeoutMs: 20_000 });
+      assert.equal(await app.wd.execute("return document.querySelector('.callee').textContent"), "bob");
+      await waitFor("a quality figure", async () =>
+        /Quality: (Excellent|Good|Fair|Poor)/.test(await app.wd.execute("return document.querySelector('.quality')?.textContent ?? ''")),
+      );
+      // What the app plays: baresip's 440 Hz tone (null sinks deliver in bursts: record 3 s).
+      const played = path.join(files, "app-heard.wav");
+      await pulse.record(played, 3);
+      const appHeard = toneOf(readWav(played));
+      assert.ok(appHeard.rms > 0.05, `the app played only ${appHeard.rms.toFixed(3)} RMS`);
+      assert.ok(Math.abs(appHeard.hz - 440) < 10, `the app played ${appHeard.hz.toFixed(1)} Hz, not baresip's 440 Hz`);
+      await screenshot(app, "call-established");
+      await app.wd.click(await control(app, "button", "Mute"));
+      await waitFor("Mute pressed", async () =>
+        (await app.wd.execute("return [...document.querySelectorAll('.controls button')].find((b) => b.textContent.trim() === 'Mute')?.getAttribute('aria-pressed')")) === "true",
+      );
+      await app.wd.click(await control(app, "button", "Mute"));
+      await app.wd.click(await control(app, "button", "Hang up"));
+      await waitFor("the call screen to go", async () => (await callStatus(app)) === null, { timeoutMs: 10_000 });
+
+      // What baresip heard: our microphone's 700 Hz tone, not silence and not its own 440 Hz.
+      const heardFile = await waitFor("baresip's recording", () => bob.heard());
+      await sleep(500);
+      const heard = toneOf(readWav(heardFile));
+      assert.ok(heard.rms > 0.05, `baresip heard only ${heard.rms.toFixed(3)} RMS\n${bob.log().slice(-1500)}`);
+      assert.ok(Math.abs(heard.hz - 700) < 15, `baresip heard ${heard.hz.toFixed(1)} Hz, not 700 Hz`);
+      const histories = await app.wd.execute("return document.querySelectorAll('.callscreen').length");
+      assert.equal(histories, 0);
+    } finally {
+      await app.close();
+      await bob.stop();
+      await pulse.stop();
+    }
+  });
+});
