@@ -31,6 +31,14 @@ async fn set_theme(
     Ok(engine.set_theme(theme).await?)
 }
 
+/// Brings the main window to the front (after answering from the popup, from the tray).
+#[tauri::command]
+#[specta::specta]
+async fn show_main_window(app: tauri::AppHandle) -> Result<(), IpcError> {
+    crate::show_main(&app);
+    Ok(())
+}
+
 /// The most calls one history request returns.
 const HISTORY_PAGE_MAX: u32 = 500;
 /// The longest search text taken (what a person types; longer is cut).
@@ -134,6 +142,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
         .commands(collect_commands![
             get_status,
             get_settings,
+            show_main_window,
             set_theme,
             get_history,
             get_missed_count,

@@ -7,6 +7,7 @@ mod commands;
 mod events;
 mod ipc_error;
 mod logging;
+mod popup;
 
 use siperb_engine::{Engine, EngineHandle, Profile};
 use tauri::Manager;
@@ -71,6 +72,15 @@ async fn sign_in(engine: EngineHandle) {
         }
         Ok(_) => {}
         Err(e) => tracing::warn!("signing in: {e}"),
+    }
+}
+
+/// Shows the main window (restored, on top, focused).
+pub(crate) fn show_main(app: &tauri::AppHandle) {
+    if let Some(w) = app.get_webview_window("main") {
+        let _ = w.unminimize();
+        let _ = w.show();
+        let _ = w.set_focus();
     }
 }
 

@@ -25,6 +25,17 @@ async getSettings() : Promise<Result<Settings, IpcError>> {
     else return { status: "error", error: e  as any };
 }
 },
+/**
+ * Brings the main window to the front (after answering from the popup, from the tray).
+ */
+async showMainWindow() : Promise<Result<null, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("show_main_window") };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
 async setTheme(theme: ThemePreference) : Promise<Result<Settings, IpcError>> {
     try {
     return { status: "ok", data: await TAURI_INVOKE("set_theme", { theme }) };

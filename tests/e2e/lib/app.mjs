@@ -175,13 +175,13 @@ export async function launchApp({ display, user, name }) {
  * (WebKitWebDriver's own screenshot command hangs after the page's layout changes under Xvfb, and
  * the X server's pixels are what a person would see anyway.)
  */
-export async function screenshot(app, name) {
+export async function screenshot(app, name, title = "^Siperb$") {
   fs.mkdirSync(SCREENSHOTS, { recursive: true });
   const file = path.join(SCREENSHOTS, `${name}.png`);
   // Let the last change paint.
   await app.wd.execute("return new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))");
   const env = { ...process.env, DISPLAY: app.display };
-  const id = execFileSync("xdotool", ["search", "--onlyvisible", "--name", "^Siperb$"], { env, encoding: "utf8" })
+  const id = execFileSync("xdotool", ["search", "--onlyvisible", "--name", title], { env, encoding: "utf8" })
     .trim()
     .split("\n")[0];
   execFileSync("import", ["-window", id, file], { env });

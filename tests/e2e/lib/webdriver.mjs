@@ -107,6 +107,20 @@ export class WebDriver {
     return this.request("GET", this.s("/title"));
   }
 
+  /** The handles of the app's windows (webviews). */
+  windowHandles() {
+    return this.request("GET", this.s("/window/handles"));
+  }
+
+  windowHandle() {
+    return this.request("GET", this.s("/window"));
+  }
+
+  /** Commands go to the window with `handle` from now on. */
+  switchToWindow(handle) {
+    return this.request("POST", this.s("/window"), { handle });
+  }
+
   /** Runs `script` (a function body) in the page; element references come back as elements. */
   execute(script, ...args) {
     return this.request("POST", this.s("/execute/sync"), { script, args });
