@@ -151,6 +151,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             get_contacts,
             save_contact,
             delete_contact,
+            crate::desktop::set_app_preferences,
             crate::accounts::get_accounts,
             crate::accounts::save_account,
             crate::accounts::remove_account,
@@ -167,5 +168,5 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             crate::calls::stop_recording,
             crate::calls::contact_name
         ])
-        .events(collect_events![EngineNotice])
+        .events(collect_events![EngineNotice, crate::links::DialRequested])
 }

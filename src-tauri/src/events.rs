@@ -33,6 +33,8 @@ pub(crate) fn forward(app: AppHandle, mut events: Receiver<EngineEvent>) {
 
 fn emit(app: &AppHandle, event: EngineEvent) {
     crate::popup::follow(app, &event);
+    crate::tray::follow(app, &event);
+    crate::notify::follow(app, &event);
     if let Err(e) = EngineNotice(event).emit(app) {
         tracing::warn!("could not send an event to the UI: {e}");
     }

@@ -4,10 +4,14 @@
 mod accounts;
 mod calls;
 mod commands;
+mod desktop;
 mod events;
 mod ipc_error;
+mod links;
 mod logging;
+mod notify;
 mod popup;
+mod tray;
 
 use siperb_engine::{Engine, EngineHandle, Profile};
 use tauri::Manager;
@@ -32,12 +36,31 @@ pub fn run() {
     };
 
     let app = tauri::Builder::default()
+        // First: a second launch hands its link (or just itself) to the running app and exits.
+        .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
+            // Links go through the deep-link plugin (its `deep-link` feature); a plain second
+            // launch brings the window forward.
+            if !argv.iter().skip(1).any(|a| links::target_of(a).is_some()) {
+                show_main(app);
+            }
+        }))
+        .plugin(tauri_plugin_deep_link::init())
         .invoke_handler(builder.invoke_handler())
         .manage(engine.clone())
         .setup(move |app| {
             builder.mount_events(app);
+            app.manage(notify::Notices::default());
+            if let Err(e) = tray::build(app.handle()) {
+                tracing::warn!("no tray icon: {e}");
+            }
+            if std::env::args().any(|a| a == desktop::MINIMIZED)
+                && let Some(w) = app.get_webview_window("main")
+            {
+                let _ = w.hide();
+            }
             events::forward(app.handle().clone(), engine.subscribe());
-            tauri::async_runtime::spawn(sign_in(engine.clone()));
+            links::setup(app.handle());
+            tauri::async_runtime::spawn(sign_in(app.handle().clone(), engine.clone()));
             Ok(())
         })
         .build(tauri::generate_context!());
@@ -46,6 +69,19 @@ pub fn run() {
         Err(e) => fatal(&format!("Siperb's window could not open: {e}")),
     };
     app.run(move |handle, event| {
+        // Closing the main window keeps the phone running in the tray (Quit is in its menu).
+        if let tauri::RunEvent::WindowEvent {
+            label,
+            event: tauri::WindowEvent::CloseRequested { api, .. },
+            ..
+        } = &event
+            && label == "main"
+        {
+            api.prevent_close();
+            if let Some(w) = handle.get_webview_window("main") {
+                let _ = w.hide();
+            }
+        }
         if let tauri::RunEvent::Exit = event {
             let engine = handle.state::<EngineHandle>().inner().clone();
             // Lets the engine un-register before the process ends.
@@ -61,7 +97,20 @@ pub fn run() {
 
 /// Opens the local line (the echo test and direct calls work with no server) and signs in
 /// every enabled account whose password is saved.
-async fn sign_in(engine: EngineHandle) {
+async fn sign_in(app: tauri::AppHandle, engine: EngineHandle) {
+    // The tray starts from the current state; events keep it current.
+    if let Ok(status) = engine.status().await {
+        tray::follow(&app, &siperb_engine::EngineEvent::StatusChanged { status });
+    }
+    if let Ok(settings) = engine.settings().await {
+        tray::follow(
+            &app,
+            &siperb_engine::EngineEvent::SettingsChanged { settings },
+        );
+    }
+    if let Ok(count) = engine.unseen_missed_calls().await {
+        tray::follow(&app, &siperb_engine::EngineEvent::MissedCalls { count });
+    }
     let local = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     if let Err(e) = engine.start_local_line(local, "me".to_owned()).await {
         tracing::warn!("the local line did not open: {e}");

@@ -122,6 +122,17 @@ async deleteContact(id: number) : Promise<Result<null, IpcError>> {
 }
 },
 /**
+ * Saves the app's preferences; starting at login is set up (or removed) at once.
+ */
+async setAppPreferences(app: AppPreferences) : Promise<Result<Settings, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("set_app_preferences", { app }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
  * The accounts, as the Settings view edits them.
  */
 async getAccounts() : Promise<Result<AccountForm[], IpcError>> {
@@ -285,8 +296,10 @@ async contactName(address: string) : Promise<Result<string | null, IpcError>> {
 
 
 export const events = __makeEvents__<{
+dialRequested: DialRequested,
 engineNotice: EngineNotice
 }>({
+dialRequested: "dial-requested",
 engineNotice: "engine-notice"
 })
 
@@ -349,6 +362,22 @@ export type AddressKind =
  * A SIP address.
  */
 "sip"
+/**
+ * How the app behaves on the desktop.
+ */
+export type AppPreferences = { 
+/**
+ * Incoming calls are turned away busy without ringing.
+ */
+doNotDisturb: boolean; 
+/**
+ * The app starts when the user logs in, in the tray (no window).
+ */
+startAtLogin: boolean; 
+/**
+ * A `tel:`/`sip:` link dials at once (otherwise it opens the dialpad with the number).
+ */
+dialLinksAtOnce: boolean }
 /**
  * Where a call's audio went, for the UI.
  */
@@ -555,6 +584,10 @@ headset: boolean;
  * Connected over Bluetooth.
  */
 bluetooth: boolean }
+/**
+ * A link asks the UI to fill the dialpad with `target`.
+ */
+export type DialRequested = { target: string }
 /**
  * How a call ended.
  */
@@ -856,7 +889,11 @@ ringer?: RingerSettings;
 /**
  * Ringtones chosen for particular accounts (by account id); the others use the ringer's.
  */
-accountRingtones?: Partial<{ [key in string]: Ringtone }> }
+accountRingtones?: Partial<{ [key in string]: Ringtone }>; 
+/**
+ * How the app behaves on the desktop: do not disturb, start at login, links.
+ */
+app?: AppPreferences }
 /**
  * What an account asks of media encryption with SDES.
  */

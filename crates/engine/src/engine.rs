@@ -28,6 +28,10 @@ pub(crate) enum Request {
         theme: ThemePreference,
         reply: oneshot::Sender<Result<Settings, EngineError>>,
     },
+    SetAppPreferences {
+        app: siperb_store::AppPreferences,
+        reply: oneshot::Sender<Result<Settings, EngineError>>,
+    },
     SetDevices {
         devices: siperb_audio::DeviceChoice,
         reply: oneshot::Sender<Result<Settings, EngineError>>,
@@ -307,6 +311,17 @@ impl Engine {
                 Request::SetTheme { theme, reply } => {
                     let _ = reply.send(self.set_theme(theme).await);
                 }
+                Request::SetAppPreferences { app, reply } => {
+                    let mut next = self.settings.clone();
+                    next.app = app;
+                    let saved = self.save_settings(next).await;
+                    if saved.is_ok() {
+                        for line in self.lines.values() {
+                            line.set_do_not_disturb(app.do_not_disturb);
+                        }
+                    }
+                    let _ = reply.send(saved);
+                }
                 Request::SetDevices { devices, reply } => {
                     let _ = reply.send(self.set_devices(devices).await);
                 }
@@ -444,6 +459,7 @@ impl Engine {
                     }
                 }
                 Request::LineReady { id, line } => {
+                    line.set_do_not_disturb(self.settings.app.do_not_disturb);
                     self.lines.insert(id, line);
                 }
                 Request::History(op) => self.history.send(op),
@@ -652,6 +668,7 @@ impl Engine {
                 }
             }
         });
+        line.set_do_not_disturb(self.settings.app.do_not_disturb);
         self.lines.insert(AccountId(LOCAL_ACCOUNT.into()), line);
         self.local_endpoint = Some(endpoint);
         Ok(local)

@@ -34,6 +34,16 @@ impl EngineHandle {
         self.ask(|reply| Request::SetTheme { theme, reply }).await?
     }
 
+    /// Changes how the app behaves on the desktop (do not disturb applies to every line at
+    /// once), saves it and tells every front end.
+    pub async fn set_app_preferences(
+        &self,
+        app: siperb_store::AppPreferences,
+    ) -> Result<Settings, EngineError> {
+        self.ask(|reply| Request::SetAppPreferences { app, reply })
+            .await?
+    }
+
     /// Chooses the devices calls use (saved in the profile; calls made from now on use them).
     pub async fn set_devices(
         &self,

@@ -27,8 +27,8 @@ pub use siperb_sip::{
 };
 pub use siperb_store::vcard;
 pub use siperb_store::{
-    AddressKind, CallDirection, CallRecord, Contact, ContactAddress, ContactError, Contacts,
-    Disposition, HistoryQuery, Profile, Settings, ThemePreference,
+    AddressKind, AppPreferences, CallDirection, CallRecord, Contact, ContactAddress, ContactError,
+    Contacts, Disposition, HistoryQuery, Profile, Settings, ThemePreference,
 };
 pub use status::{AccountStatus, EngineStatus, RegistrationSummary};
 

@@ -26,4 +26,4 @@ pub use history::{
 };
 pub use profile::{PROFILE_ENV, Profile};
 pub use secrets::{KEYRING_ENV, Keyring, SecretError};
-pub use settings::{Settings, ThemePreference};
+pub use settings::{AppPreferences, Settings, ThemePreference};

@@ -36,6 +36,21 @@ pub struct Settings {
     /// Ringtones chosen for particular accounts (by account id); the others use the ringer's.
     #[serde(default)]
     pub account_ringtones: std::collections::BTreeMap<String, siperb_audio::Ringtone>,
+    /// How the app behaves on the desktop: do not disturb, start at login, links.
+    #[serde(default)]
+    pub app: AppPreferences,
+}
+
+/// How the app behaves on the desktop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, Type)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AppPreferences {
+    /// Incoming calls are turned away busy without ringing.
+    pub do_not_disturb: bool,
+    /// The app starts when the user logs in, in the tray (no window).
+    pub start_at_login: bool,
+    /// A `tel:`/`sip:` link dials at once (otherwise it opens the dialpad with the number).
+    pub dial_links_at_once: bool,
 }
 
 impl Settings {
@@ -128,6 +143,11 @@ mod tests {
                 ..Default::default()
             },
             region: Some("GB".into()),
+            app: AppPreferences {
+                do_not_disturb: true,
+                start_at_login: true,
+                dial_links_at_once: false,
+            },
         };
         s.save(&path).expect("save");
         assert_eq!(Settings::load(&path).expect("load"), s);

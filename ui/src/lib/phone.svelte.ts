@@ -1,4 +1,4 @@
-import { commands, events, type EngineEvent, type EngineStatus, type IpcError, type Settings, type ThemePreference } from "../bindings";
+import { commands, events, type AppPreferences, type EngineEvent, type EngineStatus, type IpcError, type Settings, type ThemePreference } from "../bindings";
 import { applyTheme } from "./theme";
 import { applyCallEvent, type CallView } from "./calls";
 
@@ -82,6 +82,28 @@ export async function connect(): Promise<() => void> {
   if (settings.status === "ok") apply({ kind: "settingsChanged", settings: settings.data });
   else phone.error = explain(settings.error);
   return unlisten;
+}
+
+/** The app's desktop preferences, with their defaults where the engine sent none. */
+export function appPreferences(): Required<AppPreferences> {
+  const a: Partial<AppPreferences> = phone.settings?.app ?? {};
+  return {
+    doNotDisturb: a.doNotDisturb ?? false,
+    startAtLogin: a.startAtLogin ?? false,
+    dialLinksAtOnce: a.dialLinksAtOnce ?? false,
+  };
+}
+
+/** Changes one or more of the app's desktop preferences (do not disturb, start at login, links). */
+export async function setApp(change: Partial<AppPreferences>): Promise<void> {
+  if (!phone.settings) return;
+  const r = await commands.setAppPreferences({ ...appPreferences(), ...change });
+  if (r.status === "ok") {
+    apply({ kind: "settingsChanged", settings: r.data });
+    phone.error = null;
+  } else {
+    phone.error = explain(r.error);
+  }
 }
 
 export async function chooseTheme(theme: ThemePreference): Promise<void> {

@@ -6,7 +6,7 @@ mod transfer;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use rsipstack::dialog::dialog::Dialog;
@@ -181,6 +181,9 @@ pub struct CallStatus {
 
 struct Inner {
     cfg: LineConfig,
+    /// Do not disturb: incoming calls are turned away busy (486) without ringing. Starts as
+    /// `cfg.do_not_disturb`; the user switches it at any time.
+    dnd: AtomicBool,
     layer: Arc<DialogLayer>,
     local: SocketAddr,
     contact: Arc<Mutex<crate::ua::ContactAddr>>,
@@ -215,6 +218,11 @@ impl std::fmt::Debug for Line {
 }
 
 impl Line {
+    /// Switches do not disturb: while on, incoming calls are turned away busy without ringing.
+    pub fn set_do_not_disturb(&self, on: bool) {
+        self.inner.dnd.store(on, Ordering::Relaxed);
+    }
+
     /// Starts taking calls from `incoming` (the endpoint's new transactions); call events go
     /// to `events`.
     pub(crate) fn start(
@@ -229,6 +237,7 @@ impl Line {
         let (relay, relay_rx) = mpsc::unbounded_channel();
         let line = Line {
             inner: Arc::new(Inner {
+                dnd: AtomicBool::new(cfg.do_not_disturb),
                 cfg,
                 layer,
                 local,
@@ -656,7 +665,7 @@ impl Line {
         let waiting = self.active_calls() > 0;
         let mut cfg = CallConfig::new(CallDirection::Incoming);
         cfg.seed = seed(call);
-        cfg.do_not_disturb = inner.cfg.do_not_disturb;
+        cfg.do_not_disturb = inner.dnd.load(Ordering::Relaxed);
         let (machine, first) = Call::incoming(cfg);
         let mut handling = dialog.clone();
         tokio::spawn(async move {
