@@ -11,7 +11,7 @@ APP_PACKAGES=(build-essential pkg-config file curl ca-certificates libwebkit2gtk
   libwebrtc-audio-processing-dev libclang-dev cmake)
 # What the tests add: a headless X server and session bus, the WebKit WebDriver, screenshots,
 # bundle checks.
-TEST_PACKAGES=(kamailio kamailio-tls-modules openssl ca-certificates sip-tester linphone-cli iproute2 dnsmasq-base gnome-keyring keyutils jackd2 pulseaudio pulseaudio-utils libasound2-plugins baresip xvfb xauth dbus dbus-x11 webkit2gtk-driver imagemagick xdotool x11-utils desktop-file-utils rpm cpio dunst libnotify-bin haskell-status-notifier-item-utils)
+TEST_PACKAGES=(kamailio kamailio-tls-modules openssl ca-certificates sip-tester linphone-cli iproute2 dnsmasq-base gnome-keyring keyutils jackd2 pulseaudio pulseaudio-utils libasound2-plugins baresip xvfb xauth dbus dbus-x11 webkit2gtk-driver imagemagick xdotool x11-utils desktop-file-utils rpm cpio dunst libnotify-bin haskell-status-notifier-item-utils xdg-utils libglib2.0-bin desktop-file-utils)
 
 log() { printf '\n==> %s\n' "$*"; }
 

@@ -19,6 +19,8 @@ pub(crate) struct Notices {
 struct Ringing {
     from: String,
     handle: Option<notify_rust::NotificationHandle>,
+    /// It stopped ringing (answered, declined, ending): no notification should stay.
+    closed: bool,
 }
 
 const ANSWER: &str = "answer";
@@ -36,8 +38,10 @@ pub(crate) fn follow(app: &AppHandle, event: &EngineEvent) {
             waiting,
             ..
         } => ring(app, *call, from, *waiting),
+        // Answered, or ending: the ringing notification goes (the caller is kept until the
+        // call's end says whether it was missed).
         CallEvent::State { call, phase } if *phase != CallPhase::Incoming => {
-            stop(app, *call);
+            close(app, *call);
         }
         CallEvent::CallEnded { call, cause, .. } => {
             if let Some(from) = stop(app, *call)
@@ -82,6 +86,7 @@ fn ring(app: &AppHandle, call: CallRef, from: &str, waiting: bool) {
             Ringing {
                 from: from.to_owned(),
                 handle: None,
+                closed: false,
             },
         );
     }
@@ -115,11 +120,11 @@ fn ring(app: &AppHandle, call: CallRef, from: &str, waiting: bool) {
         let notices = app.state::<Notices>();
         let leftover = match notices.ringing.lock() {
             Ok(mut ringing) => match ringing.get_mut(&call) {
-                Some(r) => {
+                Some(r) if !r.closed => {
                     r.handle = Some(handle);
                     None
                 }
-                None => Some(handle),
+                _ => Some(handle),
             },
             Err(_) => Some(handle),
         };
@@ -161,14 +166,28 @@ fn ring(app: &AppHandle, call: CallRef, from: &str, waiting: bool) {
     });
 }
 
-/// The call stopped ringing: its notification goes. Returns who called.
-fn stop(app: &AppHandle, call: CallRef) -> Option<String> {
-    let notices = app.try_state::<Notices>()?;
-    let ringing = notices.ringing.lock().ok()?.remove(&call)?;
-    if let Some(handle) = ringing.handle {
+/// Closes the call's ringing notification, if it has one.
+fn close(app: &AppHandle, call: CallRef) {
+    let Some(notices) = app.try_state::<Notices>() else {
+        return;
+    };
+    let handle = notices.ringing.lock().ok().and_then(|mut r| {
+        r.get_mut(&call).and_then(|r| {
+            r.closed = true;
+            r.handle.take()
+        })
+    });
+    if let Some(handle) = handle {
         // Closing is a D-Bus call: not on the event path.
         std::thread::spawn(move || handle.close());
     }
+}
+
+/// The call ended: its notification goes. Returns who called, if it rang here.
+fn stop(app: &AppHandle, call: CallRef) -> Option<String> {
+    close(app, call);
+    let notices = app.try_state::<Notices>()?;
+    let ringing = notices.ringing.lock().ok()?.remove(&call)?;
     Some(ringing.from)
 }
 

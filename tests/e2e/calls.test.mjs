@@ -9,7 +9,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { byRole, launchApp, makeUser, screenshot, startDisplay, waitFor } from "./lib/app.mjs";
+import { launchApp, makeUser, screenshot, startDisplay, waitFor } from "./lib/app.mjs";
+import { callStatus, control, signIn } from "./lib/flows.mjs";
 import { ALICE, readWav, startBaresip, startJack, startKamailio, startPulse, toneOf, toneWav } from "./lib/peers.mjs";
 
 let display;
@@ -28,12 +29,6 @@ after(async () => {
   await display?.stop();
 });
 
-/** `byRole`, once the control is there. */
-const control = (app, role, name) => waitFor(`the ${role} "${name}"`, () => byRole(app, role, name), { timeoutMs: 10_000 });
-
-/** The text of the call screen's status line, or null when no call is shown. */
-const callStatus = (app) => app.wd.execute("return document.querySelector('.call-status')?.textContent ?? null");
-
 describe("calls in the app", () => {
   it("signs in from Settings, calls baresip with audio both ways, answers its call, and lists a missed one", async () => {
     const user = makeUser("calls");
@@ -48,17 +43,7 @@ describe("calls in the app", () => {
     const app = await launchApp({ display: display.display, user, name: "calls" });
     try {
       // Sign in through Settings, as a new user would.
-      await app.wd.click(await control(app, "tab", "Settings"));
-      await app.wd.click(await control(app, "button", "Add account"));
-      await app.wd.type(await control(app, "textbox", "SIP address"), `${ALICE.user}@127.0.0.1:${kamailio.port}`);
-      await app.wd.type(await app.wd.find("input[type=password]"), ALICE.password);
-      await screenshot(app, "settings-sign-in");
-      await app.wd.click(await control(app, "button", "Sign in"));
-      await waitFor(
-        "the account to register",
-        async () => (await app.wd.execute("return document.querySelector('.account-state')?.textContent ?? ''")).trim() === "Registered",
-        { timeoutMs: 20_000 },
-      );
+      await signIn(app, kamailio, ALICE, { screenshotAs: () => screenshot(app, "settings-sign-in") });
       await waitFor("the status bar to say so", async () =>
         (await app.wd.execute("return document.querySelector('.statusbar')?.textContent ?? ''")).includes("Registered"),
       );

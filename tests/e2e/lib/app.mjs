@@ -99,7 +99,7 @@ export function makeUser(name) {
  * Launches the app for `user` on `display` and returns a WebDriver session on its main window,
  * once the UI has heard from the engine.
  */
-export async function launchApp({ display, user, name }) {
+export async function launchApp({ display, user, name, desktop = false }) {
   if (!fs.existsSync(APP_BINARY)) {
     throw new Error(`${APP_BINARY} is missing: build it with \`npx tauri build\` first`);
   }
@@ -124,14 +124,22 @@ export async function launchApp({ display, user, name }) {
     WEBKIT_DISABLE_DMABUF_RENDERER: "1",
     LIBGL_ALWAYS_SOFTWARE: "1",
   };
-  // The session bus has a real keyring daemon (unlocked), where the app keeps passwords.
+  // The session bus has a real keyring daemon (unlocked), where the app keeps passwords. With
+  // `desktop`, it also has what a desktop provides: a status-notifier watcher (the tray), a
+  // notification daemon (dunst), and a log of the notifications sent; its address is saved
+  // for the test's own D-Bus calls.
+  const desktopPart = desktop
+    ? `status-notifier-watcher >/dev/null 2>&1 & dunst -config /dev/null >/dev/null 2>&1 & ` +
+      `dbus-monitor "interface='org.freedesktop.Notifications'" > '${user.base}/notifications.log' 2>&1 & ` +
+      `printf '%s' "$DBUS_SESSION_BUS_ADDRESS" > '${user.base}/bus'; `
+    : "";
   const driver = spawn(
     "dbus-run-session",
     [
       "--",
       "sh",
       "-c",
-      `printf 'e2e-unlock' | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec tauri-driver --port ${port} --native-port ${nativePort}`,
+      `printf 'e2e-unlock' | gnome-keyring-daemon --unlock --components=secrets >/dev/null && ${desktopPart}exec tauri-driver --port ${port} --native-port ${nativePort}`,
     ],
     { env, stdio: ["ignore", log, log], detached: true },
   );
@@ -141,6 +149,7 @@ export async function launchApp({ display, user, name }) {
     user,
     display,
     logPath,
+    env,
     async close() {
       try {
         await wd.quit();
