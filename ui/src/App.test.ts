@@ -258,17 +258,20 @@ describe("the app shell", () => {
     expect(list.textContent).toContain("Alice Smith");
     expect(list.textContent).toContain("mobile: 07911 123456");
     expect(fake.contacts[0]).toMatchObject({ name: "Alice Smith", favourite: true, addresses: [{ kind: "phone", label: "mobile", value: "07911 123456" }] });
+    // Calling from the list dials the contact's number.
+    await fireEvent.click(screen.getByRole("button", { name: "Call Alice Smith" }));
+    await waitFor(() => expect(fake.dialled).toEqual(["07911 123456"]));
 
     await fireEvent.input(screen.getByRole("searchbox", { name: "Search contacts" }), { target: { value: "zzz" } });
     await screen.findByText("No contacts match");
     await fireEvent.input(screen.getByRole("searchbox", { name: "Search contacts" }), { target: { value: "" } });
 
-    await fireEvent.click(await screen.findByRole("button", { name: /Alice Smith/ }));
+    await fireEvent.click(await screen.findByRole("button", { name: /^(★ ?)?(Favourite)? ?Alice Smith/ }));
     await fireEvent.input(screen.getByRole("textbox", { name: "Company" }), { target: { value: "Acme" } });
     await fireEvent.click(screen.getByRole("button", { name: "Save" }));
     await waitFor(() => expect(screen.getByRole("list", { name: "Contacts" }).textContent).toContain("Acme"));
 
-    await fireEvent.click(screen.getByRole("button", { name: /Alice Smith/ }));
+    await fireEvent.click(screen.getByRole("button", { name: /^(★ ?)?(Favourite)? ?Alice Smith/ }));
     await fireEvent.click(screen.getByRole("button", { name: "Delete contact" }));
     await fireEvent.click(screen.getByRole("button", { name: "Delete" }));
     await screen.findByText("No contacts yet");
