@@ -11,6 +11,7 @@ mod links;
 mod logging;
 mod notify;
 mod popup;
+mod sound;
 mod tray;
 
 use siperb_engine::{Engine, EngineHandle, Profile};
@@ -28,6 +29,7 @@ pub fn run() {
     let mut log_guard = logging::init(profile.log_dir());
     tracing::info!(version = siperb_engine::VERSION, "Siperb Desktop starting");
 
+    let log_dir = LogDir(profile.log_dir().to_path_buf());
     let builder = specta_builder();
     let started = tauri::async_runtime::block_on(async { Engine::start(profile) });
     let (engine, _engine_task) = match started {
@@ -47,6 +49,7 @@ pub fn run() {
         .plugin(tauri_plugin_deep_link::init())
         .invoke_handler(builder.invoke_handler())
         .manage(engine.clone())
+        .manage(log_dir)
         .setup(move |app| {
             builder.mount_events(app);
             app.manage(notify::Notices::default());
@@ -123,6 +126,9 @@ async fn sign_in(app: tauri::AppHandle, engine: EngineHandle) {
         Err(e) => tracing::warn!("signing in: {e}"),
     }
 }
+
+/// Where the app's logs are written (the SIP trace among them).
+pub(crate) struct LogDir(pub std::path::PathBuf);
 
 /// Shows the main window (restored, on top, focused).
 pub(crate) fn show_main(app: &tauri::AppHandle) {

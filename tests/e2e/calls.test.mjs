@@ -48,6 +48,16 @@ describe("calls in the app", () => {
         (await app.wd.execute("return document.querySelector('.statusbar')?.textContent ?? ''")).includes("Registered"),
       );
       await screenshot(app, "settings-registered");
+      // The microphone meter in Settings moves with the tone played into the microphone.
+      await waitFor(
+        "the microphone meter to show the tone",
+        async () => Number(await app.wd.execute("return document.querySelector('[role=meter]')?.getAttribute('aria-valuenow') ?? -100")) > -40,
+        { timeoutMs: 10_000 },
+      );
+      const mics = await app.wd.execute("return [...document.querySelectorAll('select[aria-label=Microphone] option')].map((o) => o.textContent)");
+      assert.ok(mics.length >= 2, `the microphones are listed: ${mics}`);
+      await app.wd.execute("document.querySelector('[aria-labelledby=settings-sound]').scrollIntoView()");
+      await screenshot(app, "settings-sound");
 
       // Dial baresip from the dialpad.
       await app.wd.click(await control(app, "tab", "Dialpad"));

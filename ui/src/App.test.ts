@@ -5,7 +5,11 @@ import type { EngineEvent } from "./bindings";
 // The engine is reached through the generated bindings; here they are replaced by a fake engine
 // so the UI's behaviour is tested alone. The real engine is exercised end to end in tests/e2e.
 const fake = vi.hoisted(() => ({
-  listener: null as null | ((e: { payload: EngineEvent }) => void),
+  listeners: new Set<(e: { payload: EngineEvent }) => void>(),
+  /** Sends an engine event to every listener, as the shell does. */
+  listener: ((e: { payload: EngineEvent }) => {
+    for (const l of fake.listeners) l(e);
+  }) as null | ((e: { payload: EngineEvent }) => void),
   theme: "system" as "system" | "light" | "dark",
   setTheme: vi.fn(),
   calls: [] as Record<string, unknown>[],
@@ -60,6 +64,8 @@ vi.mock("./bindings", () => ({
       return { status: "ok", data: null };
     },
     getAccounts: async () => ({ status: "ok", data: [] }),
+    listDevices: async () => ({ status: "ok", data: [] }),
+    meterMicrophone: async () => ({ status: "ok", data: null }),
     contactName: async () => ({ status: "ok", data: null }),
     dial: async (_account: string | null, target: string) => {
       fake.dialled.push(target);
@@ -82,8 +88,8 @@ vi.mock("./bindings", () => ({
   events: {
     engineNotice: {
       listen: async (cb: (e: { payload: EngineEvent }) => void) => {
-        fake.listener = cb;
-        return () => (fake.listener = null);
+        fake.listeners.add(cb);
+        return () => fake.listeners.delete(cb);
       },
     },
   },

@@ -133,6 +133,83 @@ async setAppPreferences(app: AppPreferences) : Promise<Result<Settings, IpcError
 }
 },
 /**
+ * The microphones and speakers there are now.
+ */
+async listDevices() : Promise<Result<DeviceInfo[], IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("list_devices") };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * The microphone and speaker calls use, and whether a headset that appears takes over.
+ */
+async setDevices(devices: DeviceChoice) : Promise<Result<Settings, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("set_devices", { devices }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * The ringer device, ringtone and volume (0-100; more is taken as 100).
+ */
+async setRinger(ringer: RingerSettings) : Promise<Result<Settings, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("set_ringer", { ringer }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Echo cancellation, noise suppression and gain control (calls in progress follow).
+ */
+async setProcessing(processing: ProcessingConfig) : Promise<Result<Settings, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("set_processing", { processing }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Starts or stops the microphone meter (`micLevel` events every 100 ms while on).
+ */
+async meterMicrophone(on: boolean) : Promise<Result<null, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("meter_microphone", { on }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Plays a short test sound on the speaker, or the ringtone on the ringer (`ringer`).
+ */
+async testTone(ringer: boolean) : Promise<Result<null, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("test_tone", { ringer }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Opens the folder with the logs (and the SIP trace) in the file manager.
+ */
+async openLogs() : Promise<Result<string, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("open_logs") };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
  * The accounts, as the Settings view edits them.
  */
 async getAccounts() : Promise<Result<AccountForm[], IpcError>> {

@@ -34,6 +34,15 @@ impl EngineHandle {
         self.ask(|reply| Request::SetTheme { theme, reply }).await?
     }
 
+    /// The microphones and speakers there are now (the sound server asked off the engine's
+    /// threads).
+    pub async fn devices(&self) -> Result<Vec<siperb_audio::DeviceInfo>, EngineError> {
+        tokio::task::spawn_blocking(siperb_audio::list_devices)
+            .await
+            .map_err(|_| EngineError::Stopped)?
+            .map_err(EngineError::Audio)
+    }
+
     /// Changes how the app behaves on the desktop (do not disturb applies to every line at
     /// once), saves it and tells every front end.
     pub async fn set_app_preferences(
