@@ -135,6 +135,55 @@ async fn delete_contact(engine: State<'_, EngineHandle>, id: i64) -> Result<(), 
     Ok(engine.contacts(move |c| c.delete(id)).await?)
 }
 
+/// The longest vCard text taken at once (a few thousand contacts with photos).
+const VCARD_MAX_BYTES: usize = 64 * 1024 * 1024;
+
+/// Adds the contacts in a vCard file's text; what was imported and left out.
+#[tauri::command]
+#[specta::specta]
+async fn import_vcards(
+    engine: State<'_, EngineHandle>,
+    text: String,
+) -> Result<siperb_engine::vcard::ImportReport, IpcError> {
+    if text.len() > VCARD_MAX_BYTES {
+        return Err(IpcError::new(
+            "vcard_too_large",
+            "That file is too large to be a contacts file (over 64 MB).",
+        ));
+    }
+    Ok(engine.import_vcards(text).await?)
+}
+
+/// Writes every contact to `Siperb contacts.vcf` in the user's documents folder (or home);
+/// returns the file's path.
+#[tauri::command]
+#[specta::specta]
+async fn export_vcards(
+    app: tauri::AppHandle,
+    engine: State<'_, EngineHandle>,
+) -> Result<String, IpcError> {
+    use tauri::Manager;
+    let (text, _) = engine.export_vcards().await?;
+    let dir = app
+        .path()
+        .document_dir()
+        .or_else(|_| app.path().home_dir())
+        .map_err(|e| IpcError::new("no_folder", &format!("No folder to write to: {e}")))?;
+    let file = dir.join("Siperb contacts.vcf");
+    std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(&file, text))
+        .map_err(|e| {
+            IpcError::new(
+                "export_failed",
+                &format!(
+                    "The contacts could not be written to {}: {e}",
+                    file.display()
+                ),
+            )
+        })?;
+    Ok(file.display().to_string())
+}
+
 /// Every command and event the UI sees. `tests/bindings.rs` checks that `ui/src/bindings.ts`
 /// matches it.
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
@@ -151,6 +200,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             get_contacts,
             save_contact,
             delete_contact,
+            import_vcards,
+            export_vcards,
             crate::desktop::set_app_preferences,
             crate::sound::list_devices,
             crate::sound::set_devices,

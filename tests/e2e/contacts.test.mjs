@@ -2,6 +2,8 @@
 // added is listed and found as you type; one added in the app is saved where the CLI reads it.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { Keys } from "./lib/webdriver.mjs";
+import fs from "node:fs";
 import { byRole, launchApp, makeUser, runCli, screenshot, startDisplay, waitFor } from "./lib/app.mjs";
 
 let display;
@@ -46,6 +48,31 @@ describe("the Contacts view", () => {
         return e.length === 1 && e[0].startsWith("Bob Jones");
       });
       await screenshot(app, "contacts-search");
+      for (let i = 0; i < 3; i++) await app.wd.press(Keys.Backspace);
+      await waitFor("both again", async () => (await entries()).length === 2);
+
+      // Import a vCard file picked in the app (the file input given a file, as a picker does).
+      const card = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Carol Díaz\r\nTEL;TYPE=CELL:+34 600 000 000\r\nEND:VCARD\r\nBEGIN:VCARD\r\nVERSION:3.0\r\nEND:VCARD\r\n";
+      await app.wd.execute(
+        `const dt = new DataTransfer();
+         dt.items.add(new File([arguments[0]], "old-phone.vcf", { type: "text/vcard" }));
+         const input = document.querySelector('input[type=file]');
+         input.files = dt.files;
+         input.dispatchEvent(new Event("change", { bubbles: true }));`,
+        card,
+      );
+      await waitFor("Carol imported", async () => (await entries()).some((e) => e.startsWith("Carol Díaz")));
+      const note = await app.wd.execute("return document.querySelector('.note[role=status]')?.textContent ?? ''");
+      assert.match(note, /^Imported 1 contact from old-phone\.vcf; 1 card left out/);
+
+      // Export: every contact into a vCard file in the user's documents (or home) folder.
+      await app.wd.click(await byRole(app, "button", "Export vCard"));
+      const saved = await waitFor("the export", async () =>
+        /^Saved all contacts to (.*)\.$/.exec(await app.wd.execute("return document.querySelector('.note[role=status]')?.textContent ?? ''"))?.[1],
+      );
+      const exported = fs.readFileSync(saved, "utf8");
+      assert.equal(exported.match(/BEGIN:VCARD/g)?.length, 3, exported);
+      assert.match(exported, /FN:Carol Díaz/);
     } finally {
       await app.close();
     }

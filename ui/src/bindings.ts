@@ -122,6 +122,29 @@ async deleteContact(id: number) : Promise<Result<null, IpcError>> {
 }
 },
 /**
+ * Adds the contacts in a vCard file's text; what was imported and left out.
+ */
+async importVcards(text: string) : Promise<Result<ImportReport, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("import_vcards", { text }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Writes every contact to `Siperb contacts.vcf` in the user's documents folder (or home);
+ * returns the file's path.
+ */
+async exportVcards() : Promise<Result<string, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("export_vcards") };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
  * Saves the app's preferences; starting at login is set up (or removed) at once.
  */
 async setAppPreferences(app: AppPreferences) : Promise<Result<Settings, IpcError>> {
@@ -782,6 +805,22 @@ export type EngineStatus = { version: string;
  * Where contacts, history and logs are kept.
  */
 dataDir: string; accounts: AccountStatus[]; summary: RegistrationSummary }
+/**
+ * What an import found and left out.
+ */
+export type ImportReport = { 
+/**
+ * Cards read into contacts.
+ */
+imported: number; 
+/**
+ * Cards left out, each with why (`card 3 ("Acme"): no name, number or address`).
+ */
+skippedCards: string[]; 
+/**
+ * Properties a contact here has no place for, and how many of each (`EMAIL: 12`).
+ */
+skippedProperties: Partial<{ [key in string]: number }> }
 /**
  * An error as the UI receives it: a stable `code` to branch on and a `message` to show.
  */

@@ -94,14 +94,8 @@ pub(crate) async fn run(
         ContactsCommand::Import { file } => {
             let text = std::fs::read(&file)
                 .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
-            let (contacts, report) = siperb_engine::vcard::parse(&String::from_utf8_lossy(&text));
-            engine
-                .contacts(move |c| {
-                    for contact in &contacts {
-                        c.add(contact)?;
-                    }
-                    Ok(())
-                })
+            let report = engine
+                .import_vcards(String::from_utf8_lossy(&text).into_owned())
                 .await?;
             if json {
                 println!("{}", crate::to_json(&report));
@@ -116,14 +110,13 @@ pub(crate) async fn run(
             }
         }
         ContactsCommand::Export { file } => {
-            let all = engine.contacts(|c| c.list(0)).await?;
-            let text = siperb_engine::vcard::write(&all);
+            let (text, count) = engine.export_vcards().await?;
             std::fs::write(&file, text)
                 .map_err(|e| CliError::Usage(format!("cannot write {}: {e}", file.display())))?;
             if json {
-                println!("{}", serde_json::json!({ "exported": all.len() }));
+                println!("{}", serde_json::json!({ "exported": count }));
             } else {
-                println!("exported {} contact(s) to {}", all.len(), file.display());
+                println!("exported {count} contact(s) to {}", file.display());
             }
         }
         ContactsCommand::Remove { id } => {

@@ -91,6 +91,31 @@ impl EngineHandle {
             .map_err(EngineError::History)
     }
 
+    /// Adds the contacts of a vCard file's text (vCard 2.1, 3.0 or 4.0, any number of cards);
+    /// says what was imported and what was left out.
+    pub async fn import_vcards(
+        &self,
+        text: String,
+    ) -> Result<siperb_store::vcard::ImportReport, EngineError> {
+        self.contacts(move |c| {
+            let (contacts, report) = siperb_store::vcard::parse(&text);
+            for contact in &contacts {
+                c.add(contact)?;
+            }
+            Ok(report)
+        })
+        .await
+    }
+
+    /// Every contact as vCard 4.0 text, and how many there are.
+    pub async fn export_vcards(&self) -> Result<(String, usize), EngineError> {
+        self.contacts(|c| {
+            let all = c.list(0)?;
+            Ok((siperb_store::vcard::write(&all), all.len()))
+        })
+        .await
+    }
+
     /// Runs `work` on the profile's contacts (on the store's thread).
     pub async fn contacts<T: Send + 'static>(
         &self,
