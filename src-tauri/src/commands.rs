@@ -210,6 +210,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             crate::sound::meter_microphone,
             crate::sound::test_tone,
             crate::sound::open_logs,
+            crate::sound::set_call_device,
             crate::accounts::get_accounts,
             crate::accounts::save_account,
             crate::accounts::remove_account,

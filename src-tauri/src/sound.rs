@@ -67,6 +67,18 @@ pub(crate) async fn test_tone(
     Ok(engine.test_tone(ringer).await?)
 }
 
+/// Moves one call's microphone or speaker to `device` (`None`: the system's default).
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn set_call_device(
+    engine: State<'_, EngineHandle>,
+    call: siperb_engine::CallRef,
+    direction: siperb_audio::DeviceDirection,
+    device: Option<siperb_audio::ChosenDevice>,
+) -> Result<(), IpcError> {
+    Ok(engine.choose_device(call, direction, device).await?)
+}
+
 /// Opens the folder with the logs (and the SIP trace) in the file manager.
 #[tauri::command]
 #[specta::specta]

@@ -1,8 +1,9 @@
 // Calls in the real webview against real peers: an account added through Settings registers
-// with Kamailio; the dialpad calls baresip, the call is established, and baresip hears the
-// app's microphone (a 700 Hz tone played into a PulseAudio null sink) while the app hears
-// baresip; baresip calls the app, Answer connects, baresip's hang-up ends it; a call baresip
-// gives up on is missed and shows in History.
+// with Kamailio (the microphone meter moves); the dialpad calls baresip, the call is
+// established, baresip hears the app's microphone (a 700 Hz tone played into a PulseAudio null
+// sink) and the app plays baresip's 440 Hz, also after the call moves to another speaker;
+// baresip calls the app, the popup's Answer connects, baresip's hang-up ends it. (The tray,
+// notifications, missed calls and links are in desktop.test.mjs.)
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -30,7 +31,7 @@ after(async () => {
 });
 
 describe("calls in the app", () => {
-  it("signs in from Settings, calls baresip with audio both ways, answers its call, and lists a missed one", async () => {
+  it("signs in from Settings, calls baresip with audio both ways, moves the call to another speaker, and answers baresip from the popup", async () => {
     const user = makeUser("calls");
     const files = fs.mkdtempSync(path.join(os.tmpdir(), "siperb-e2e-tones-"));
     const micTone = path.join(files, "mic-700.wav");
@@ -75,6 +76,24 @@ describe("calls in the app", () => {
       assert.ok(appHeard.rms > 0.05, `the app played only ${appHeard.rms.toFixed(3)} RMS`);
       assert.ok(Math.abs(appHeard.hz - 440) < 10, `the app played ${appHeard.hz.toFixed(1)} Hz, not baresip's 440 Hz`);
       await screenshot(app, "call-established");
+      // Move the call's sound to the desk speaker from the call screen: baresip is heard there.
+      await app.wd.click(await control(app, "button", "Audio devices"));
+      await waitFor("the call's speakers listed", async () =>
+        app.wd.execute(`const s = document.querySelector('select[aria-label="Call speaker"]');
+          const o = s && [...s.options].find((o) => o.text === "Desk-Speaker");
+          if (!o) return false;
+          s.value = o.value;
+          s.dispatchEvent(new Event("change", { bubbles: true }));
+          return true;`),
+      );
+      await waitFor("the engine to report the move", async () =>
+        (await app.wd.execute(`const s = document.querySelector('select[aria-label="Call speaker"]'); return s.options[s.selectedIndex]?.text`)) === "Desk-Speaker",
+      );
+      const onDesk = path.join(files, "desk.wav");
+      await pulse.record(onDesk, 3, "desk");
+      const deskHeard = toneOf(readWav(onDesk));
+      assert.ok(deskHeard.rms > 0.05 && Math.abs(deskHeard.hz - 440) < 10, `the desk speaker played ${deskHeard.hz.toFixed(1)} Hz at ${deskHeard.rms.toFixed(3)} RMS`);
+      await screenshot(app, "call-audio-devices");
       await app.wd.click(await control(app, "button", "Mute"));
       await waitFor("Mute pressed", async () =>
         (await app.wd.execute("return [...document.querySelectorAll('.controls button')].find((b) => b.textContent.trim() === 'Mute')?.getAttribute('aria-pressed')")) === "true",

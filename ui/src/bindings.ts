@@ -233,6 +233,17 @@ async openLogs() : Promise<Result<string, IpcError>> {
 }
 },
 /**
+ * Moves one call's microphone or speaker to `device` (`None`: the system's default).
+ */
+async setCallDevice(call: CallRef, direction: DeviceDirection, device: ChosenDevice | null) : Promise<Result<null, IpcError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("set_call_device", { call, direction, device }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
  * The accounts, as the Settings view edits them.
  */
 async getAccounts() : Promise<Result<AccountForm[], IpcError>> {

@@ -314,8 +314,9 @@ export async function startBaresip({ kamailio, jack, who = BOB, source, autoAnsw
 
 /**
  * A PulseAudio daemon for the app's user (its XDG_RUNTIME_DIR and HOME), with a null sink
- * "spk" as the speaker and a null sink "mic" whose monitor is the microphone; `play(file)`
- * plays a WAV into the microphone over and over.
+ * "spk" (Speakers) as the speaker, a null sink "mic" whose monitor is the microphone, and a
+ * null sink "desk" (Desk-Speaker) to move a call to; `play(file)` plays a WAV into the
+ * microphone over and over.
  */
 export async function startPulse(user) {
   const env = { ...process.env, XDG_RUNTIME_DIR: user.runtime, HOME: user.home };
@@ -329,9 +330,11 @@ export async function startPulse(user) {
       "-L",
       "module-native-protocol-unix",
       "-L",
-      "module-null-sink sink_name=spk",
+      "module-null-sink sink_name=spk sink_properties=device.description=Speakers",
       "-L",
-      "module-null-sink sink_name=mic",
+      "module-null-sink sink_name=mic sink_properties=device.description=Line-feed",
+      "-L",
+      "module-null-sink sink_name=desk sink_properties=device.description=Desk-Speaker",
       "-L",
       "module-always-sink",
     ],
@@ -358,9 +361,9 @@ export async function startPulse(user) {
       const p = spawn("sh", ["-c", `while true; do paplay -d mic '${file}' || exit 1; done`], { env, stdio: "ignore", detached: true });
       players.push(p);
     },
-    /** Records `seconds` of what the app plays on the speaker into a WAV `file`. */
-    async record(file, seconds) {
-      const p = spawn("parecord", ["-d", "spk.monitor", "--file-format=wav", "--channels=1", "--rate=48000", "--format=s16le", file], {
+    /** Records `seconds` of what the app plays on `sink` (the default speaker) into a WAV `file`. */
+    async record(file, seconds, sink = "spk") {
+      const p = spawn("parecord", ["-d", `${sink}.monitor`, "--file-format=wav", "--channels=1", "--rate=48000", "--format=s16le", file], {
         env,
         stdio: "ignore",
         detached: true,

@@ -1,4 +1,4 @@
-import type { CallEvent, CallPhase, CallStats, EndCause } from "../bindings";
+import type { AudioRoute, CallEvent, CallPhase, CallStats, DeviceInfo, EndCause } from "../bindings";
 
 /** One call as the call screen shows it, built from the engine's call events only. */
 export interface CallView {
@@ -30,6 +30,9 @@ export interface CallView {
   ended: EndCause | null;
   /** A transfer's last SIP status (100 trying … 200 done, ≥300 failed). */
   transferStatus: number | null;
+  /** The devices the call's audio uses, as the engine last said (null: the system's default). */
+  microphone: DeviceInfo | null;
+  speaker: DeviceInfo | null;
 }
 
 /** Splits `"Ann" <sip:1002@pbx>;tag=x` or `sip:1002@pbx` into a display name and a number. */
@@ -66,6 +69,8 @@ function fresh(call: number, account: string, direction: "in" | "out", remote: s
     jitterMs: 0,
     ended: null,
     transferStatus: null,
+    microphone: null,
+    speaker: null,
   };
 }
 
@@ -92,6 +97,10 @@ export function applyCallEvent(calls: readonly CallView[], account: string, e: C
     case "stats": {
       const s = flattened<CallStats>(e, "stats");
       return update(e.call, () => ({ mos: s.mos, lossPct: s.loss_pct, jitterMs: s.jitter_ms }));
+    }
+    case "audio_device": {
+      const r = flattened<AudioRoute>(e, "route");
+      return update(e.call, () => (r.direction === "input" ? { microphone: r.device } : { speaker: r.device }));
     }
     case "transfer":
       return update(e.call, () => ({ transferStatus: e.status }));
