@@ -2,7 +2,8 @@
 // keyring): the tray icon and its menu are read and clicked over D-Bus; a call baresip gives
 // up on rings in a popup and a notification with Answer/Decline, then is missed: History and
 // the tray show it and a "Missed call" notification goes out; Do Not Disturb from the tray
-// turns the next call away busy; `gio open tel:…` reaches the running instance and fills the
+// turns the next call away busy; "Start at login" writes (and removes) an XDG autostart entry;
+// `gio open tel:…` reaches the running instance and fills the
 // dialpad, and with "links call at once" a sip: link dials.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -175,6 +176,14 @@ describe("the app on the desktop", () => {
       assert.equal(await popupCount(app, main), 0, "no popup while do not disturb is on");
       menu.click("Do Not Disturb");
       await waitFor("Do not disturb off", async () => (await app.wd.property(await checkbox(app, "Do not disturb"), "checked")) === false);
+
+      // Start at login: an XDG autostart entry that starts the app in the tray, and it goes again.
+      const autostart = path.join(user.home, ".config/autostart/siperb-desktop.desktop");
+      await app.wd.click(await checkbox(app, "Start at login"));
+      await waitFor("the autostart entry", () => fs.existsSync(autostart));
+      assert.match(fs.readFileSync(autostart, "utf8"), /^Exec=".*siperb-desktop" --minimized$/m);
+      await app.wd.click(await checkbox(app, "Start at login"));
+      await waitFor("the autostart entry gone", () => !fs.existsSync(autostart));
 
       // A tel: link opened by the desktop reaches this instance and fills the dialpad.
       onSession(app, "gio", "open", "tel:bob");

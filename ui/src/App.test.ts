@@ -145,6 +145,9 @@ describe("the app shell", () => {
     expect(field.value).toBe("1002");
     await fireEvent.click(screen.getByRole("button", { name: "Delete last digit" }));
     expect(field.value).toBe("100");
+    // Digits typed with the focus elsewhere on the view land in the field too.
+    await fireEvent.keyDown(screen.getByRole("button", { name: "5" }), { key: "9" });
+    expect(field.value).toBe("1009");
   });
 
   it("calls the number typed, shows the call as the engine reports it, and hangs up", async () => {
