@@ -1,24 +1,29 @@
 //! Desktop notifications: a ringing call (with Answer and Decline actions) and a missed call.
-//! They go to the desktop's notification server over D-Bus (notify-rust); with none running,
-//! the popup window and the tray still tell the user.
+//! With no notification server, the popup window and the tray still tell the user.
+//!
+//! On Linux they go straight over D-Bus (org.freedesktop.Notifications) on one connection kept
+//! for the app's life: the server sends the user's choice (`ActionInvoked`) and closings only
+//! to the connection that showed the notification, so one task reads them all, and nothing
+//! waits per call. Elsewhere notify-rust shows them (without actions).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use siperb_engine::{
-    CallEvent, CallInput, CallPhase, CallRef, EndCause, EngineEvent, EngineHandle,
-};
+use siperb_engine::{CallEvent, CallInput, CallPhase, CallRef, EndCause, EngineEvent};
 use tauri::{AppHandle, Manager};
 
-/// The ringing calls' notifications and callers (kept in the app's state).
+/// The ringing calls and their notifications (kept in the app's state).
 #[derive(Default)]
 pub(crate) struct Notices {
     ringing: Mutex<HashMap<CallRef, Ringing>>,
+    #[cfg(target_os = "linux")]
+    bus: tokio::sync::OnceCell<Option<zbus::Connection>>,
 }
 
 struct Ringing {
     from: String,
-    handle: Option<notify_rust::NotificationHandle>,
+    /// The notification's id, once shown.
+    id: Option<u32>,
     /// It stopped ringing (answered, declined, ending): no notification should stay.
     closed: bool,
 }
@@ -40,22 +45,25 @@ pub(crate) fn follow(app: &AppHandle, event: &EngineEvent) {
         } => ring(app, *call, from, *waiting),
         // Answered, or ending: the ringing notification goes (the caller is kept until the
         // call's end says whether it was missed).
-        CallEvent::State { call, phase } if *phase != CallPhase::Incoming => {
-            close(app, *call);
-        }
+        CallEvent::State { call, phase } if *phase != CallPhase::Incoming => close(app, *call),
         CallEvent::CallEnded { call, cause, .. } => {
-            if let Some(from) = stop(app, *call)
+            close(app, *call);
+            let from = app
+                .try_state::<Notices>()
+                .and_then(|n| n.ringing.lock().ok()?.remove(call))
+                .map(|r| r.from);
+            if let Some(from) = from
                 && matches!(cause, EndCause::CallerCancelled | EndCause::NoAnswer)
             {
-                missed(&from);
+                show(app, None, "Missed call", &caller(&from), false);
             }
         }
         _ => {}
     }
 }
 
+/// `"Ann" <sip:1002@pbx>` → `Ann (1002)`; `sip:1002@pbx` → `1002`.
 fn caller(from: &str) -> String {
-    // `"Ann" <sip:1002@pbx>` → `Ann (1002)`; `sip:1002@pbx` → `1002`.
     let uri = from
         .split_once('<')
         .map_or(from, |(_, rest)| rest.split('>').next().unwrap_or(rest));
@@ -85,83 +93,94 @@ fn ring(app: &AppHandle, call: CallRef, from: &str, waiting: bool) {
             call,
             Ringing {
                 from: from.to_owned(),
-                handle: None,
+                id: None,
                 closed: false,
             },
         );
     }
-    let body = caller(from);
-    // Showing is a D-Bus call, and the wait for the user's choice blocks: a thread of its own.
-    let app = app.clone();
-    std::thread::spawn(move || {
-        let shown = notify_rust::Notification::new()
-            .appname("Siperb")
-            .summary(if waiting {
-                "Call waiting"
-            } else {
-                "Incoming call"
-            })
-            .body(&body)
-            .icon("call-start")
-            .action(ANSWER, "Answer")
-            .action(DECLINE, "Decline")
-            .urgency(notify_rust::Urgency::Critical)
-            .timeout(notify_rust::Timeout::Never)
-            .show();
-        let handle = match shown {
-            Ok(h) => h,
-            Err(e) => {
-                tracing::info!("no incoming-call notification (no notification server?): {e}");
-                return;
-            }
-        };
-        let id = handle.id();
-        // Still ringing? Then keep the handle to close it when it stops; else close it now.
-        let notices = app.state::<Notices>();
-        let leftover = match notices.ringing.lock() {
-            Ok(mut ringing) => match ringing.get_mut(&call) {
-                Some(r) if !r.closed => {
-                    r.handle = Some(handle);
-                    None
-                }
-                _ => Some(handle),
-            },
-            Err(_) => Some(handle),
-        };
-        if let Some(handle) = leftover {
-            handle.close();
+    let summary = if waiting {
+        "Call waiting"
+    } else {
+        "Incoming call"
+    };
+    show(app, Some(call), summary, &caller(from), true);
+}
+
+/// What the user chose in a ringing call's notification.
+fn act(app: &AppHandle, call: CallRef, action: &str) {
+    let input = match action {
+        ANSWER => CallInput::Answer,
+        DECLINE => CallInput::Reject { code: 603 },
+        // A click on the notification itself.
+        "default" => {
+            crate::show_main(app);
             return;
         }
-        let engine = app.state::<EngineHandle>().inner().clone();
-        let result = notify_rust::handle_action(id, |response| {
-            let notify_rust::ActionResponse::Custom(action) = response else {
+        _ => return,
+    };
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let engine = app.state::<siperb_engine::EngineHandle>().inner().clone();
+        let answered = input == CallInput::Answer;
+        match engine.call_command(call, input).await {
+            Ok(()) if answered => crate::show_main(&app),
+            Ok(()) => {}
+            Err(e) => tracing::warn!("the notification's action failed: {e}"),
+        }
+    });
+}
+
+#[cfg(target_os = "linux")]
+fn show(app: &AppHandle, call: Option<CallRef>, summary: &'static str, body: &str, ringing: bool) {
+    let app = app.clone();
+    let body = body.to_owned();
+    tauri::async_runtime::spawn(async move {
+        let notices = app.state::<Notices>();
+        let Some(bus) = linux::connection(&app, &notices).await else {
+            return;
+        };
+        let id = match linux::notify(&bus, summary, &body, ringing).await {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::info!("no notification (no notification server?): {e}");
                 return;
-            };
-            let input = match *action {
-                ANSWER => Some(CallInput::Answer),
-                DECLINE => Some(CallInput::Reject { code: 603 }),
-                // A click on the notification itself.
-                "default" => {
-                    crate::show_main(&app);
-                    None
-                }
-                _ => None,
-            };
-            if let Some(input) = input {
-                let answered = input == CallInput::Answer;
-                let engine = engine.clone();
-                let app = app.clone();
-                tauri::async_runtime::spawn(async move {
-                    match engine.call_command(call, input).await {
-                        Ok(()) if answered => crate::show_main(&app),
-                        Ok(()) => {}
-                        Err(e) => tracing::warn!("the notification's action failed: {e}"),
-                    }
-                });
             }
-        });
-        if let Err(e) = result {
-            tracing::debug!("notification actions: {e}");
+        };
+        let Some(call) = call else { return };
+        // Still ringing? Then note the id; else close it now.
+        let keep = notices
+            .ringing
+            .lock()
+            .is_ok_and(|mut r| match r.get_mut(&call) {
+                Some(r) if !r.closed => {
+                    r.id = Some(id);
+                    true
+                }
+                _ => false,
+            });
+        if !keep {
+            linux::close(&bus, id).await;
+        }
+    });
+}
+
+#[cfg(not(target_os = "linux"))]
+fn show(
+    _app: &AppHandle,
+    _call: Option<CallRef>,
+    summary: &'static str,
+    body: &str,
+    _ringing: bool,
+) {
+    let body = body.to_owned();
+    std::thread::spawn(move || {
+        if let Err(e) = notify_rust::Notification::new()
+            .appname("Siperb")
+            .summary(summary)
+            .body(&body)
+            .show()
+        {
+            tracing::info!("no notification: {e}");
         }
     });
 }
@@ -171,39 +190,139 @@ fn close(app: &AppHandle, call: CallRef) {
     let Some(notices) = app.try_state::<Notices>() else {
         return;
     };
-    let handle = notices.ringing.lock().ok().and_then(|mut r| {
+    let id = notices.ringing.lock().ok().and_then(|mut r| {
         r.get_mut(&call).and_then(|r| {
             r.closed = true;
-            r.handle.take()
+            r.id.take()
         })
     });
-    if let Some(handle) = handle {
-        // Closing is a D-Bus call: not on the event path.
-        std::thread::spawn(move || handle.close());
+    #[cfg(target_os = "linux")]
+    if let Some(id) = id {
+        let app = app.clone();
+        tauri::async_runtime::spawn(async move {
+            let notices = app.state::<Notices>();
+            if let Some(bus) = linux::connection(&app, &notices).await {
+                linux::close(&bus, id).await;
+            }
+        });
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = id;
 }
 
-/// The call ended: its notification goes. Returns who called, if it rang here.
-fn stop(app: &AppHandle, call: CallRef) -> Option<String> {
-    close(app, call);
-    let notices = app.try_state::<Notices>()?;
-    let ringing = notices.ringing.lock().ok()?.remove(&call)?;
-    Some(ringing.from)
-}
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::collections::HashMap;
 
-fn missed(from: &str) {
-    let body = caller(from);
-    std::thread::spawn(move || {
-        let shown = notify_rust::Notification::new()
-            .appname("Siperb")
-            .summary("Missed call")
-            .body(&body)
-            .icon("call-missed")
-            .show();
-        if let Err(e) = shown {
-            tracing::info!("no missed-call notification: {e}");
+    use futures_util::StreamExt;
+    use tauri::{AppHandle, Manager};
+
+    use super::{ANSWER, DECLINE, Notices};
+
+    const NAME: &str = "org.freedesktop.Notifications";
+    const PATH: &str = "/org/freedesktop/Notifications";
+
+    /// The app's session-bus connection for notifications, made on first use with the task
+    /// that reads the server's answers; `None` when there is no session bus.
+    pub(super) async fn connection(app: &AppHandle, notices: &Notices) -> Option<zbus::Connection> {
+        notices
+            .bus
+            .get_or_init(|| async {
+                match listen(app.clone()).await {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        tracing::info!("no notifications (no session bus?): {e}");
+                        None
+                    }
+                }
+            })
+            .await
+            .clone()
+    }
+
+    async fn listen(app: AppHandle) -> zbus::Result<zbus::Connection> {
+        let bus = zbus::Connection::session().await?;
+        let rule = zbus::MatchRule::builder()
+            .msg_type(zbus::message::Type::Signal)
+            .interface(NAME)
+            .path(PATH)
+            .build()?;
+        let mut signals = zbus::MessageStream::for_match_rule(rule, &bus, None).await?;
+        tauri::async_runtime::spawn(async move {
+            while let Some(Ok(msg)) = signals.next().await {
+                let header = msg.header();
+                if header.member().map(|m| m.as_str()) != Some("ActionInvoked") {
+                    continue;
+                }
+                let body = msg.body();
+                let parsed: zbus::Result<(u32, String)> = body.deserialize();
+                let Ok((id, action)) = parsed else {
+                    continue;
+                };
+                let call = app.try_state::<Notices>().and_then(|n| {
+                    let ringing = n.ringing.lock().ok()?;
+                    ringing
+                        .iter()
+                        .find(|(_, r)| r.id == Some(id))
+                        .map(|(call, _)| *call)
+                });
+                if let Some(call) = call {
+                    super::act(&app, call, &action);
+                }
+            }
+        });
+        Ok(bus)
+    }
+
+    /// Shows a notification; a ringing call's has Answer and Decline, stays until closed
+    /// and is critical (it shows over full-screen windows).
+    pub(super) async fn notify(
+        bus: &zbus::Connection,
+        summary: &str,
+        body: &str,
+        ringing: bool,
+    ) -> zbus::Result<u32> {
+        let actions: Vec<&str> = if ringing {
+            vec![ANSWER, "Answer", DECLINE, "Decline"]
+        } else {
+            Vec::new()
+        };
+        let mut hints: HashMap<&str, zbus::Variant<'_>> = HashMap::new();
+        hints.insert(
+            "urgency",
+            zbus::Variant::from(if ringing { 2u8 } else { 1u8 }),
+        );
+        hints.insert(
+            "category",
+            zbus::Variant::from(if ringing {
+                "call.incoming"
+            } else {
+                "call.unanswered"
+            }),
+        );
+        let icon = if ringing { "call-start" } else { "call-missed" };
+        // -1: the server's default time; 0: until closed.
+        let timeout: i32 = if ringing { 0 } else { -1 };
+        bus.call_method(
+            Some(NAME),
+            PATH,
+            Some(NAME),
+            "Notify",
+            &("Siperb", 0u32, icon, summary, body, actions, hints, timeout),
+        )
+        .await?
+        .body()
+        .deserialize()
+    }
+
+    pub(super) async fn close(bus: &zbus::Connection, id: u32) {
+        if let Err(e) = bus
+            .call_method(Some(NAME), PATH, Some(NAME), "CloseNotification", &(id,))
+            .await
+        {
+            tracing::debug!("the notification could not be closed: {e}");
         }
-    });
+    }
 }
 
 #[cfg(test)]

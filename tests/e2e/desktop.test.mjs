@@ -2,7 +2,8 @@
 // keyring): the tray icon and its menu are read and clicked over D-Bus; a call baresip gives
 // up on rings in a popup and a notification with Answer/Decline, then is missed: History and
 // the tray show it and a "Missed call" notification goes out; Do Not Disturb from the tray
-// turns the next call away busy; "Start at login" writes (and removes) an XDG autostart entry;
+// turns the next call away busy; a call is answered from its notification's Answer action (dunst);
+// "Start at login" writes (and removes) an XDG autostart entry;
 // `gio open tel:…` reaches the running instance and fills the
 // dialpad, and with "links call at once" a sip: link dials.
 import { after, before, describe, it } from "node:test";
@@ -177,6 +178,21 @@ describe("the app on the desktop", () => {
       menu.click("Do Not Disturb");
       await waitFor("Do not disturb off", async () => (await app.wd.property(await checkbox(app, "Do not disturb"), "checked")) === false);
 
+      // Answer from the notification's own Answer action (dunst's context menu picks it).
+      fs.writeFileSync(path.join(user.base, "dmenu-choice"), "Answer");
+      const ringsBefore = (notifications(app).match(/"Incoming call"/g) ?? []).length;
+      assert.match(await bob.command("dial", me), /"ok":true/);
+      await waitFor("the second ringing notification", () => (notifications(app).match(/"Incoming call"/g) ?? []).length > ringsBefore, {
+        timeoutMs: 10_000,
+      });
+      await sleep(500);
+      onSession(app, "dunstctl", "context");
+      await app.wd.switchToWindow(main);
+      await waitFor("the call answered from the notification", async () => /^\d+:\d\d$/.test((await callStatus(app)) ?? ""), { timeoutMs: 10_000 });
+      assert.match(await bob.command("hangup"), /"ok":true/);
+      await waitFor("that call to end", async () => (await callStatus(app)) === null, { timeoutMs: 10_000 });
+      await app.wd.click(await control(app, "tab", "Settings"));
+
       // Start at login: an XDG autostart entry that starts the app in the tray, and it goes again.
       const autostart = path.join(user.home, ".config/autostart/siperb-desktop.desktop");
       await app.wd.click(await checkbox(app, "Start at login"));
@@ -204,6 +220,8 @@ describe("the app on the desktop", () => {
       await waitFor("the call screen to go", async () => (await callStatus(app)) === null, { timeoutMs: 10_000 });
     } catch (e) {
       e.message += `\n--- app log ---\n${fs.readFileSync(app.logPath, "utf8").slice(-3000)}`;
+      const menuInput = path.join(user.base, "dmenu-input");
+      if (fs.existsSync(menuInput)) e.message += `\n--- dunst's menu ---\n${fs.readFileSync(menuInput, "utf8")}`;
       throw e;
     } finally {
       await app.close();

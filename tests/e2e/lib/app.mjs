@@ -128,8 +128,15 @@ export async function launchApp({ display, user, name, desktop = false }) {
   // `desktop`, it also has what a desktop provides: a status-notifier watcher (the tray), a
   // notification daemon (dunst), and a log of the notifications sent; its address is saved
   // for the test's own D-Bus calls.
+  if (desktop) {
+    // dunst's context menu (`dunstctl context`) asks "dmenu" to choose an action: this one
+    // picks the line naming the action in the file `dmenu-choice` (for a test to set).
+    const pick = path.join(user.base, "dmenu-pick.sh");
+    fs.writeFileSync(pick, `#!/bin/sh\ntee -a '${user.base}/dmenu-input' | grep -F -m1 -- "$(cat '${user.base}/dmenu-choice' 2>/dev/null)"\n`, { mode: 0o755 });
+    fs.writeFileSync(path.join(user.base, "dunstrc"), `[global]\n    dmenu = ${pick}\n`);
+  }
   const desktopPart = desktop
-    ? `status-notifier-watcher >/dev/null 2>&1 & dunst -config /dev/null >/dev/null 2>&1 & ` +
+    ? `status-notifier-watcher >/dev/null 2>&1 & dunst -config '${user.base}/dunstrc' >/dev/null 2>&1 & ` +
       `dbus-monitor "interface='org.freedesktop.Notifications'" > '${user.base}/notifications.log' 2>&1 & ` +
       `printf '%s' "$DBUS_SESSION_BUS_ADDRESS" > '${user.base}/bus'; `
     : "";
