@@ -203,6 +203,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             import_vcards,
             export_vcards,
             crate::desktop::set_app_preferences,
+            crate::links::take_pending_link,
             crate::sound::list_devices,
             crate::sound::set_devices,
             crate::sound::set_ringer,

@@ -18,6 +18,18 @@ pub(crate) struct DialRequested {
     pub target: String,
 }
 
+/// The last link's number not yet taken by the UI (a link given at launch arrives before the
+/// page listens for events).
+#[derive(Default)]
+pub(crate) struct PendingLink(std::sync::Mutex<Option<String>>);
+
+/// The number of the last link, once: for the dialpad when the UI starts.
+#[tauri::command]
+#[specta::specta]
+pub(crate) fn take_pending_link(pending: tauri::State<'_, PendingLink>) -> Option<String> {
+    pending.0.lock().ok().and_then(|mut p| p.take())
+}
+
 /// What to call from a link, or `None` when it is no link of ours (or empty).
 pub(crate) fn target_of(link: &str) -> Option<String> {
     let link = link.trim();
@@ -89,6 +101,11 @@ pub(crate) fn open(app: &AppHandle, links: impl IntoIterator<Item = String>) {
                     Err(e) => tracing::warn!(%target, "the link could not be dialled: {e}"),
                 }
             }
+            if let Some(pending) = app.try_state::<PendingLink>()
+                && let Ok(mut p) = pending.0.lock()
+            {
+                *p = Some(target.clone());
+            }
             if let Err(e) = (DialRequested { target }).emit(&app) {
                 tracing::warn!("the link could not reach the dialpad: {e}");
             }
@@ -99,6 +116,7 @@ pub(crate) fn open(app: &AppHandle, links: impl IntoIterator<Item = String>) {
 /// Registers the app as the handler of its schemes for this user, and follows links opened
 /// while it runs.
 pub(crate) fn setup(app: &AppHandle) {
+    app.manage(PendingLink::default());
     #[cfg(any(target_os = "linux", windows))]
     if let Err(e) = app.deep_link().register_all() {
         tracing::info!("the link handler could not be registered: {e}");

@@ -185,3 +185,16 @@ describe("the shared profile", () => {
     }
   });
 });
+
+describe("a link the app starts with", () => {
+  it("fills the dialpad with the number of a tel: link given at launch", async () => {
+    const app = await launchApp({ display: display.display, user: makeUser("link"), name: "link", args: ["tel:+1-555-0100"] });
+    try {
+      await waitFor("the number from the link", async () =>
+        (await app.wd.execute("return document.querySelector('input[aria-label=Number]')?.value ?? ''")) === "+15550100",
+      );
+    } finally {
+      await app.close();
+    }
+  });
+});

@@ -156,6 +156,12 @@ async setAppPreferences(app: AppPreferences) : Promise<Result<Settings, IpcError
 }
 },
 /**
+ * The number of the last link, once: for the dialpad when the UI starts.
+ */
+async takePendingLink() : Promise<string | null> {
+    return await TAURI_INVOKE("take_pending_link");
+},
+/**
  * The microphones and speakers there are now.
  */
 async listDevices() : Promise<Result<DeviceInfo[], IpcError>> {

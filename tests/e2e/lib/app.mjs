@@ -99,7 +99,7 @@ export function makeUser(name) {
  * Launches the app for `user` on `display` and returns a WebDriver session on its main window,
  * once the UI has heard from the engine.
  */
-export async function launchApp({ display, user, name, desktop = false }) {
+export async function launchApp({ display, user, name, desktop = false, args = [] }) {
   if (!fs.existsSync(APP_BINARY)) {
     throw new Error(`${APP_BINARY} is missing: build it with \`npx tauri build\` first`);
   }
@@ -169,7 +169,7 @@ export async function launchApp({ display, user, name, desktop = false }) {
   };
   try {
     await waitFor("tauri-driver", async () => (await wd.status()) !== undefined, { timeoutMs: 15_000 });
-    await wd.start(APP_BINARY);
+    await wd.start(APP_BINARY, args);
     await waitFor(
       "the UI to hear from the engine",
       async () => {

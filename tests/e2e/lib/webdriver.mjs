@@ -85,9 +85,9 @@ export class WebDriver {
     return this.request("GET", "/status");
   }
 
-  async start(application) {
+  async start(application, args = []) {
     const value = await this.request("POST", "/session", {
-      capabilities: { alwaysMatch: { "tauri:options": { application } } },
+      capabilities: { alwaysMatch: { "tauri:options": { application, args } } },
     });
     this.session = value.sessionId;
     return value;
