@@ -2,7 +2,7 @@
 # Media benchmark, Siperb's CLI and baresip side by side in one run: CPU per call, mouth-to-ear
 # delay, PESQ clean and under 5 % loss + 20 +- 10 ms jitter, memory. See scripts/bench/media.py.
 #
-#   scripts/bench-media.sh [--phones siperb,baresip] [--jack-period 480] [--seed 7] [--keep]
+#   scripts/bench-media.sh [--phones siperb,siperb+ap,baresip] [--jack-period 480] [--seed 7] [--keep]
 #
 # Installs what it needs (Debian packages; numpy, scipy, pesq and JACK-Client from PyPI in a
 # virtual environment under target/), builds the CLI in release mode and prints a table; the

@@ -353,8 +353,12 @@ def relay_counters(proc):
 class Ours:
     name = "siperb"
 
+    # Like baresip as configured here: no echo canceller or noise suppressor on the microphone.
+    PROCESSING = False
+    FOLDER = "ours"
+
     def __init__(self, work, jack_server, kamailio_port, cli):
-        self.work, self.jack_server, self.kport, self.cli = work / "ours", jack_server, kamailio_port, cli
+        self.work, self.jack_server, self.kport, self.cli = work / self.FOLDER, jack_server, kamailio_port, cli
         self.work.mkdir()
         self.sides = {}
         for side, user in (("A", "alice"), ("B", "bob")):
@@ -371,8 +375,9 @@ class Ours:
     def _run(self, side, args):
         user, profile, env = self.sides[side]
         events = self.work / f"{side}-{time.monotonic_ns()}.jsonl"
+        processing = [] if self.PROCESSING else ["--no-processing"]
         proc = Proc([self.cli, "--profile", str(profile), "--json", *args, "--account", user,
-                     "--password-env", "BENCH_PASSWORD", "--codec", "opus", "--stats"],
+                     "--password-env", "BENCH_PASSWORD", "--codec", "opus", "--stats", *processing],
                     self.work / f"{side}.log", env=env, stdout=open(events, "wb"))
         proc.events = events
         return proc
@@ -424,6 +429,13 @@ class Ours:
                     last = json.loads(line)
             out[side] = last
         return out
+
+
+class OursProcessing(Ours):
+    """Our phone as users get it: echo cancellation and noise suppression on."""
+
+    PROCESSING = True
+    FOLDER = "ours-processing"
 
 
 class Baresip:
@@ -665,7 +677,9 @@ def summary(results):
 def main():
     ap = argparse.ArgumentParser(description="Siperb vs baresip: CPU, delay, PESQ, memory")
     ap.add_argument("--cli", default=str(REPO / "target/release/siperb-cli"))
-    ap.add_argument("--phones", default="siperb,baresip")
+    ap.add_argument("--phones", default="siperb,siperb+ap,baresip",
+                    help="siperb (no echo/noise processing, like baresip here), siperb+ap (with it, "
+                         "as users get it), baresip")
     ap.add_argument("--jack-period", type=int, default=480, help="frames per JACK period")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--attempts", type=int, default=3,
@@ -700,7 +714,7 @@ def main():
         kamailio, kport = start_kamailio(work)
         results = {}
         for name in args.phones.split(","):
-            cls = {"siperb": Ours, "baresip": Baresip}[name]
+            cls = {"siperb": Ours, "siperb+ap": OursProcessing, "baresip": Baresip}[name]
             phone = cls(work, jack_name, kport, args.cli)
             results[name] = {}
             for label, loss, delay, jitter in (("clean", 0.0, 0, 0), ("lossy", 0.05, 20, 10)):
@@ -728,14 +742,14 @@ def main():
               f"relay seed {args.seed}. CPU: % of one core per phone in a call (mean of both ends).")
         print("RSS counts JACK's shared memory the client maps; 'own MiB' is the private part "
               "(RssAnon).")
-        print(f"{'phone':<9}{'CPU %':>7}{'mouth-ear ms':>14}{'PESQ clean':>12}"
+        print(f"{'phone':<10}{'CPU %':>7}{'mouth-ear ms':>14}{'PESQ clean':>12}"
               f"{'PESQ 5%+jit':>13}{'RSS MiB':>9}{'own MiB':>9}")
-        print(f"{'(harness)':<9}{'':>7}{harness['mouth_to_ear_ms']:>14.1f}"
+        print(f"{'(harness)':<10}{'':>7}{harness['mouth_to_ear_ms']:>14.1f}"
               f"{harness['pesq_wb']:>12.2f}")
-        print(f"{'(opus)':<9}{'':>7}{'':>14}{alone['clean']['pesq_wb']:>12.2f}"
+        print(f"{'(opus)':<10}{'':>7}{'':>14}{alone['clean']['pesq_wb']:>12.2f}"
               f"{alone['lossy']['pesq_wb']:>13.2f}   Opus alone, offline, same loss rate")
         for r in rows:
-            print(f"{r['phone']:<9}{r['cpu_pct']:>7.2f}{r['mouth_to_ear_ms']:>14.1f}"
+            print(f"{r['phone']:<10}{r['cpu_pct']:>7.2f}{r['mouth_to_ear_ms']:>14.1f}"
                   f"{r['pesq_clean']:>12.2f}{r['pesq_lossy']:>13.2f}{r['rss_mib']:>9.1f}"
                   f"{r['private_mib']:>9.1f}   xruns {r['xruns']}")
         print(f"(details: {out})")
