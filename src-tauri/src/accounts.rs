@@ -3,7 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 use siperb_engine::{
-    AccountConfig, AccountId, CodecKind, EngineError, EngineHandle, SipAddress, SrtpMode, Transport,
+    AccountConfig, AccountId, CodecKind, EngineError, EngineHandle, PortRange, SipAddress,
+    SrtpMode, Transport,
 };
 use specta::Type;
 use tauri::State;
@@ -31,6 +32,10 @@ pub(crate) struct AccountForm {
     pub(crate) srtp: SrtpMode,
     /// Check the server's TLS certificate (TLS only).
     pub(crate) verify_server: bool,
+    /// A PEM file of extra trusted certificate authorities (TLS; none: the system's).
+    pub(crate) ca_file: Option<String>,
+    /// The UDP ports calls' media may use, `FIRST-LAST` (none: any free port).
+    pub(crate) rtp_ports: Option<String>,
 }
 
 /// The longest text any account field takes.
@@ -51,21 +56,41 @@ impl AccountForm {
             codecs: a.media.codecs.clone(),
             srtp: a.media.srtp,
             verify_server: a.tls.verify_server,
+            ca_file: a.tls.ca_file.as_ref().map(|p| p.display().to_string()),
+            rtp_ports: a.media.rtp_ports.map(|r| r.to_string()),
         }
     }
 
     /// The account to save: `existing` (the one with this form's id) keeps what the form
-    /// does not show (its CA file, its RTP ports); a new one gets a fresh id not in `taken`.
+    /// does not show; a new one gets a fresh id not in `taken`.
     fn into_config(
         self,
         existing: Option<&AccountConfig>,
         taken: &[AccountId],
-    ) -> Result<AccountConfig, EngineError> {
+    ) -> Result<AccountConfig, IpcError> {
         let address =
             SipAddress::parse(&self.address).map_err(|e| EngineError::InvalidAccount(e.into()))?;
+        let rtp_ports = match tidy(self.rtp_ports) {
+            None => None,
+            Some(text) => Some(text.parse::<PortRange>().map_err(|e| {
+                IpcError::new("invalid_rtp_ports", &format!("The media ports: {e}"))
+            })?),
+        };
+        let ca_file = match tidy(self.ca_file) {
+            None => None,
+            // Kept absolute and checked now, so a typo shows here and not at the first
+            // secure connection.
+            Some(path) => Some(std::fs::canonicalize(&path).map_err(|e| {
+                IpcError::new(
+                    "invalid_ca_file",
+                    &format!("The certificate authority file {path} cannot be read: {e}"),
+                )
+            })?),
+        };
         let mut a = match existing {
             Some(a) => a.clone(),
-            None => AccountConfig::new(new_id(&address, taken), &self.address)?,
+            None => AccountConfig::new(new_id(&address, taken), &self.address)
+                .map_err(EngineError::from)?,
         };
         a.address = address;
         a.display_name = tidy(self.display_name);
@@ -84,6 +109,8 @@ impl AccountForm {
         a.media.codecs = codecs;
         a.media.srtp = self.srtp;
         a.tls.verify_server = self.verify_server;
+        a.tls.ca_file = ca_file;
+        a.media.rtp_ports = rtp_ports;
         Ok(a)
     }
 }
@@ -174,6 +201,8 @@ mod tests {
             codecs: vec![CodecKind::Pcmu, CodecKind::Opus, CodecKind::Pcmu],
             srtp: SrtpMode::Optional,
             verify_server: true,
+            ca_file: None,
+            rtp_ports: Some(" 30000-30099 ".into()),
         }
     }
 
@@ -190,6 +219,10 @@ mod tests {
         assert_eq!(a.media.codecs, vec![CodecKind::Pcmu, CodecKind::Opus]);
         assert_eq!(a.transport, Transport::Tcp);
         assert_eq!(a.expires_secs, 600);
+        assert_eq!(
+            a.media.rtp_ports.map(|r| r.to_string()).as_deref(),
+            Some("30000-30099")
+        );
         let back = AccountForm::from_config(&a);
         assert_eq!(back.address, "sip:1001@example.com");
         assert_eq!(back.id.as_deref(), Some("1001@example.com-2"));
@@ -198,21 +231,30 @@ mod tests {
     #[test]
     fn an_edit_keeps_the_id_and_what_the_form_does_not_show() {
         let mut old = AccountConfig::new(AccountId("work".into()), "sip:1@a.example").expect("ok");
-        old.tls.ca_file = Some("/etc/pbx-ca.pem".into());
+        old.enabled = false;
         let mut f = form("2@b.example");
         f.id = Some("work".into());
         let a = f.into_config(Some(&old), &[]).expect("valid");
         assert_eq!(a.id.0, "work");
         assert_eq!(a.address.user, "2");
-        assert_eq!(a.tls.ca_file, old.tls.ca_file);
+        assert!(a.enabled, "the form's switch counts");
     }
 
     #[test]
-    fn a_bad_address_is_a_typed_error() {
+    fn bad_fields_are_typed_errors() {
         let e = form("no-at-sign")
             .into_config(None, &[])
             .expect_err("invalid");
-        assert_eq!(e.code(), "invalid_account");
-        assert!(e.to_string().contains("no-at-sign"), "{e}");
+        assert_eq!(e.code, "invalid_account");
+        assert!(e.message.contains("no-at-sign"), "{}", e.message);
+        let mut f = form("1@a.example");
+        f.rtp_ports = Some("30001-30000".into());
+        let e = f.into_config(None, &[]).expect_err("bad range");
+        assert_eq!(e.code, "invalid_rtp_ports");
+        let mut f = form("1@a.example");
+        f.ca_file = Some("/no/such/ca.pem".into());
+        let e = f.into_config(None, &[]).expect_err("no file");
+        assert_eq!(e.code, "invalid_ca_file");
+        assert!(e.message.contains("/no/such/ca.pem"), "{}", e.message);
     }
 }

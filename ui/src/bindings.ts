@@ -449,7 +449,15 @@ codecs: CodecKind[]; srtp: SrtpMode;
 /**
  * Check the server's TLS certificate (TLS only).
  */
-verifyServer: boolean }
+verifyServer: boolean; 
+/**
+ * A PEM file of extra trusted certificate authorities (TLS; none: the system's).
+ */
+caFile: string | null; 
+/**
+ * The UDP ports calls' media may use, `FIRST-LAST` (none: any free port).
+ */
+rtpPorts: string | null }
 /**
  * A stable identifier for an account, chosen when the account is created.
  */

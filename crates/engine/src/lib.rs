@@ -16,6 +16,7 @@ pub use engine::{Engine, EngineOptions, LOCAL_ACCOUNT};
 pub use error::EngineError;
 pub use event::EngineEvent;
 pub use handle::EngineHandle;
+pub use siperb_media::PortRange;
 pub use siperb_media::codec::CodecKind;
 pub use siperb_media::srtp::SrtpMode;
 pub use siperb_sip::call::{CallPhase, EndCause, Input as CallInput};
