@@ -121,6 +121,10 @@ struct Switches {
     call_waiting: AtomicBool,
     /// The microphone's processing ([`siperb_audio::ProcessingConfig::bits`]); none until set.
     processing: std::sync::atomic::AtomicU8,
+    /// The call plays on a headset (the last move of its speaker said so): no speaker, no
+    /// echo to cancel, and the canceller's suppressor would only cut the user's voice while
+    /// the far end talks. Echo cancellation is for loudspeakers.
+    headset: AtomicBool,
 }
 
 /// A recording in progress: its file and its name.
@@ -319,10 +323,21 @@ impl MediaSession for RtpSession {
     }
 
     fn audio_routes(&mut self) -> Vec<siperb_audio::AudioRoute> {
-        match self.port.lock() {
+        let routes = match self.port.lock() {
             Ok(mut port) => port.as_mut().map(|p| p.take_routes()).unwrap_or_default(),
             Err(_) => Vec::new(),
+        };
+        if let Some(speaker) = routes
+            .iter()
+            .rev()
+            .find(|r| r.direction == siperb_audio::DeviceDirection::Output)
+        {
+            // The system's default counts as a loudspeaker: cancelling an echo that is not
+            // there costs little, not cancelling one is heard by the far end.
+            let headset = speaker.device.as_ref().is_some_and(|d| d.headset);
+            self.switches.headset.store(headset, Ordering::Relaxed);
         }
+        routes
     }
 
     fn set_mute(&mut self, muted: bool) {

@@ -123,8 +123,11 @@ pub(super) async fn run(m: Media) {
                     let ctx = FrameContext {
                         muted: switches.muted.load(Ordering::Relaxed),
                         call_waiting: switches.call_waiting.load(Ordering::Relaxed),
-                        processing: siperb_audio::ProcessingConfig::from_bits(
-                            switches.processing.load(Ordering::Relaxed),
+                        processing: speaker_processing(
+                            siperb_audio::ProcessingConfig::from_bits(
+                                switches.processing.load(Ordering::Relaxed),
+                            ),
+                            switches.headset.load(Ordering::Relaxed),
                         ),
                         recording: &recording,
                         counters: &counters,
@@ -271,6 +274,17 @@ fn tell_echo_delay(
     if hint.abs_diff(p.echo_delay_hint()) > 30 {
         tracing::debug!("echo path: at least {known} ms, the canceller is told {hint} ms");
         p.set_echo_delay_hint(hint);
+    }
+}
+
+/// The processing a frame gets: echo cancellation only while the call plays on a loudspeaker.
+fn speaker_processing(
+    config: siperb_audio::ProcessingConfig,
+    headset: bool,
+) -> siperb_audio::ProcessingConfig {
+    siperb_audio::ProcessingConfig {
+        echo_cancellation: config.echo_cancellation && !headset,
+        ..config
     }
 }
 
@@ -695,4 +709,22 @@ pub fn rtp_payload(packet: &[u8], pt: u8) -> Option<&[u8]> {
         end = end.checked_sub(usize::from(*packet.last()?))?;
     }
     packet.get(start..end)
+}
+
+#[cfg(test)]
+mod speaker_tests {
+    use siperb_audio::ProcessingConfig;
+
+    #[test]
+    fn echo_cancellation_is_for_loudspeakers_only() {
+        let all = ProcessingConfig {
+            echo_cancellation: true,
+            noise_suppression: true,
+            auto_gain: true,
+        };
+        assert_eq!(super::speaker_processing(all, false), all);
+        let on_headset = super::speaker_processing(all, true);
+        assert!(!on_headset.echo_cancellation);
+        assert!(on_headset.noise_suppression && on_headset.auto_gain);
+    }
 }
