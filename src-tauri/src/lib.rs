@@ -1,5 +1,7 @@
 //! The desktop shell. It only translates: UI commands become engine calls, engine events become
-//! UI events. It holds no phone state beyond the [`EngineHandle`].
+//! UI events, and the desktop's own ways of showing them (the tray, the incoming-call popup,
+//! notifications, links). It holds no phone state beyond the [`EngineHandle`]: what it keeps
+//! (which notification belongs to which ringing call, a link not yet shown) is only for those.
 
 mod accounts;
 mod calls;
