@@ -43,13 +43,9 @@ pub(crate) fn target_of(link: &str) -> Option<String> {
     let decoded = percent_decode(rest);
     let target = match scheme.as_str() {
         // A number: visual separators and parameters go (RFC 3966).
-        "tel" | "callto" if !decoded.contains('@') => decoded
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')' | '\u{a0}'))
-            .collect(),
+        "tel" | "callto" if !decoded.contains('@') => {
+            siperb_engine::without_visual_separators(decoded.split(';').next().unwrap_or_default())
+        }
         "sip" | "sips" => format!("{scheme}:{}", decoded.split('?').next().unwrap_or_default()),
         _ => decoded,
     };

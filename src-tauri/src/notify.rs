@@ -9,20 +9,22 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use siperb_engine::{CallEvent, CallInput, CallPhase, CallRef, EndCause, EngineEvent};
+use siperb_engine::{CallInput, CallRef, EngineEvent};
 use tauri::{AppHandle, Manager};
 
-/// The ringing calls and their notifications (kept in the app's state).
+use crate::events::Ringing;
+
+/// The ringing calls' notifications (kept in the app's state).
 #[derive(Default)]
 pub(crate) struct Notices {
-    ringing: Mutex<HashMap<CallRef, Ringing>>,
+    ringing: Mutex<HashMap<CallRef, Notice>>,
     #[cfg(target_os = "linux")]
     bus: tokio::sync::OnceCell<Option<zbus::Connection>>,
 }
 
-struct Ringing {
-    from: String,
-    /// The notification's id, once shown.
+/// A ringing call's notification.
+struct Notice {
+    /// Its id, once shown.
     id: Option<u32>,
     /// It stopped ringing (answered, declined, ending): no notification should stay.
     closed: bool,
@@ -31,56 +33,38 @@ struct Ringing {
 const ANSWER: &str = "answer";
 const DECLINE: &str = "decline";
 
-/// Shows, closes and follows up notifications as calls ring and end.
+/// Shows and closes notifications as calls ring and stop, and tells of missed calls.
 pub(crate) fn follow(app: &AppHandle, event: &EngineEvent) {
-    let EngineEvent::Call { event, .. } = event else {
+    if let EngineEvent::CallMissed { name, number, .. } = event {
+        show(app, None, "Missed call", &who(name, number), false);
         return;
-    };
-    match event {
-        CallEvent::IncomingCall {
+    }
+    match crate::events::ringing(event) {
+        Some(Ringing::Starts {
             call,
             from,
             waiting,
             ..
-        } => ring(app, *call, from, *waiting),
-        // Answered, or ending: the ringing notification goes (the caller is kept until the
-        // call's end says whether it was missed).
-        CallEvent::State { call, phase } if *phase != CallPhase::Incoming => close(app, *call),
-        CallEvent::CallEnded { call, cause, .. } => {
-            close(app, *call);
-            let from = app
-                .try_state::<Notices>()
-                .and_then(|n| n.ringing.lock().ok()?.remove(call))
-                .map(|r| r.from);
-            if let Some(from) = from
-                && matches!(cause, EndCause::CallerCancelled | EndCause::NoAnswer)
+        }) => ring(app, call, from, waiting),
+        Some(Ringing::Stops(call)) => {
+            close(app, call);
+            if let Some(n) = app.try_state::<Notices>()
+                && let Ok(mut ringing) = n.ringing.lock()
             {
-                show(app, None, "Missed call", &caller(&from), false);
+                ringing.remove(&call);
             }
         }
-        _ => {}
+        None => {}
     }
 }
 
-/// `"Ann" <sip:1002@pbx>` → `Ann (1002)`; `sip:1002@pbx` → `1002`.
-fn caller(from: &str) -> String {
-    let uri = from
-        .split_once('<')
-        .map_or(from, |(_, rest)| rest.split('>').next().unwrap_or(rest));
-    let user = uri
-        .trim_start_matches("sips:")
-        .trim_start_matches("sip:")
-        .trim_start_matches("tel:")
-        .split(['@', ';'])
-        .next()
-        .unwrap_or(uri);
-    let name = from
-        .split_once('<')
-        .map(|(n, _)| n.trim().trim_matches('"').trim())
-        .filter(|n| !n.is_empty());
-    match name {
-        Some(n) if n != user => format!("{n} ({user})"),
-        _ => user.to_owned(),
+/// `Ann (1002)`, or `1002` when there is no name (or it is the number).
+fn who(name: &str, number: &str) -> String {
+    let name = name.trim();
+    if name.is_empty() || name == number {
+        number.to_owned()
+    } else {
+        format!("{name} ({number})")
     }
 }
 
@@ -91,8 +75,7 @@ fn ring(app: &AppHandle, call: CallRef, from: &str, waiting: bool) {
     if let Ok(mut ringing) = notices.ringing.lock() {
         ringing.insert(
             call,
-            Ringing {
-                from: from.to_owned(),
+            Notice {
                 id: None,
                 closed: false,
             },
@@ -103,7 +86,14 @@ fn ring(app: &AppHandle, call: CallRef, from: &str, waiting: bool) {
     } else {
         "Incoming call"
     };
-    show(app, Some(call), summary, &caller(from), true);
+    let caller = siperb_engine::Party::parse(from);
+    show(
+        app,
+        Some(call),
+        summary,
+        &who(&caller.display_name, &caller.number),
+        true,
+    );
 }
 
 /// What the user chose in a ringing call's notification.
@@ -329,11 +319,10 @@ mod linux {
 mod tests {
     #[test]
     fn callers_read_as_people_write_them() {
-        assert_eq!(
-            super::caller("\"Ann Lee\" <sip:1002@pbx>;tag=1"),
-            "Ann Lee (1002)"
-        );
-        assert_eq!(super::caller("sip:bob@127.0.0.1:5060"), "bob");
-        assert_eq!(super::caller("<sip:+4412@carrier;user=phone>"), "+4412");
+        let ann = siperb_engine::Party::parse("\"Ann Lee\" <sip:1002@pbx>;tag=1");
+        assert_eq!(super::who(&ann.display_name, &ann.number), "Ann Lee (1002)");
+        let bob = siperb_engine::Party::parse("sip:bob@127.0.0.1:5060");
+        assert_eq!(super::who(&bob.display_name, &bob.number), "bob");
+        assert_eq!(super::who(" 1002 ", "1002"), "1002");
     }
 }

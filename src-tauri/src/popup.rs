@@ -3,7 +3,9 @@
 //! The window shows the same web UI (`#popup`) with the call in its address, so it has what to
 //! show before any event reaches it.
 
-use siperb_engine::{CallEvent, CallPhase, CallRef, EngineEvent};
+use siperb_engine::{CallRef, EngineEvent};
+
+use crate::events::Ringing;
 use tauri::{AppHandle, Manager, WebviewUrl, WebviewWindowBuilder};
 
 const WIDTH: f64 = 360.0;
@@ -18,19 +20,15 @@ pub(crate) fn label(call: CallRef) -> String {
 
 /// Opens or closes popups as calls start and stop ringing.
 pub(crate) fn follow(app: &AppHandle, event: &EngineEvent) {
-    let EngineEvent::Call { account, event } = event else {
-        return;
-    };
-    match event {
-        CallEvent::IncomingCall {
+    match crate::events::ringing(event) {
+        Some(Ringing::Starts {
+            account,
             call,
             from,
             waiting,
-            ..
-        } => open(app, *call, account, from, *waiting),
-        CallEvent::State { call, phase } if *phase != CallPhase::Incoming => close(app, *call),
-        CallEvent::CallEnded { call, .. } => close(app, *call),
-        _ => {}
+        }) => open(app, call, account, from, waiting),
+        Some(Ringing::Stops(call)) => close(app, call),
+        None => {}
     }
 }
 

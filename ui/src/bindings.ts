@@ -807,6 +807,11 @@ export type EngineEvent =
  */
 { kind: "call"; account: string; event: CallEvent } | 
 /**
+ * A call on `account` was missed (it is in the history): who it was, by the name in the
+ * contacts (else the one the call carried; may be empty) and number.
+ */
+{ kind: "callMissed"; account: string; name: string; number: string } | 
+/**
  * The number of missed calls not seen yet changed (the tray badge).
  */
 { kind: "missedCalls"; count: number } | 

@@ -21,6 +21,13 @@ pub enum EngineEvent {
         account: String,
         event: siperb_sip::phone::CallEvent,
     },
+    /// A call on `account` was missed (it is in the history): who it was, by the name in the
+    /// contacts (else the one the call carried; may be empty) and number.
+    CallMissed {
+        account: String,
+        name: String,
+        number: String,
+    },
     /// The number of missed calls not seen yet changed (the tray badge).
     MissedCalls {
         count: u32,

@@ -20,14 +20,17 @@ use crate::EngineEvent;
 
 /// A caller or callee as a SIP header names it: `"Alice" <sip:alice@host>;tag=1`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Party {
-    pub(crate) uri: String,
-    pub(crate) number: String,
-    pub(crate) display_name: String,
+pub struct Party {
+    /// `sip:alice@host`, without the header's parameters.
+    pub uri: String,
+    /// The user part: a number or a user name.
+    pub number: String,
+    /// The display name the header carried (may be empty).
+    pub display_name: String,
 }
 
 impl Party {
-    pub(crate) fn parse(header: &str) -> Self {
+    pub fn parse(header: &str) -> Self {
         let header = header.trim();
         let (display, uri) = match (header.find('<'), header.find('>')) {
             (Some(open), Some(close)) if close > open => (
@@ -122,6 +125,9 @@ struct Live {
     id: i64,
     direction: CallDirection,
     answered: bool,
+    /// Who: the contact's name (else the caller's display name) and number.
+    name: String,
+    number: String,
     codec: Option<String>,
     mos: Option<f32>,
 }
@@ -200,12 +206,17 @@ fn run(
         match op {
             Op::Event(account, event) => {
                 match record(h, contacts.as_ref().ok(), &mut live, &account, &event) {
-                    Ok(true) => {
+                    Ok(Some((name, number))) => {
+                        let _ = events.send(EngineEvent::CallMissed {
+                            account: account.0.clone(),
+                            name,
+                            number,
+                        });
                         if let Ok(count) = h.unseen_missed() {
                             let _ = events.send(EngineEvent::MissedCalls { count });
                         }
                     }
-                    Ok(false) => {}
+                    Ok(None) => {}
                     Err(e) => tracing::warn!("call history: {e}"),
                 }
             }
@@ -234,14 +245,15 @@ fn run(
     }
 }
 
-/// Writes one event; whether a missed call was written (the badge changes).
+/// Writes one event; the name and number of the caller when it was a missed call (the badge
+/// changes).
 fn record(
     h: &History,
     contacts: Option<&Contacts>,
     live: &mut HashMap<CallRef, Live>,
     account: &AccountId,
     event: &CallEvent,
-) -> Result<bool, DbError> {
+) -> Result<Option<(String, String)>, DbError> {
     let mut begin = |call: CallRef, direction, who: &str, answered: bool| -> Result<(), DbError> {
         let mut party = Party::parse(who);
         // The name the user gave the caller wins over the one the call carries.
@@ -254,8 +266,8 @@ fn record(
             account: account.0.clone(),
             direction,
             remote_uri: party.uri,
-            number: party.number,
-            display_name: party.display_name,
+            number: party.number.clone(),
+            display_name: party.display_name.clone(),
         })?;
         if answered {
             h.answered(id)?;
@@ -266,6 +278,8 @@ fn record(
                 id,
                 direction,
                 answered,
+                name: party.display_name,
+                number: party.number,
                 codec: None,
                 mos: None,
             },
@@ -314,12 +328,12 @@ fn record(
                         mos: l.mos,
                     },
                 )?;
-                return Ok(d == Disposition::Missed);
+                return Ok((d == Disposition::Missed).then_some((l.name, l.number)));
             }
         }
         _ => {}
     }
-    Ok(false)
+    Ok(None)
 }
 
 #[cfg(test)]

@@ -16,16 +16,19 @@ pub use engine::{Engine, EngineOptions, LOCAL_ACCOUNT};
 pub use error::EngineError;
 pub use event::EngineEvent;
 pub use handle::EngineHandle;
+pub use history::Party;
 pub use siperb_media::PortRange;
 pub use siperb_media::codec::CodecKind;
 pub use siperb_media::srtp::SrtpMode;
 pub use siperb_sip::call::{CallPhase, EndCause, Input as CallInput};
 pub use siperb_sip::phone::{
     AudioSource, CallEvent, CallRef, ECHO_TARGET, MediaControl, MediaFactory, RtpFactory,
+    without_visual_separators,
 };
 pub use siperb_sip::{
     AccountConfig, AccountId, RegistrationFailure, RegistrationState, SipAddress, Transport,
 };
+pub use siperb_store::civil::UtcDateTime;
 pub use siperb_store::vcard;
 pub use siperb_store::{
     AddressKind, AppPreferences, CallDirection, CallRecord, Contact, ContactAddress, ContactError,

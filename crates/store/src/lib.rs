@@ -5,6 +5,7 @@
 //! grow here (issue 6). Secrets never go into any file this crate writes.
 
 mod accounts;
+pub mod civil;
 mod contacts;
 pub mod db;
 mod documents;

@@ -807,24 +807,31 @@ fn seed(call: CallRef) -> u64 {
     crate::random_seed() ^ call.0.wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
+/// The visual separators people write in phone numbers (RFC 3966): space, no-break space,
+/// dash, dot and brackets.
+fn is_visual_separator(c: char) -> bool {
+    matches!(c, ' ' | '\u{a0}' | '-' | '.' | '(' | ')')
+}
+
+/// A phone number without its visual separators: `+44 (20) 7946-0000` → `+442079460000`.
+pub fn without_visual_separators(number: &str) -> String {
+    number
+        .chars()
+        .filter(|c| !is_visual_separator(*c))
+        .collect()
+}
+
 /// What to call for `target` as a person typed it, at `domain` (our own, for a bare number or
 /// user): a SIP URI as given, a `tel:` number or a bare phone number without its visual
 /// separators (spaces, dashes, dots, brackets: RFC 3966), `user@host` as `sip:user@host`.
 fn dial_uri(target: &str, domain: &str) -> Option<String> {
     let t = target.trim();
-    let digits = |number: &str| -> String {
-        number
-            .chars()
-            .filter(|c| !matches!(c, '-' | '.' | ' ' | '(' | ')' | '\u{a0}'))
-            .collect()
-    };
+    let digits = without_visual_separators;
     let looks_like_number = |s: &str| {
         let s = s.strip_prefix('+').unwrap_or(s);
         s.chars().any(|c| c.is_ascii_digit())
-            && s.chars().all(|c| {
-                c.is_ascii_digit()
-                    || matches!(c, '-' | '.' | ' ' | '(' | ')' | '\u{a0}' | '*' | '#')
-            })
+            && s.chars()
+                .all(|c| c.is_ascii_digit() || is_visual_separator(c) || matches!(c, '*' | '#'))
     };
     if t.starts_with("sip:") || t.starts_with("sips:") {
         Some(t.to_owned())
