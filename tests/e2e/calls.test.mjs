@@ -10,25 +10,11 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { launchApp, makeUser, screenshot, startDisplay, waitFor } from "./lib/app.mjs";
+import { launchApp, makeUser, screenshot, waitFor } from "./lib/app.mjs";
 import { callStatus, control, signIn } from "./lib/flows.mjs";
-import { ALICE, readWav, startBaresip, startJack, startKamailio, startPulse, toneOf, toneWav } from "./lib/peers.mjs";
+import { ALICE, readWav, startBaresip, callPeers, startPulse, toneOf, toneWav } from "./lib/peers.mjs";
 
-let display;
-let kamailio;
-let jack;
-
-before(async () => {
-  display = await startDisplay();
-  kamailio = await startKamailio();
-  jack = await startJack();
-});
-
-after(async () => {
-  await jack?.stop();
-  await kamailio?.stop();
-  await display?.stop();
-});
+const peers = callPeers(before, after);
 
 describe("calls in the app", () => {
   it("signs in from Settings, calls baresip with audio both ways, moves the call to another speaker, and answers baresip from the popup", async () => {
@@ -40,11 +26,11 @@ describe("calls in the app", () => {
     toneWav(farTone, 440, 30);
     const pulse = await startPulse(user);
     pulse.play(micTone);
-    const bob = await startBaresip({ kamailio, jack, source: farTone, autoAnswer: true });
-    const app = await launchApp({ display: display.display, user, name: "calls" });
+    const bob = await startBaresip({ kamailio: peers.kamailio, jack: peers.jack, source: farTone, autoAnswer: true });
+    const app = await launchApp({ display: peers.display.display, user, name: "calls" });
     try {
       // Sign in through Settings, as a new user would.
-      await signIn(app, kamailio, ALICE, { screenshotAs: () => screenshot(app, "settings-sign-in") });
+      await signIn(app, peers.kamailio, ALICE, { screenshotAs: () => screenshot(app, "settings-sign-in") });
       await waitFor("the status bar to say so", async () =>
         (await app.wd.execute("return document.querySelector('.statusbar')?.textContent ?? ''")).includes("Registered"),
       );
@@ -111,7 +97,7 @@ describe("calls in the app", () => {
 
       // baresip calls the app: a popup window appears with the caller and Answer/Decline.
       const main = await app.wd.windowHandle();
-      const dialled = await bob.command("dial", `sip:${ALICE.user}@127.0.0.1:${kamailio.port}`);
+      const dialled = await bob.command("dial", `sip:${ALICE.user}@127.0.0.1:${peers.kamailio.port}`);
       assert.match(dialled, /"ok":true/);
       const popup = await waitFor("the popup window", async () => (await app.wd.windowHandles()).find((h) => h !== main), { timeoutMs: 15_000 });
       await app.wd.switchToWindow(popup);

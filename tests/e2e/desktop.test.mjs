@@ -13,25 +13,11 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { SCREENSHOTS, launchApp, makeUser, screenshot, startDisplay, waitFor } from "./lib/app.mjs";
+import { SCREENSHOTS, launchApp, makeUser, screenshot, waitFor } from "./lib/app.mjs";
 import { callStatus, control, signIn } from "./lib/flows.mjs";
-import { ALICE, startBaresip, startJack, startKamailio, startPulse, toneWav } from "./lib/peers.mjs";
+import { ALICE, startBaresip, callPeers, startPulse, toneWav } from "./lib/peers.mjs";
 
-let display;
-let kamailio;
-let jack;
-
-before(async () => {
-  display = await startDisplay();
-  kamailio = await startKamailio();
-  jack = await startJack();
-});
-
-after(async () => {
-  await jack?.stop();
-  await kamailio?.stop();
-  await display?.stop();
-});
+const peers = callPeers(before, after);
 
 /** Runs a command on the app's session bus and desktop environment. */
 function onSession(app, cmd, ...args) {
@@ -119,11 +105,11 @@ describe("the app on the desktop", () => {
     const tone = path.join(files, "far.wav");
     toneWav(tone, 440, 30);
     const pulse = await startPulse(user);
-    const bob = await startBaresip({ kamailio, jack, source: tone });
-    const app = await launchApp({ display: display.display, user, name: "desktop", desktop: true });
+    const bob = await startBaresip({ kamailio: peers.kamailio, jack: peers.jack, source: tone });
+    const app = await launchApp({ display: peers.display.display, user, name: "desktop", desktop: true });
     try {
       const main = await app.wd.windowHandle();
-      await signIn(app, kamailio, ALICE);
+      await signIn(app, peers.kamailio, ALICE);
 
       // The tray: registered with the watcher, with its menu.
       const item = await trayItem(app);
@@ -140,7 +126,7 @@ describe("the app on the desktop", () => {
       if (iconFile) fs.copyFileSync(iconFile, path.join(SCREENSHOTS, "tray-icon-registered.png"));
 
       // A call that rings and is given up: popup, notification with actions, then missed.
-      const me = `sip:${ALICE.user}@127.0.0.1:${kamailio.port}`;
+      const me = `sip:${ALICE.user}@127.0.0.1:${peers.kamailio.port}`;
       assert.match(await bob.command("dial", me), /"ok":true/);
       await waitFor("the popup", async () => (await popupCount(app, main)) === 1, { timeoutMs: 15_000 });
       await waitFor("the ringing notification", () => /"Incoming call"/.test(notifications(app)), { timeoutMs: 10_000 });
@@ -213,7 +199,7 @@ describe("the app on the desktop", () => {
       await app.wd.click(await control(app, "tab", "Settings"));
       await app.wd.click(await checkbox(app, "call at once"));
       await waitFor("the setting saved", async () => (await app.wd.property(await checkbox(app, "call at once"), "checked")) === true);
-      onSession(app, "gio", "open", `sip:bob@127.0.0.1:${kamailio.port}`);
+      onSession(app, "gio", "open", `sip:bob@127.0.0.1:${peers.kamailio.port}`);
       await waitFor("the call from the link", async () => /^(Calling…|Ringing…)$/.test((await callStatus(app)) ?? ""), { timeoutMs: 15_000 });
       assert.equal(await app.wd.execute("return document.querySelector('.callee').textContent"), "bob");
       await app.wd.click(await control(app, "button", "Hang up"));

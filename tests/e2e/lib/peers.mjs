@@ -8,7 +8,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ROOT, freePort, waitFor } from "./app.mjs";
+import { ROOT, freePort, startDisplay, waitFor } from "./app.mjs";
 
 export const ALICE = { user: "alice", password: "wonderland-7" };
 export const BOB = { user: "bob", password: "builder-42" };
@@ -376,4 +376,23 @@ export async function startPulse(user) {
       await stopGroup(child);
     },
   };
+}
+
+/**
+ * What a test file of calls shares: an X display, Kamailio and a JACK clock, started before
+ * its tests (`setup.display`, `setup.kamailio`, `setup.jack`) and stopped after them.
+ */
+export function callPeers(before, after) {
+  const setup = {};
+  before(async () => {
+    setup.display = await startDisplay();
+    setup.kamailio = await startKamailio();
+    setup.jack = await startJack();
+  });
+  after(async () => {
+    await setup.jack?.stop();
+    await setup.kamailio?.stop();
+    await setup.display?.stop();
+  });
+  return setup;
 }
