@@ -282,8 +282,17 @@ fn a_call_uses_the_chosen_microphone_and_speaker() {
     let mut stdin = call.0.stdin.take().expect("stdin");
     writeln!(stdin, "record {}", rec.display()).expect("record");
     std::thread::sleep(Duration::from_secs(2));
-    // The sound server's own word: our streams are on the headset.
+    // The sound server's own word: our streams are on the headset (a loaded machine may take
+    // a moment longer to move them there).
     let pid = call.0.id();
+    let on_headset = || {
+        devices_of(&pulse, pid, "sink-inputs") == ["headset"]
+            && devices_of(&pulse, pid, "source-outputs") == ["headset_mic"]
+    };
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while !on_headset() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
     assert_eq!(devices_of(&pulse, pid, "sink-inputs"), ["headset"]);
     assert_eq!(devices_of(&pulse, pid, "source-outputs"), ["headset_mic"]);
     let play = pulse
