@@ -3,13 +3,14 @@
 # delay, PESQ clean and under 5 % loss + 20 +- 10 ms jitter, memory. See scripts/bench/media.py.
 #
 #   scripts/bench-media.sh [--phones siperb,siperb+ap,baresip] [--jack-period 480] [--seed 7] [--keep]
+#                           [--perf DIR]   (perf profiles of the clean calls)
 #
 # Installs what it needs (Debian packages; numpy, scipy, pesq and JACK-Client from PyPI in a
 # virtual environment under target/), builds the CLI in release mode and prints a table; the
 # details go to artifacts/bench/media.json.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ensure_packages "${APP_PACKAGES[@]}" kamailio kamailio-tls-modules openssl baresip jackd2 \
+ensure_packages "${APP_PACKAGES[@]}" kamailio kamailio-tls-modules openssl baresip jackd2 linux-perf \
   libasound2-plugins alsa-utils espeak-ng sox python3 python3-venv python3-dev
 ensure_rust
 

@@ -112,6 +112,35 @@ def cpu_ticks(pid):
     return int(fields[11]) + int(fields[12])  # utime, stime
 
 
+def threads(pid):
+    """Per thread (by name; threads of one name summed): CPU ticks and context switches."""
+    out = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+            status = (task / "status").read_text()
+        except OSError:
+            continue  # the thread ended
+        name = stat.split("(", 1)[1].rsplit(")", 1)[0]
+        fields = stat.rsplit(")", 1)[1].split()
+        switches = sum(int(line.split()[1]) for line in status.splitlines()
+                       if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")))
+        t, w = out.get(name, (0, 0))
+        out[name] = (t + int(fields[11]) + int(fields[12]), w + switches)
+    return out
+
+
+def thread_use(before, after, seconds):
+    """CPU % of one core and wake-ups (context switches) per second, per thread name."""
+    out = {}
+    for name, (t1, w1) in after.items():
+        t0, w0 = before.get(name, (0, 0))
+        cpu = 100.0 * (t1 - t0) / CLK_TCK / seconds
+        if cpu > 0.05 or (w1 - w0) / seconds > 1:
+            out[name] = {"cpu_pct": round(cpu, 2), "switches_per_s": round((w1 - w0) / seconds)}
+    return out
+
+
 def memory_kib(pid):
     out = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -567,6 +596,9 @@ def speech_quality(prog, rec, delay_ms):
         return float("nan")
 
 
+PERF = None
+
+
 def run_call(phone, bench, prog, label, work, relay):
     log(f"{phone.name}: {label} call")
     procs = phone.call(prog.seconds + 4)
@@ -575,10 +607,21 @@ def run_call(phone, bench, prog, label, work, relay):
     pids = {s: p.pid for s, p in procs.items()}
     t0 = time.monotonic()
     ticks0 = {s: cpu_ticks(pid) for s, pid in pids.items()}
+    threads0 = {s: threads(pid) for s, pid in pids.items()}
+    perf = []
+    if PERF and label == "clean":
+        # Where each phone's time goes (perf's software clock: no hardware counters needed).
+        for s, pid in pids.items():
+            out = Path(PERF) / f"{phone.name}-{s}.perf.data"
+            perf.append(Proc(["perf", "record", "-q", "-e", "cpu-clock", "-F", "4000", "-g",
+                              "-p", str(pid), "-o", str(out)], work / f"perf-{s}.log"))
     bench.play(prog.samples)
     recorded = bench.wait(prog.seconds + 10)
     t1 = time.monotonic()
     ticks1 = {s: cpu_ticks(pid) for s, pid in pids.items()}
+    threads1 = {s: threads(pid) for s, pid in pids.items()}
+    for p in perf:
+        p.stop(sig=signal.SIGINT)
     mem = {s: memory_kib(pid) for s, pid in pids.items()}
     stats = phone.stats(procs)
     phone.hang_up(procs)
@@ -598,6 +641,7 @@ def run_call(phone, bench, prog, label, work, relay):
             "mouth_to_ear_ms": m2e,
             "chirps_found": len(delays),
             "pesq_wb": speech_quality(prog, rec, m2e if delays else 0.0),
+            "threads": thread_use(threads0[s], threads1[s], t1 - t0),
         }
         log(f"  {s}: {json.dumps(result['sides'][s])}")
     log(f"  relay: {json.dumps(counters)}; JACK xruns while playing: {bench.xruns}")
@@ -620,8 +664,8 @@ def calibrate(bench, prog):
 
 
 def codec_alone(prog, work, tool, seed):
-    """The programme's speech through Opus alone (our settings: 32 kbit/s VBR, VoIP, complexity
-    10), clean, and with 5 % seeded loss recovered by FEC (8 % expected) or PLC as the jitter
+    """The programme's speech through Opus alone (the calls' settings: 32 kbit/s VBR, VoIP,
+    wideband, complexity 6), clean, and with 5 % seeded loss recovered by FEC (8 % expected) or PLC as the jitter
     buffer would: what a perfect pipeline around this codec would score."""
     src = work / "codec-in.wav"
     pcm = np.clip(prog.speech * 32767, -32768, 32767).astype("<i2")
@@ -688,11 +732,17 @@ def main():
                     help="JACK xruns a call may see and still count at once")
     ap.add_argument("--out", default=str(REPO / "artifacts/bench/media.json"))
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
+    ap.add_argument("--perf", metavar="DIR",
+                    help="profile each phone's clean call with perf into DIR (perf report -i)")
     ap.add_argument("--speech", choices=["voice", "espeak"], default="voice",
                     help="recorded voice (alsa-utils) or espeak-ng's synthetic voice")
     ap.add_argument("--codec-tool",
                     default=str(REPO / "target/release/examples/opus_offline"))
     args = ap.parse_args()
+    global PERF
+    PERF = args.perf
+    if PERF:
+        Path(PERF).mkdir(parents=True, exist_ok=True)
 
     work = Path(tempfile.mkdtemp(prefix="siperb-bench-"))
     jack_name = f"siperb-bench-{os.getpid()}"
@@ -738,7 +788,7 @@ def main():
         out.write_text(json.dumps({"summary": rows, "calls": results, "harness": harness,
                                    "opus_alone": alone, "speech": args.speech,
                                    "jack_period": args.jack_period, "seed": args.seed}, indent=1))
-        print(f"\nSpeech: {args.speech}. Opus 48 kHz mono, 32 kbit/s, FEC; JACK dummy clock {args.jack_period} frames; "
+        print(f"\nSpeech: {args.speech}. Opus 48 kHz mono, wideband, 32 kbit/s, FEC; JACK dummy clock {args.jack_period} frames; "
               f"relay seed {args.seed}. CPU: % of one core per phone in a call (mean of both ends).")
         print("RSS counts JACK's shared memory the client maps; 'own MiB' is the private part "
               "(RssAnon).")

@@ -53,6 +53,27 @@ pub struct PortCounters {
     /// our callback, and from our callback to the speaker.
     pub(crate) input_latency_us: std::sync::atomic::AtomicU32,
     pub(crate) output_latency_us: std::sync::atomic::AtomicU32,
+    /// When the microphone's samples last came, and how many: the device's rhythm, so the
+    /// media side can sleep until the next frame is complete instead of polling for it.
+    capture_clock: CaptureClock,
+}
+
+/// The capture callback's rhythm: the time of its last push (µs since `epoch`) and its size.
+#[derive(Debug)]
+struct CaptureClock {
+    epoch: std::time::Instant,
+    last_push_us: AtomicU64,
+    last_push_len: std::sync::atomic::AtomicU32,
+}
+
+impl Default for CaptureClock {
+    fn default() -> Self {
+        Self {
+            epoch: std::time::Instant::now(),
+            last_push_us: AtomicU64::new(0),
+            last_push_len: std::sync::atomic::AtomicU32::new(0),
+        }
+    }
 }
 
 impl PortCounters {
@@ -224,6 +245,27 @@ impl AudioPort {
         self.capture.slots()
     }
 
+    /// How long until `frame` captured samples are waiting, if the device keeps the rhythm of
+    /// its last delivery (a delivery of the same size every period); `Some(ZERO)` once they
+    /// are there or the next delivery is overdue; `None` before the first delivery.
+    pub fn frame_due_in(&self, frame: usize) -> Option<std::time::Duration> {
+        let missing = frame.saturating_sub(self.captured()) as u64;
+        if missing == 0 {
+            return Some(std::time::Duration::ZERO);
+        }
+        let clock = &self.counters.capture_clock;
+        let last_us = clock.last_push_us.load(Ordering::Acquire);
+        let period = u64::from(clock.last_push_len.load(Ordering::Relaxed));
+        if period == 0 {
+            return None;
+        }
+        let rate = u64::from(self.rate.max(1));
+        let deliveries = missing.div_ceil(period);
+        let due_us = last_us + deliveries * period * 1_000_000 / rate;
+        let now_us = u64::try_from(clock.epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
+        Some(std::time::Duration::from_micros(due_us.saturating_sub(now_us)))
+    }
+
     /// Fills `out` with the oldest captured samples if that many are there; false otherwise
     /// (nothing is taken).
     pub fn read(&mut self, out: &mut [f32]) -> bool {
@@ -338,6 +380,14 @@ impl CaptureSide {
             }
         }
         self.counters.captured.fetch_add(pushed, Ordering::Relaxed);
+        // Reading the monotonic clock is neither a lock nor I/O (the vDSO on Linux, the
+        // performance counter on Windows, mach_absolute_time on macOS).
+        let clock = &self.counters.capture_clock;
+        let now = u64::try_from(clock.epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
+        clock
+            .last_push_len
+            .store(u32::try_from(pushed).unwrap_or(u32::MAX), Ordering::Relaxed);
+        clock.last_push_us.store(now, Ordering::Release);
         if lost > 0 {
             self.counters
                 .capture_overruns
@@ -436,5 +486,38 @@ mod tests {
         assert_eq!(port.write(&second), 8000);
         assert_eq!(port.write(&[0.3; 5]), 0);
         assert_eq!(port.stats().playback_dropped, 5);
+    }
+
+    /// The next frame is due when the device's rhythm says: at 48 kHz with 10 ms deliveries,
+    /// a 20 ms frame half there is one delivery (10 ms after the last) away.
+    #[test]
+    fn the_next_frame_is_due_at_the_devices_next_delivery() {
+        use std::time::{Duration, Instant};
+        // Whatever this machine's scheduling: `due` plus the time spent since the delivery
+        // is the delivery period(s) (to the microsecond the clock is read at).
+        let check = |due: Option<Duration>, since: Instant, expected_ms: u64| {
+            let due = due.expect("rhythm known");
+            let expected = Duration::from_millis(expected_ms);
+            assert!(due <= expected, "{due:?} beyond {expected:?}");
+            assert!(
+                due + since.elapsed() + Duration::from_micros(2) >= expected,
+                "{due:?} + {:?} short of {expected:?}",
+                since.elapsed()
+            );
+        };
+        let (mut port, mut cap, _play) = AudioPort::new(48_000, "test");
+        assert_eq!(port.frame_due_in(960), None, "no delivery yet");
+        let pushed = Instant::now();
+        cap.push(&[0.0; 480]);
+        check(port.frame_due_in(960), pushed, 10);
+        let pushed = Instant::now();
+        cap.push(&[0.0; 480]);
+        assert_eq!(port.frame_due_in(960), Some(Duration::ZERO));
+        let mut frame = [0f32; 960];
+        assert!(port.read(&mut frame));
+        check(port.frame_due_in(960), pushed, 20);
+        // A delivery that is overdue makes the frame due now (the media side then polls).
+        std::thread::sleep(Duration::from_millis(25));
+        assert_eq!(port.frame_due_in(960), Some(Duration::ZERO));
     }
 }

@@ -1,22 +1,38 @@
-//! Opus alone, offline: a WAV file (48 kHz mono) through encode and decode at given settings,
-//! with optional seeded packet loss (FEC from the next packet, else PLC). Prints the time per
-//! 20 ms frame; writes the decoded audio. The media benchmark (`scripts/bench/media.py`) uses it
+//! Opus alone, offline: a WAV file (48 kHz mono) through encode and decode at given settings
+//! (the calls' own unless told otherwise), with optional seeded packet loss (FEC from the next
+//! packet, else PLC). Prints the time per 20 ms frame; writes the decoded audio. The media benchmark (`scripts/bench/media.py`) uses it
 //! for the ceiling its phones are measured against.
 //!
 //! `cargo run --release -p siperb-media --example opus_offline -- IN.wav OUT.wav
-//!  [--complexity N] [--bitrate B] [--audio] [--loss PCT] [--fec-loss PCT] [--seed N]`
+//!  [--complexity N] [--bitrate B] [--audio] [--max-bandwidth nb|mb|wb|swb|fb] [--loss PCT]
+//!  [--fec-loss PCT] [--seed N]`
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-use opus::{Application, Bitrate, Channels};
+use opus::{Application, Bandwidth, Bitrate, Channels};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let input = PathBuf::from(args.next().ok_or("IN.wav")?);
     let output = PathBuf::from(args.next().ok_or("OUT.wav")?);
+    // The call's own settings unless told otherwise.
+    let ours = siperb_media::OpusSettings::default();
     let (mut complexity, mut bitrate, mut app, mut loss, mut fec_loss, mut seed) =
-        (10, 32_000, Application::Voip, 0.0f64, 0, 7u64);
+        (
+            i32::from(ours.complexity),
+            ours.max_average_bitrate as i32,
+            Application::Voip,
+            0.0f64,
+            0,
+            7u64,
+        );
+    let mut bandwidth = match ours.max_bandwidth {
+        siperb_media::OpusBandwidth::Narrowband => Bandwidth::Narrowband,
+        siperb_media::OpusBandwidth::Wideband => Bandwidth::Wideband,
+        siperb_media::OpusBandwidth::Superwideband => Bandwidth::Superwideband,
+        siperb_media::OpusBandwidth::Fullband => Bandwidth::Fullband,
+    };
     while let Some(a) = args.next() {
         let mut val = || args.next().ok_or(format!("{a} needs a value"));
         match a.as_str() {
@@ -26,6 +42,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--loss" => loss = val()?.parse::<f64>()? / 100.0,
             "--fec-loss" => fec_loss = val()?.parse()?,
             "--seed" => seed = val()?.parse()?,
+            "--max-bandwidth" => {
+                bandwidth = match val()?.as_str() {
+                    "nb" => Bandwidth::Narrowband,
+                    "mb" => Bandwidth::Mediumband,
+                    "wb" => Bandwidth::Wideband,
+                    "swb" => Bandwidth::Superwideband,
+                    "fb" => Bandwidth::Fullband,
+                    other => return Err(format!("unknown bandwidth {other}").into()),
+                }
+            }
             other => return Err(format!("unknown option {other}").into()),
         }
     }
@@ -36,6 +62,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     enc.set_complexity(complexity)?;
     enc.set_inband_fec(true)?;
     enc.set_packet_loss_perc(fec_loss)?;
+    enc.set_max_bandwidth(bandwidth)?;
     let mut dec = opus::Decoder::new(48_000, Channels::Mono)?;
     let frames: Vec<&[i16]> = pcm.samples.chunks_exact(960).collect();
     let mut packets = Vec::with_capacity(frames.len());

@@ -16,7 +16,7 @@ pub mod session;
 pub mod srtp;
 pub use siperb_audio::wav;
 
-pub use codec::{AudioCodec, CodecError, CodecKind};
+pub use codec::{AudioCodec, CodecError, CodecKind, OpusBandwidth, OpusSettings};
 pub use ports::{PortRange, PortRangeError};
 pub use sdp::{Direction, SdpError};
 pub use session::{MediaSession, MediaStats, RecordError, RtpSession};

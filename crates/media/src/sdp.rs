@@ -338,10 +338,16 @@ fn offer_pt(codec: CodecKind) -> u8 {
 /// `a=rtpmap` (and `a=fmtp`) lines for `codec` on `pt`.
 fn codec_attributes(codec: CodecKind, pt: u8) -> String {
     match codec {
-        // RFC 7587: always signalled as two channels; we send mono, with in-band FEC.
-        CodecKind::Opus => format!(
-            "a=rtpmap:{pt} opus/48000/2\r\na=fmtp:{pt} minptime=10;useinbandfec=1;maxaveragebitrate=32000;stereo=0;sprop-stereo=0\r\n"
-        ),
+        // RFC 7587: always signalled as two channels; we send mono, with in-band FEC, up to
+        // the band our encoder sends (`sprop-maxcapturerate`); we play any band.
+        CodecKind::Opus => {
+            let ours = crate::OpusSettings::default();
+            format!(
+                "a=rtpmap:{pt} opus/48000/2\r\na=fmtp:{pt} minptime=10;useinbandfec=1;maxaveragebitrate={};stereo=0;sprop-stereo=0;sprop-maxcapturerate={}\r\n",
+                ours.max_average_bitrate,
+                ours.max_bandwidth.capture_rate()
+            )
+        }
         other => format!(
             "a=rtpmap:{pt} {}/{}\r\n",
             other.encoding_name(),

@@ -9,7 +9,7 @@ use specta::Type;
 
 pub use g711::{Alaw, Ulaw};
 pub use g722::G722;
-pub use opus::{Opus, OpusSettings};
+pub use opus::{Opus, OpusBandwidth, OpusSettings};
 
 /// The audio codecs Siperb negotiates, in the user's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Type)]

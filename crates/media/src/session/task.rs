@@ -25,11 +25,15 @@ pub(super) struct Media {
     pub(super) stats: Arc<Mutex<Option<crate::rtp::CallStats>>>,
 }
 
-/// How often the media task looks for a captured frame once one is due: a frame waits at most
-/// this long before it is sent. Until one is due (the capture ring says when), it sleeps.
+/// How often the media task looks for a captured frame when the device's rhythm is unknown
+/// (before its first delivery) or a delivery is overdue.
 const POLL: Duration = Duration::from_millis(3);
-/// It wakes this much before a frame is due, as the device delivers in periods.
-const EARLY: Duration = Duration::from_millis(2);
+/// Once the device's rhythm is known, the task sleeps until the delivery that completes the
+/// next frame, and this much more (the callback may run a little behind its period): one
+/// wake-up per frame.
+const AFTER_DELIVERY: Duration = Duration::from_micros(500);
+/// An overdue delivery is looked for this often.
+const OVERDUE_POLL: Duration = Duration::from_millis(1);
 
 /// What the media task keeps between frames.
 struct State {
@@ -136,7 +140,8 @@ pub(super) async fn run(m: Media) {
                         dtmf_to_send: &mut dtmf_to_send,
                     };
                     if let Some(due) = frames(&mut st, port, ctx, &mut outbox) {
-                        wake = tokio::time::Instant::now() + due.saturating_sub(EARLY).max(POLL);
+                        let wait = if due.is_zero() { OVERDUE_POLL } else { due + AFTER_DELIVERY };
+                        wake = tokio::time::Instant::now() + wait;
                     }
                 }
                 let mux = muxed(&st);
@@ -212,8 +217,8 @@ struct FrameContext<'a> {
 }
 
 /// Runs the pipeline for every whole frame the microphone has captured: the capture device's
-/// clock paces sending, playout, RTCP and statistics. When it ran any, says how long until the
-/// next frame is due (the rest of it is still to be captured).
+/// clock paces sending, playout, RTCP and statistics. Says how long until the next frame is
+/// complete, from the device's rhythm (zero: its delivery is overdue), when that is known.
 fn frames(
     st: &mut State,
     port: &mut AudioPort,
@@ -231,16 +236,13 @@ fn frames(
     if dropped > 0 {
         tracing::debug!("media ran late: {dropped} captured samples dropped");
     }
-    let mut ran = false;
     while port.read(&mut st.captured) {
         if ctx.muted {
             st.captured.fill(0.0);
         }
         one_frame(st, port, &mut ctx, outbox);
-        ran = true;
     }
-    let missing = frame.saturating_sub(port.captured()) as u64;
-    ran.then(|| Duration::from_micros(missing * 1_000_000 / u64::from(port.rate().max(1))))
+    port.frame_due_in(frame)
 }
 
 /// Once a second (from the second second on): tells the canceller the delay it must allow for,
