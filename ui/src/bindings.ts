@@ -640,6 +640,11 @@ remote_jitter_ms: number;
  */
 jitter_buffer_ms: number; 
 /**
+ * Not filled here (0): audio decoded and waiting for the speaker (the device's queue),
+ * on top of the jitter buffer's delay.
+ */
+speaker_queue_ms: number; 
+/**
  * Not filled here (0): packets that came after their time to play (concealed), so far.
  */
 late_packets: number; 

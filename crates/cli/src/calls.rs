@@ -187,7 +187,7 @@ fn print_event(account: &str, event: &CallEvent, json: bool, show_stats: bool) {
             call.0, replaced.0
         ),
         CallEvent::Stats { call, stats: s } => format!(
-            "call {}: {} sent, {} received, {} lost ({:.1} %), jitter {:.1} ms, RTT {}, buffer {:.0} ms, MOS {:.2}",
+            "call {}: {} sent, {} received, {} lost ({:.1} %), jitter {:.1} ms, RTT {}, buffer {:.0} ms + speaker {:.0} ms, MOS {:.2}",
             call.0,
             s.packets_sent,
             s.packets_received,
@@ -196,6 +196,7 @@ fn print_event(account: &str, event: &CallEvent, json: bool, show_stats: bool) {
             s.jitter_ms,
             s.rtt_ms.map_or("-".to_owned(), |r| format!("{r:.0} ms")),
             s.jitter_buffer_ms,
+            s.speaker_queue_ms,
             s.mos
         ),
         CallEvent::AudioDevice { call, route }

@@ -151,26 +151,34 @@ fn an_incoming_call_rings_on_the_ringer_device_and_the_call_stays_on_the_speaker
     drop(stdin);
 }
 
-/// The pitch of the loud parts of `samples` (48 kHz): zero crossings with hysteresis in the
-/// 10 ms pieces whose level is above `floor`; `None` when nothing is that loud.
+/// The pitch of the loud parts of `samples` (48 kHz): the median time between upward zero
+/// crossings (with hysteresis) in the 10 ms pieces whose level is above `floor`; `None` when
+/// nothing is that loud. The median, so that a dropout where this machine stalled (a gap in
+/// the recording) does not pull the pitch down.
 fn pitch_of_loud_parts(samples: &[i16], floor: f64) -> Option<f64> {
-    let (mut crossings, mut loud) = (0usize, 0usize);
-    let mut below = false;
-    for piece in samples.chunks_exact(480) {
+    let mut periods = Vec::new();
+    let (mut below, mut last_up) = (false, None::<usize>);
+    for (p, piece) in samples.chunks_exact(480).enumerate() {
         if rms(piece) < floor {
+            last_up = None;
             continue;
         }
-        loud += piece.len();
-        for s in piece {
+        for (i, s) in piece.iter().enumerate() {
             if *s < -500 {
                 below = true;
             } else if *s > 500 && below {
                 below = false;
-                crossings += 1;
+                let at = p * 480 + i;
+                if let Some(prev) = last_up {
+                    periods.push(at - prev);
+                }
+                last_up = Some(at);
             }
         }
     }
-    (loud > 0).then(|| crossings as f64 * 48_000.0 / loud as f64)
+    periods.sort_unstable();
+    let median = *periods.get(periods.len() / 2)?;
+    Some(48_000.0 / median as f64)
 }
 
 #[test]

@@ -57,7 +57,8 @@ pub struct QualityInput {
     /// G.107's BurstR: 1.0 for random loss, above 1 for bursty loss (mean observed burst length
     /// divided by the burst length random loss at the same rate would give).
     pub burst_ratio: f64,
-    /// Current jitter-buffer delay, in milliseconds; it adds to the one-way delay.
+    /// Current jitter-buffer delay (with the audio queued for the speaker), in milliseconds;
+    /// it adds to the one-way delay.
     pub jitter_buffer_ms: f64,
 }
 

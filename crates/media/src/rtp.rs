@@ -1075,6 +1075,9 @@ pub struct CallStats {
     pub remote_jitter_ms: f32,
     /// Not filled here (0): the jitter buffer's current delay, set by the caller.
     pub jitter_buffer_ms: f32,
+    /// Not filled here (0): audio decoded and waiting for the speaker (the device's queue),
+    /// on top of the jitter buffer's delay.
+    pub speaker_queue_ms: f32,
     /// Not filled here (0): packets that came after their time to play (concealed), so far.
     pub late_packets: u64,
     /// Not filled here (0): frames concealed (lost or late), so far.
@@ -1685,6 +1688,7 @@ impl RtpSession {
             remote_loss_pct: remote.map_or(0.0, |r| r.loss_pct),
             remote_jitter_ms: remote.map_or(0.0, |r| r.jitter_ms),
             jitter_buffer_ms: 0.0,
+            speaker_queue_ms: 0.0,
             late_packets: 0,
             concealed_frames: 0,
             fec_frames: 0,

@@ -408,7 +408,10 @@ fn one_frame(
     {
         let jb = st.jitter.as_ref().map(|(_, jb)| jb.stats());
         let sent = ctx.counters.sent.load(Ordering::Relaxed);
-        let snapshot = call_stats(core, jb, remote.codec, sent);
+        let queue = Duration::from_micros(
+            port.queued() as u64 * 1_000_000 / u64::from(port.rate().max(1)),
+        );
+        let snapshot = call_stats(core, jb, remote.codec, sent, queue);
         pipeline.loss_reported(snapshot.remote_loss_pct);
         if let Ok(mut s) = ctx.stats.lock() {
             *s = Some(snapshot);
@@ -582,10 +585,12 @@ fn call_stats(
     jb: Option<crate::jitter::JitterStats>,
     codec: CodecKind,
     sent: u64,
+    speaker_queue: Duration,
 ) -> crate::rtp::CallStats {
     let mut s = core.stats(std::time::Instant::now());
     s.packets_sent = sent;
     s.codec = Some(codec);
+    s.speaker_queue_ms = speaker_queue.as_secs_f32() * 1000.0;
     if let Some(j) = jb {
         s.jitter_buffer_ms = j.buffered_delay_ms as f32;
         s.late_packets = j.late;
@@ -598,7 +603,7 @@ fn call_stats(
         one_way_delay_ms: one_way,
         packet_loss_pct: f64::from(s.loss_pct),
         burst_ratio: 1.0,
-        jitter_buffer_ms: f64::from(s.jitter_buffer_ms),
+        jitter_buffer_ms: f64::from(s.jitter_buffer_ms + s.speaker_queue_ms),
     }) as f32;
     s
 }
