@@ -398,7 +398,8 @@ class Ours:
                             "--rtp-ports", f"{first}-{last}", "--codecs", "opus"],
                            check=True, capture_output=True)
             env = dict(os.environ, SIPERB_AUDIO_HOST="jack", JACK_DEFAULT_SERVER=jack_server,
-                       BENCH_PASSWORD=USERS[user], RUST_LOG="warn")
+                       BENCH_PASSWORD=USERS[user],
+                       RUST_LOG=os.environ.get("SIPERB_BENCH_LOG", "warn"))
             self.sides[side] = (user, profile, env)
 
     def _run(self, side, args):

@@ -226,6 +226,12 @@ impl AudioPort {
         self.backlog_limit = self.playback.buffer().capacity();
     }
 
+    /// Whether the port keeps all audio however late (file devices, whose output is a
+    /// record), rather than trimming delay as a live device's must.
+    pub fn keeps_everything(&self) -> bool {
+        self.backlog_limit >= self.playback.buffer().capacity()
+    }
+
     /// The counters, for a device's error callback.
     pub fn counters(&self) -> Arc<PortCounters> {
         self.counters.clone()

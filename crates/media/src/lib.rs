@@ -8,6 +8,7 @@ pub mod codec;
 pub mod dtmf;
 pub mod jitter;
 mod pipeline;
+mod speaker_queue;
 pub mod ports;
 pub mod quality;
 pub mod rtp;

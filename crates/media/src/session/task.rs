@@ -53,6 +53,8 @@ struct State {
     sealed: Vec<u8>,
     opened: Vec<u8>,
     pipeline: Option<Pipeline>,
+    /// Trims a backlog the speaker's queue never needed (made with the pipeline).
+    speaker_queue: Option<crate::speaker_queue::SpeakerQueue>,
     /// The call-waiting beeps at the device's rate (made when first needed), and where they are.
     waiting_tone: Option<siperb_audio::Looper>,
     /// Echo cancellation and noise suppression on the microphone (made when first switched
@@ -93,6 +95,7 @@ pub(super) async fn run(m: Media) {
         sealed: Vec::with_capacity(1600),
         opened: Vec::with_capacity(1600),
         pipeline: None,
+        speaker_queue: None,
         waiting_tone: None,
         processor: None,
         echo_delay_floor: None,
@@ -225,6 +228,9 @@ fn frames(
     mut ctx: FrameContext<'_>,
     outbox: &mut Outbox,
 ) -> Option<Duration> {
+    if st.pipeline.is_none() {
+        st.speaker_queue = Some(crate::speaker_queue::SpeakerQueue::new(port.rate()));
+    }
     let pipeline = st
         .pipeline
         .get_or_insert_with(|| Pipeline::new(port.rate()));
@@ -348,8 +354,22 @@ fn one_frame(
                 // The next call waiting starts with its beeps.
                 st.waiting_tone = None;
             }
-            if port.queued() < port.backlog_limit() {
-                port.write(speaker);
+            let queued = port.queued();
+            if queued < port.backlog_limit() {
+                let skip = match st.speaker_queue.as_mut() {
+                    Some(sq) if !port.keeps_everything() => {
+                        let skip = sq.before_write(queued, speaker);
+                        if skip > 0 {
+                            tracing::debug!(
+                                "speaker queue: {skip} samples of unneeded backlog cut ({} in all)",
+                                sq.cut()
+                            );
+                        }
+                        skip
+                    }
+                    _ => 0,
+                };
+                port.write(&speaker[skip..]);
             }
             // What the speaker plays is what the echo canceller removes from the microphone.
             if let Some(Ok(p)) = st.processor.as_mut()
