@@ -269,7 +269,9 @@ impl AudioPort {
         let deliveries = missing.div_ceil(period);
         let due_us = last_us + deliveries * period * 1_000_000 / rate;
         let now_us = u64::try_from(clock.epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
-        Some(std::time::Duration::from_micros(due_us.saturating_sub(now_us)))
+        Some(std::time::Duration::from_micros(
+            due_us.saturating_sub(now_us),
+        ))
     }
 
     /// Fills `out` with the oldest captured samples if that many are there; false otherwise

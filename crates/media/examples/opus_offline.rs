@@ -18,15 +18,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let output = PathBuf::from(args.next().ok_or("OUT.wav")?);
     // The call's own settings unless told otherwise.
     let ours = siperb_media::OpusSettings::default();
-    let (mut complexity, mut bitrate, mut app, mut loss, mut fec_loss, mut seed) =
-        (
-            i32::from(ours.complexity),
-            ours.max_average_bitrate as i32,
-            Application::Voip,
-            0.0f64,
-            0,
-            7u64,
-        );
+    let (mut complexity, mut bitrate, mut app, mut loss, mut fec_loss, mut seed) = (
+        i32::from(ours.complexity),
+        ours.max_average_bitrate as i32,
+        Application::Voip,
+        0.0f64,
+        0,
+        7u64,
+    );
     let mut bandwidth = match ours.max_bandwidth {
         siperb_media::OpusBandwidth::Narrowband => Bandwidth::Narrowband,
         siperb_media::OpusBandwidth::Wideband => Bandwidth::Wideband,

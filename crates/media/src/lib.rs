@@ -8,12 +8,12 @@ pub mod codec;
 pub mod dtmf;
 pub mod jitter;
 mod pipeline;
-mod speaker_queue;
 pub mod ports;
 pub mod quality;
 pub mod rtp;
 pub mod sdp;
 pub mod session;
+mod speaker_queue;
 pub mod srtp;
 pub use siperb_audio::wav;
 

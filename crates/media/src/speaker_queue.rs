@@ -157,7 +157,11 @@ mod tests {
     fn a_backlog_longer_than_a_frame_is_cut_over_several_frames() {
         // After a stall the media side wrote 150 ms at once.
         let (lows, cut, underrun) = simulate(48_000, 960, 480, 7200, 300, |n| n % 3 == 0);
-        assert!(*lows.last().expect("writes") <= 96, "{:?}", &lows[lows.len() - 5..]);
+        assert!(
+            *lows.last().expect("writes") <= 96,
+            "{:?}",
+            &lows[lows.len() - 5..]
+        );
         assert_eq!(cut, 7200 - 96);
         assert_eq!(underrun, 0);
     }

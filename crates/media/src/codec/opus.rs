@@ -252,7 +252,9 @@ mod tests {
                 .map(|i| {
                     let t = (n * 960 + i) as f64 / 48_000.0;
                     let s: f64 = (1..60)
-                        .map(|k| (2.0 * std::f64::consts::PI * 200.0 * k as f64 * t).sin() / k as f64)
+                        .map(|k| {
+                            (2.0 * std::f64::consts::PI * 200.0 * k as f64 * t).sin() / k as f64
+                        })
                         .sum();
                     (4_000.0 * s) as i16
                 })
@@ -274,7 +276,10 @@ mod tests {
             max_bandwidth: OpusBandwidth::Fullband,
             ..OpusSettings::default()
         });
-        assert!(full[10..].iter().all(|b| *b == Bandwidth::Fullband), "{full:?}");
+        assert!(
+            full[10..].iter().all(|b| *b == Bandwidth::Fullband),
+            "{full:?}"
+        );
         let mut tx = Opus::new(OpusSettings::default()).expect("opus");
         assert_eq!(tx.encoder.get_complexity().expect("complexity"), 6);
     }

@@ -428,9 +428,8 @@ fn one_frame(
     {
         let jb = st.jitter.as_ref().map(|(_, jb)| jb.stats());
         let sent = ctx.counters.sent.load(Ordering::Relaxed);
-        let queue = Duration::from_micros(
-            port.queued() as u64 * 1_000_000 / u64::from(port.rate().max(1)),
-        );
+        let queue =
+            Duration::from_micros(port.queued() as u64 * 1_000_000 / u64::from(port.rate().max(1)));
         let snapshot = call_stats(core, jb, remote.codec, sent, queue);
         pipeline.loss_reported(snapshot.remote_loss_pct);
         if let Ok(mut s) = ctx.stats.lock() {
