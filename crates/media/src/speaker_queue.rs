@@ -11,7 +11,8 @@
 //! start of the next quiet frame (a pause between words, where a cut is not heard), or of
 //! whatever frame comes after [`PATIENCE_FRAMES`] without a quiet one. The jitter buffer
 //! still decides which audio plays; this only removes the wait after it. Sans-IO: the task
-//! reports the queue and asks how much of each frame to skip.
+//! reports the queue and asks how much of each frame to skip. The task does not cut while
+//! the echo canceller runs (a cut shifts the echo against the canceller's speaker signal).
 
 /// Frames in the window the queue's low point is taken over (one second of 20 ms frames).
 const WINDOW_FRAMES: u32 = 50;
