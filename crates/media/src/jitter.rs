@@ -186,7 +186,7 @@ impl Default for JitterConfig {
         Self {
             clock_rate: 48_000,
             frame_ms: 20,
-            min_delay_ms: 20,
+            min_delay_ms: 10,
             max_delay_ms: 400,
             capacity: 64,
             max_payload: 1500,
