@@ -30,8 +30,10 @@
 //! **Jitter and target.** The jitter is the 97th percentile of `transit - base` over the window.
 //! The three largest samples are ignored, so one very late packet changes nothing, while a real
 //! rise in jitter shows after a handful of packets. The target delay is
-//! `clamp(jitter + one frame, min_delay, max_delay)`: on a clean network that is the minimum
-//! delay. The target rises at once, and it falls only once the high samples have left the window,
+//! `clamp(jitter + headroom, min_delay, max_delay)`, the headroom being the band's half-width
+//! (below) and 3 ms: the band's low edge sits just above the jitter, and a packet's wait
+//! settles at the least its phase to the pops allows (15.5 ms on average on a clean network,
+//! where a whole frame of headroom gave 20). The target rises at once, and it falls only once the high samples have left the window,
 //! then exponentially with a time constant of 2.56 s: quick to protect, slow to trust (the
 //! idea behind WebRTC NetEq's relative-delay estimator, written afresh here). One exception:
 //! when the base itself rises (the fastest packets left the window because the route got
@@ -167,7 +169,8 @@ pub struct JitterConfig {
     /// The expected packet duration in ms (1 to 120). Only a first guess: the real one is
     /// learnt from the timestamps.
     pub frame_ms: u32,
-    /// The lowest target delay in ms (the delay on a clean network; at most 10 s).
+    /// The lowest target delay in ms (at most 10 s). On a clean network the target is the
+    /// headroom above the jitter instead when that is more: 15.5 ms for 20 ms packets.
     pub min_delay_ms: u32,
     /// The highest target delay in ms (from `min_delay_ms` to 10 s).
     pub max_delay_ms: u32,
