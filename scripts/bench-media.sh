@@ -19,7 +19,7 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import jack, pesq, nu
   log "Python environment for the analysis: $VENV"
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --upgrade pip
-  "$VENV/bin/pip" install -q numpy scipy cython
+  "$VENV/bin/pip" install -q numpy scipy cython setuptools wheel
   # pesq builds against numpy (no wheel for every Python).
   "$VENV/bin/pip" install -q --no-build-isolation pesq JACK-Client
 fi

@@ -12,10 +12,11 @@ plays the test programme into both microphones and records both speakers on the 
   or espeak-ng's synthetic voice (--speech espeak), which no codec renders well;
 - the same speech through Opus alone, offline (crates/media/examples/opus_offline.rs: our codec
   settings, no network, no jitter buffer): the ceiling the pipeline is measured against;
-- CPU per call (% of one core, user + system, over the talking part) and memory (RSS, peak) of
+- CPU per call (% of one core: the scheduler's exact run time of all the phone's threads over the
+  talking part, /proc/PID/task/*/schedstat) and memory (RSS, peak) of
   each phone process, from /proc.
-Both phones are native JACK clients: our CLI through cpal's JACK host (SIPERB_AUDIO_HOST=jack),
-baresip through its jack module.
+Both phones are native JACK clients: our CLI with one client per call (SIPERB_AUDIO_HOST=jack),
+baresip through its jack module (a client for its source and one for its player).
 
 Run it through scripts/bench-media.sh, which installs what it needs and builds the CLI.
 """
@@ -41,7 +42,6 @@ from scipy.signal import correlate, resample_poly
 
 REPO = Path(__file__).resolve().parents[2]
 RATE = 48000
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 USERS = {"alice": "wonderland-7", "bob": "builder-42", "carol": "singer-93", "dave": "diver-55"}
 # RTP port ranges: each phone instance its own, so the relay knows every port in advance.
 PORTS = {"A": (31000, 31019), "B": (31020, 31039)}
@@ -107,26 +107,37 @@ class Proc:
             return ""
 
 
-def cpu_ticks(pid):
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime, stime
+def task_ns(task):
+    """A thread's time on a CPU (ns), from the scheduler's own accounting (/proc/.../schedstat):
+    exact, where utime/stime are sampled at 100 Hz and a 20 s call's figure moved by +-0.3 %."""
+    return int((task / "schedstat").read_text().split()[0])
+
+
+def cpu_ns(pid):
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += task_ns(task)
+        except OSError:
+            continue  # the thread ended
+    return total
 
 
 def threads(pid):
-    """Per thread (by name; threads of one name summed): CPU ticks and context switches."""
+    """Per thread (by name; threads of one name summed): CPU ns and context switches."""
     out = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             stat = (task / "stat").read_text()
             status = (task / "status").read_text()
+            ns = task_ns(task)
         except OSError:
             continue  # the thread ended
         name = stat.split("(", 1)[1].rsplit(")", 1)[0]
-        fields = stat.rsplit(")", 1)[1].split()
         switches = sum(int(line.split()[1]) for line in status.splitlines()
                        if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")))
         t, w = out.get(name, (0, 0))
-        out[name] = (t + int(fields[11]) + int(fields[12]), w + switches)
+        out[name] = (t + ns, w + switches)
     return out
 
 
@@ -135,9 +146,9 @@ def thread_use(before, after, seconds):
     out = {}
     for name, (t1, w1) in after.items():
         t0, w0 = before.get(name, (0, 0))
-        cpu = 100.0 * (t1 - t0) / CLK_TCK / seconds
-        if cpu > 0.05 or (w1 - w0) / seconds > 1:
-            out[name] = {"cpu_pct": round(cpu, 2), "switches_per_s": round((w1 - w0) / seconds)}
+        cpu = 100.0 * (t1 - t0) / 1e9 / seconds
+        if cpu > 0.01 or (w1 - w0) / seconds > 1:
+            out[name] = {"cpu_pct": round(cpu, 3), "switches_per_s": round((w1 - w0) / seconds)}
     return out
 
 
@@ -222,50 +233,72 @@ class Programme:
 
 
 # ---------------------------------------------------------------------------------------------
-# One JACK server, and this script's client on it: plays into the microphones, records the
-# speakers, sample-synchronously.
+# One JACK server, and this script's two clients on it: one plays into the microphones, the
+# other records the speakers, sample-synchronously (both count from the JACK frame time at which
+# the programme started). Two clients, as a sound card's capture and playback are: a phone whose
+# microphone and speaker are one JACK client would otherwise sit in a loop with a single bench
+# client (bench -> phone -> bench), which JACK breaks by delaying one of its connections a period.
 # ---------------------------------------------------------------------------------------------
+
+FRAME_MASK = 0xFFFFFFFF
+
 
 class Bench:
     def __init__(self, server):
-        self.client = jack.Client("bench", servername=server, no_start_server=True)
-        self.mic = {s: self.client.outports.register(f"mic_{s}") for s in "AB"}
-        self.spk = {s: self.client.inports.register(f"spk_{s}") for s in "AB"}
+        self.player = jack.Client("bench_play", servername=server, no_start_server=True)
+        self.recorder = jack.Client("bench_rec", servername=server, no_start_server=True)
+        self.client = self.player  # for port queries and connections
+        self.mic = {s: self.player.outports.register(f"mic_{s}") for s in "AB"}
+        self.spk = {s: self.recorder.inports.register(f"spk_{s}") for s in "AB"}
         self.programme = None
-        self.pos = 0
+        self.start_frame = None
         self.recorded = {}
         self.done = threading.Event()
         self.xruns = 0
-        self.client.set_process_callback(self._process)
-        self.client.set_xrun_callback(self._xrun)
-        self.client.activate()
+        self.player.set_process_callback(self._play)
+        self.recorder.set_process_callback(self._record)
+        self.player.set_xrun_callback(self._xrun)
+        self.player.activate()
+        self.recorder.activate()
 
     def _xrun(self, _delay):
         if self.programme is not None:
             self.xruns += 1
 
-    def _process(self, frames):
+    def _play(self, frames):
         prog = self.programme
-        if prog is None or self.pos >= len(prog):
+        if prog is not None and self.start_frame is None:
+            self.start_frame = self.player.last_frame_time
+        if prog is None or self.start_frame is None:
             for p in self.mic.values():
                 p.get_array().fill(0)
-            if prog is not None:
-                self.done.set()
             return
-        end = min(self.pos + frames, len(prog))
-        n = end - self.pos
+        pos = (self.player.last_frame_time - self.start_frame) & FRAME_MASK
+        end = min(pos + frames, len(prog))
+        n = max(0, end - pos)
         for s in "AB":
             out = self.mic[s].get_array()
-            out[:n] = prog[self.pos:end]
+            out[:n] = prog[pos:pos + n]
             out[n:] = 0
-            self.recorded[s][self.pos:end] = self.spk[s].get_array()[:n]
-        self.pos = end
+
+    def _record(self, frames):
+        prog, start = self.programme, self.start_frame
+        if prog is None or start is None or self.done.is_set():
+            return
+        # The same cycle's frame time as the player's: sample-synchronous.
+        pos = (self.recorder.last_frame_time - start) & FRAME_MASK
+        if pos >= len(prog):
+            self.done.set()
+            return
+        n = min(frames, len(prog) - pos)
+        for s in "AB":
+            self.recorded[s][pos:pos + n] = self.spk[s].get_array()[:n]
 
     def play(self, samples):
         self.xruns = 0
         self.recorded = {s: np.zeros(len(samples), np.float32) for s in "AB"}
-        self.pos = 0
         self.done.clear()
+        self.start_frame = None
         self.programme = samples
 
     def wait(self, timeout):
@@ -291,8 +324,9 @@ class Bench:
         raise RuntimeError(f"no JACK ports for {source}/{player} (ports: {ports})")
 
     def close(self):
-        self.client.deactivate()
-        self.client.close()
+        for c in (self.recorder, self.player):
+            c.deactivate()
+            c.close()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -441,7 +475,11 @@ class Ours:
 
     def connect(self, bench, procs):
         for side, proc in procs.items():
-            bench.connect(side, f"cpal_client_{proc.pid}_in", f"cpal_client_{proc.pid}_out")
+            # One client per call (JACK adds "-01" to a second); builds before it had cpal's
+            # two clients, which --cli may still point at.
+            pid = proc.pid
+            bench.connect(side, f"(siperb_{pid}|cpal_client_{pid}_in)",
+                          f"(siperb_{pid}|cpal_client_{pid}_out)")
 
     def hang_up(self, procs):
         self._wait_event(procs["A"], lambda e: e.get("event") == "call_ended", "A ended",
@@ -607,7 +645,7 @@ def run_call(phone, bench, prog, label, work, relay):
     time.sleep(1.0)
     pids = {s: p.pid for s, p in procs.items()}
     t0 = time.monotonic()
-    ticks0 = {s: cpu_ticks(pid) for s, pid in pids.items()}
+    ns0 = {s: cpu_ns(pid) for s, pid in pids.items()}
     threads0 = {s: threads(pid) for s, pid in pids.items()}
     perf = []
     if PERF and label == "clean":
@@ -619,7 +657,7 @@ def run_call(phone, bench, prog, label, work, relay):
     bench.play(prog.samples)
     recorded = bench.wait(prog.seconds + 10)
     t1 = time.monotonic()
-    ticks1 = {s: cpu_ticks(pid) for s, pid in pids.items()}
+    ns1 = {s: cpu_ns(pid) for s, pid in pids.items()}
     threads1 = {s: threads(pid) for s, pid in pids.items()}
     for p in perf:
         p.stop(sig=signal.SIGINT)
@@ -635,7 +673,7 @@ def run_call(phone, bench, prog, label, work, relay):
         delays = mouth_to_ear(prog, rec)
         m2e = float(np.median(delays)) if delays else float("nan")
         result["sides"][s] = {
-            "cpu_pct": 100.0 * (ticks1[s] - ticks0[s]) / CLK_TCK / (t1 - t0),
+            "cpu_pct": 100.0 * (ns1[s] - ns0[s]) / 1e9 / (t1 - t0),
             "rss_kib": mem[s].get("VmRSS"),
             "private_kib": mem[s].get("RssAnon"),
             "peak_rss_kib": mem[s].get("VmHWM"),

@@ -78,6 +78,12 @@ impl AudioPort {
     /// Opens the chosen microphone and speaker (the defaults where there is no choice, or
     /// where the chosen one is not there: a call never fails for a missing device).
     pub fn devices(choice: DeviceChoice) -> Result<AudioPort, AudioError> {
+        // On JACK both directions are one client (one real-time thread, not two); the user
+        // patches its ports, so there is no device to choose.
+        #[cfg(target_os = "linux")]
+        if wants_jack() {
+            return crate::jack_duplex::open();
+        }
         let (ready_tx, ready_rx) = mpsc::channel();
         let (commands, inbox) = mpsc::channel::<DeviceCommand>();
         let (said, routes) = mpsc::channel();
@@ -290,8 +296,8 @@ impl Streams {
 
 /// The sound system: the OS default (ALSA on Linux, through the PulseAudio/PipeWire plugin;
 /// CoreAudio; WASAPI), or JACK when `SIPERB_AUDIO_HOST=jack` (Linux studio setups, and the
-/// media benchmark, which gives every phone under test one JACK clock). On JACK the streams
-/// are the clients `cpal_client_<pid>_in` and `_out`, connected to the system ports.
+/// media benchmark, which gives every phone under test one JACK clock). A call on JACK is one
+/// client of its own (`jack_duplex`); the ringer and the device list use cpal's JACK host.
 pub(crate) fn host() -> Result<cpal::Host, AudioError> {
     let choice = std::env::var("SIPERB_AUDIO_HOST").unwrap_or_default();
     match choice.as_str() {

@@ -10,6 +10,8 @@ mod device;
 mod device_watch;
 mod devices;
 mod files;
+#[cfg(target_os = "linux")]
+mod jack_duplex;
 mod level;
 mod port;
 pub mod processing;

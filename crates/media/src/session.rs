@@ -164,19 +164,21 @@ impl RtpSession {
         port: AudioPort,
     ) -> std::io::Result<Self> {
         let (std_socket, std_rtcp) = crate::ports::bind_pair(ip, ports)?;
-        std_socket.set_nonblocking(true)?;
-        std_rtcp.set_nonblocking(true)?;
         // The call's media runs on a thread of its own, with a single-threaded runtime: paced by
         // the audio clock alone, never held up by signalling or the UI on the shared runtime,
         // and without waking other threads at every tick.
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
+        // Timers only where the task reads its sockets once per frame (socket.rs): no I/O
+        // driver to poll at each wake-up, and no signal or child-process bookkeeping.
+        let mut builder = tokio::runtime::Builder::new_current_thread();
+        builder.enable_time();
+        #[cfg(not(unix))]
+        builder.enable_io();
+        let runtime = builder.build()?;
         let (socket, rtcp_socket) = {
             let _entered = runtime.enter();
             (
-                tokio::net::UdpSocket::from_std(std_socket)?,
-                tokio::net::UdpSocket::from_std(std_rtcp)?,
+                task::MediaSocket::new(std_socket)?,
+                task::MediaSocket::new(std_rtcp)?,
             )
         };
         let rtp = socket.local_addr()?;
@@ -410,6 +412,7 @@ impl Drop for RtpSession {
     }
 }
 
+mod socket;
 mod task;
 
 pub use task::rtp_payload;

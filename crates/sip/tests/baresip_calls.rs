@@ -3,6 +3,8 @@
 
 #[path = "support/baresip.rs"]
 mod baresip;
+#[path = "support/jack.rs"]
+mod jack;
 
 #[path = "support/lines.rs"]
 mod lines;

@@ -4,15 +4,17 @@
 
 use std::time::Duration;
 
+pub(super) use super::socket::MediaSocket;
+use super::socket::{Now, WAKES_PER_PACKET};
 use super::*;
 use crate::jitter::{JitterBuffer, JitterConfig};
 use crate::pipeline::Pipeline;
 
 /// What the media task owns.
 pub(super) struct Media {
-    pub(super) socket: tokio::net::UdpSocket,
+    pub(super) socket: MediaSocket,
     /// RTCP, on the port above RTP (RFC 3550 §11).
-    pub(super) rtcp_socket: tokio::net::UdpSocket,
+    pub(super) rtcp_socket: MediaSocket,
     pub(super) flow: watch::Receiver<Flow>,
     pub(super) port: Arc<Mutex<Option<AudioPort>>>,
     pub(super) switches: Arc<Switches>,
@@ -66,6 +68,8 @@ struct State {
     packet: Vec<u8>,
     payload: Vec<u8>,
     rtcp_out: Vec<u8>,
+    /// Room for a packet's control messages (its receive time), made at the first read.
+    cmsg: Vec<u8>,
 }
 
 pub(super) async fn run(m: Media) {
@@ -103,6 +107,7 @@ pub(super) async fn run(m: Media) {
         packet: vec![0; 12 + 1500],
         payload: vec![0; 1500],
         rtcp_out: vec![0; 1500],
+        cmsg: Vec::new(),
     };
     let mut wake = tokio::time::Instant::now() + POLL;
     let mut rtcp_in = [0u8; 1500];
@@ -117,12 +122,16 @@ pub(super) async fn run(m: Media) {
                     && let Ok(n) = core.stop(std::time::Instant::now(), &mut st.rtcp_out)
                     && let Some(wire) = seal(&mut st.srtp, &st.rtcp_out[..n], true, &mut st.sealed)
                 {
-                    let _ = sock.send_to(wire, core.rtcp_destination()).await;
+                    sock.send_to(wire, core.rtcp_destination());
                 }
                 return;
             }
             () = tokio::time::sleep_until(wake) => {
                 refresh(&mut flow, &mut st.current);
+                // What came since the last frame, each packet with its arrival time.
+                let now = Now::read();
+                drain_rtcp(&mut st, &rtcp_socket, &mut rtcp_in, &now);
+                drain_rtp(&mut st, &socket, &mut flow, &counters, &dtmf_heard, &mut incoming, &now);
                 wake = tokio::time::Instant::now() + POLL;
                 {
                     let Ok(mut guard) = port.lock() else { return };
@@ -150,23 +159,47 @@ pub(super) async fn run(m: Media) {
                 let mux = muxed(&st);
                 for (bytes, to, rtcp) in outbox.take() {
                     let sock = if *rtcp && !mux { &rtcp_socket } else { &socket };
-                    if sock.send_to(bytes, *to).await.is_ok() && !*rtcp {
+                    if sock.send_to(bytes, *to) && !*rtcp {
                         counters.sent.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             }
-            got = rtcp_socket.recv_from(&mut rtcp_in) => {
-                let Ok((len, from)) = got else { continue };
-                let Some(len) = open(&mut st.srtp, &mut rtcp_in, len, true, &mut st.opened) else { continue };
-                if let Some((_, core)) = st.rtp_core.as_mut() {
-                    core.on_rtcp_packet(std::time::Instant::now(), from, &rtcp_in[..len]);
-                }
+            // Where the kernel does not date packets: each is read as it comes.
+            () = rtcp_socket.readable(), if WAKES_PER_PACKET => {
+                drain_rtcp(&mut st, &rtcp_socket, &mut rtcp_in, &Now::read());
             }
-            got = socket.recv_from(&mut incoming) => {
-                let Ok((len, from)) = got else { continue };
-                received(&mut st, &mut flow, &counters, &dtmf_heard, &mut incoming, len, from);
+            () = socket.readable(), if WAKES_PER_PACKET => {
+                let now = Now::read();
+                drain_rtp(&mut st, &socket, &mut flow, &counters, &dtmf_heard, &mut incoming, &now);
             }
         }
+    }
+}
+
+/// Every RTCP packet waiting on the RTCP socket, to the RTP core.
+fn drain_rtcp(st: &mut State, socket: &MediaSocket, buf: &mut [u8], now: &Now) {
+    while let Some(got) = socket.try_recv(buf, &mut st.cmsg, now) {
+        let Some(len) = open(&mut st.srtp, buf, got.len, true, &mut st.opened) else {
+            continue;
+        };
+        if let Some((_, core)) = st.rtp_core.as_mut() {
+            core.on_rtcp_packet(got.at, got.from, &buf[..len]);
+        }
+    }
+}
+
+/// Every packet waiting on the RTP socket (RTP, and RTCP with rtcp-mux).
+fn drain_rtp(
+    st: &mut State,
+    socket: &MediaSocket,
+    flow: &mut watch::Receiver<Flow>,
+    counters: &Counters,
+    dtmf_heard: &tokio::sync::mpsc::UnboundedSender<char>,
+    buf: &mut [u8],
+    now: &Now,
+) {
+    while let Some(got) = socket.try_recv(buf, &mut st.cmsg, now) {
+        received(st, flow, counters, dtmf_heard, buf, got);
     }
 }
 
@@ -527,9 +560,9 @@ fn received(
     counters: &Counters,
     dtmf_heard: &tokio::sync::mpsc::UnboundedSender<char>,
     incoming: &mut [u8],
-    len: usize,
-    from: SocketAddr,
+    got: super::socket::Received,
 ) {
+    let super::socket::Received { len, from, at } = got;
     refresh(flow, &mut st.current);
     if let Some(remote) = st.current.remote.as_ref() {
         sync_srtp(&mut st.srtp, remote.srtp.as_ref());
@@ -540,7 +573,7 @@ fn received(
         if let Some(len) = open(&mut st.srtp, incoming, len, true, &mut st.opened)
             && let Some((_, core)) = st.rtp_core.as_mut()
         {
-            core.on_packet(std::time::Instant::now(), from, &incoming[..len]);
+            core.on_packet(at, from, &incoming[..len]);
         }
         return;
     }
@@ -550,9 +583,7 @@ fn received(
         return;
     };
     if let Some((_, core)) = st.rtp_core.as_mut()
-        && !core
-            .on_packet(std::time::Instant::now(), from, &incoming[..len])
-            .accepted()
+        && !core.on_packet(at, from, &incoming[..len]).accepted()
     {
         // Not the far end's stream (a stray or spoofed source): ignored.
         counters.ignored.fetch_add(1, Ordering::Relaxed);
@@ -597,7 +628,15 @@ fn received(
     if let Some((_, jb)) = st.jitter.as_mut() {
         let seq = u16::from_be_bytes([incoming[2], incoming[3]]);
         let timestamp = u32::from_be_bytes([incoming[4], incoming[5], incoming[6], incoming[7]]);
-        jb.push(micros_since(st.started), seq, timestamp, payload);
+        let arrived = at
+            .saturating_duration_since(st.started.into_std())
+            .as_micros();
+        jb.push(
+            u64::try_from(arrived).unwrap_or(u64::MAX),
+            seq,
+            timestamp,
+            payload,
+        );
     }
 }
 
