@@ -164,17 +164,16 @@ impl RtpSession {
         port: AudioPort,
     ) -> std::io::Result<Self> {
         let (std_socket, std_rtcp) = crate::ports::bind_pair(ip, ports)?;
-        // The call's media runs on a thread of its own, with a single-threaded runtime: paced by
-        // the audio clock alone, never held up by signalling or the UI on the shared runtime,
-        // and without waking other threads at every tick.
-        // Timers only where the task reads its sockets once per frame (socket.rs): no I/O
-        // driver to poll at each wake-up, and no signal or child-process bookkeeping.
-        let mut builder = tokio::runtime::Builder::new_current_thread();
-        builder.enable_time();
+        // The call's media runs on a thread of its own: paced by the audio clock alone, never
+        // held up by signalling or the UI on the shared runtime, and without waking other
+        // threads at every tick. On Unix it is a plain thread (task.rs); elsewhere a
+        // single-threaded runtime with its I/O driver, as it wakes for each packet there.
         #[cfg(not(unix))]
-        builder.enable_io();
-        let runtime = builder.build()?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
         let (socket, rtcp_socket) = {
+            #[cfg(not(unix))]
             let _entered = runtime.enter();
             (
                 task::MediaSocket::new(std_socket)?,
@@ -211,7 +210,12 @@ impl RtpSession {
         };
         std::thread::Builder::new()
             .name("siperb-media".into())
-            .spawn(move || runtime.block_on(run(media)))?;
+            .spawn(move || {
+                #[cfg(unix)]
+                run(media);
+                #[cfg(not(unix))]
+                runtime.block_on(run(media));
+            })?;
         Ok(Self {
             local: LocalAudio {
                 rtp,

@@ -15,9 +15,6 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
-/// Whether the task must wake for each packet (no arrival times from the kernel).
-pub(super) const WAKES_PER_PACKET: bool = cfg!(not(unix));
-
 /// A received packet: its length in the buffer, where it came from, when it arrived.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Received {
@@ -105,11 +102,9 @@ impl MediaSocket {
         }
     }
 
-    /// Resolves when a packet may be waiting, where the task wakes per packet; never on Unix.
+    /// Resolves when a packet may be waiting (where the task wakes per packet).
+    #[cfg(not(unix))]
     pub(super) async fn readable(&self) {
-        #[cfg(unix)]
-        std::future::pending::<()>().await;
-        #[cfg(not(unix))]
         let _ = self.socket.readable().await;
     }
 

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 pub(super) use super::socket::MediaSocket;
-use super::socket::{Now, WAKES_PER_PACKET};
+use super::socket::Now;
 use super::*;
 use crate::jitter::{JitterBuffer, JitterConfig};
 use crate::pipeline::Pipeline;
@@ -45,7 +45,7 @@ struct State {
     /// end's address is known (again when it, the clock or rtcp-mux change).
     rtp_core: Option<(CoreKey, crate::rtp::RtpSession)>,
     frames: u64,
-    started: tokio::time::Instant,
+    started: std::time::Instant,
     jitter: Option<(u32, JitterBuffer)>,
     dtmf_sender: Option<(u32, crate::dtmf::DtmfSender)>,
     dtmf_receiver: crate::dtmf::DtmfReceiver,
@@ -72,105 +72,176 @@ struct State {
     cmsg: Vec<u8>,
 }
 
-pub(super) async fn run(m: Media) {
-    let Media {
-        socket,
-        rtcp_socket,
-        mut flow,
-        port,
-        switches,
-        recording,
-        counters,
-        stop,
-        seed,
-        mut dtmf_to_send,
-        dtmf_heard,
-        stats,
-    } = m;
-    let mut st = State {
-        current: flow.borrow_and_update().clone(),
-        rtp_core: None,
-        frames: 0,
-        started: tokio::time::Instant::now(),
-        jitter: None,
-        dtmf_sender: None,
-        dtmf_receiver: crate::dtmf::DtmfReceiver::new(),
-        srtp: None,
-        sealed: Vec::with_capacity(1600),
-        opened: Vec::with_capacity(1600),
-        pipeline: None,
-        speaker_queue: None,
-        waiting_tone: None,
-        processor: None,
-        echo_delay_floor: None,
-        captured: Vec::new(),
-        packet: vec![0; 12 + 1500],
-        payload: vec![0; 1500],
-        rtcp_out: vec![0; 1500],
-        cmsg: Vec::new(),
-    };
-    let mut wake = tokio::time::Instant::now() + POLL;
-    let mut rtcp_in = [0u8; 1500];
-    let mut incoming = [0u8; 1500];
-    let mut outbox = Outbox::default();
+/// Everything the media task owns while it runs.
+struct Task {
+    m: Media,
+    st: State,
+    rtcp_in: [u8; 1500],
+    incoming: [u8; 1500],
+    outbox: Outbox,
+}
+
+impl Task {
+    fn new(mut m: Media) -> Self {
+        let st = State {
+            current: m.flow.borrow_and_update().clone(),
+            rtp_core: None,
+            frames: 0,
+            started: std::time::Instant::now(),
+            jitter: None,
+            dtmf_sender: None,
+            dtmf_receiver: crate::dtmf::DtmfReceiver::new(),
+            srtp: None,
+            sealed: Vec::with_capacity(1600),
+            opened: Vec::with_capacity(1600),
+            pipeline: None,
+            speaker_queue: None,
+            waiting_tone: None,
+            processor: None,
+            echo_delay_floor: None,
+            captured: Vec::new(),
+            packet: vec![0; 12 + 1500],
+            payload: vec![0; 1500],
+            rtcp_out: vec![0; 1500],
+            cmsg: Vec::new(),
+        };
+        Self {
+            m,
+            st,
+            rtcp_in: [0; 1500],
+            incoming: [0; 1500],
+            outbox: Outbox::default(),
+        }
+    }
+
+    /// Reads what came since the last frame (each packet with its arrival time), runs the
+    /// pipeline for every frame the microphone has captured and sends what it made. How long
+    /// to wait for the next frame; `None` once the port is gone (the call stopped).
+    fn tick(&mut self) -> Option<Duration> {
+        let Task {
+            m,
+            st,
+            rtcp_in,
+            incoming,
+            outbox,
+        } = self;
+        refresh(&mut m.flow, &mut st.current);
+        let now = Now::read();
+        drain_rtcp(st, &m.rtcp_socket, rtcp_in, &now);
+        drain_rtp(
+            st,
+            &m.socket,
+            &mut m.flow,
+            &m.counters,
+            &m.dtmf_heard,
+            incoming,
+            &now,
+        );
+        let mut wait = POLL;
+        {
+            let Ok(mut guard) = m.port.lock() else {
+                return None;
+            };
+            let port = guard.as_mut()?;
+            let ctx = FrameContext {
+                muted: m.switches.muted.load(Ordering::Relaxed),
+                call_waiting: m.switches.call_waiting.load(Ordering::Relaxed),
+                processing: speaker_processing(
+                    siperb_audio::ProcessingConfig::from_bits(
+                        m.switches.processing.load(Ordering::Relaxed),
+                    ),
+                    m.switches.headset.load(Ordering::Relaxed),
+                ),
+                recording: &m.recording,
+                counters: &m.counters,
+                stats: &m.stats,
+                seed: m.seed,
+                dtmf_to_send: &mut m.dtmf_to_send,
+            };
+            if let Some(due) = frames(st, port, ctx, outbox) {
+                wait = if due.is_zero() {
+                    OVERDUE_POLL
+                } else {
+                    due + AFTER_DELIVERY
+                };
+            }
+        }
+        let mux = muxed(st);
+        for (bytes, to, rtcp) in outbox.take() {
+            let sock = if *rtcp && !mux {
+                &m.rtcp_socket
+            } else {
+                &m.socket
+            };
+            if sock.send_to(bytes, *to) && !*rtcp {
+                m.counters.sent.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Some(wait)
+    }
+
+    /// RTCP BYE: the far end learns the stream ended (RFC 3550 §6.6).
+    fn finish(&mut self) {
+        let st = &mut self.st;
+        let sock = if muxed(st) {
+            &self.m.socket
+        } else {
+            &self.m.rtcp_socket
+        };
+        if let Some((_, core)) = st.rtp_core.as_mut()
+            && let Ok(n) = core.stop(std::time::Instant::now(), &mut st.rtcp_out)
+            && let Some(wire) = seal(&mut st.srtp, &st.rtcp_out[..n], true, &mut st.sealed)
+        {
+            sock.send_to(wire, core.rtcp_destination());
+        }
+    }
+}
+
+/// The media task on its own thread, paced by the capture device: it sleeps until the next
+/// frame is due (the kernel's timer, to the microsecond: an async runtime's timer wheel split
+/// a 20 ms wait in two whenever it crossed one of the wheel's 64 ms slots, a third of the
+/// frames), and reads the sockets then (see socket.rs).
+#[cfg(unix)]
+pub(super) fn run(m: Media) {
+    let mut task = Task::new(m);
+    let mut wait = POLL;
     loop {
+        std::thread::sleep(wait);
+        if task.m.stop.is_cancelled() {
+            task.finish();
+            return;
+        }
+        match task.tick() {
+            Some(next) => wait = next,
+            None => return,
+        }
+    }
+}
+
+/// Where the kernel does not date packets (Windows), the task also wakes for each packet.
+#[cfg(not(unix))]
+pub(super) async fn run(m: Media) {
+    let mut task = Task::new(m);
+    let mut wake = tokio::time::Instant::now() + POLL;
+    loop {
+        let stop = task.m.stop.clone();
         tokio::select! {
             () = stop.cancelled() => {
-                // RTCP BYE: the far end learns the stream ended (RFC 3550 §6.6).
-                let sock = if muxed(&st) { &socket } else { &rtcp_socket };
-                if let Some((_, core)) = st.rtp_core.as_mut()
-                    && let Ok(n) = core.stop(std::time::Instant::now(), &mut st.rtcp_out)
-                    && let Some(wire) = seal(&mut st.srtp, &st.rtcp_out[..n], true, &mut st.sealed)
-                {
-                    sock.send_to(wire, core.rtcp_destination());
-                }
+                task.finish();
                 return;
             }
             () = tokio::time::sleep_until(wake) => {
-                refresh(&mut flow, &mut st.current);
-                // What came since the last frame, each packet with its arrival time.
-                let now = Now::read();
-                drain_rtcp(&mut st, &rtcp_socket, &mut rtcp_in, &now);
-                drain_rtp(&mut st, &socket, &mut flow, &counters, &dtmf_heard, &mut incoming, &now);
-                wake = tokio::time::Instant::now() + POLL;
-                {
-                    let Ok(mut guard) = port.lock() else { return };
-                    let Some(port) = guard.as_mut() else { return };
-                    let ctx = FrameContext {
-                        muted: switches.muted.load(Ordering::Relaxed),
-                        call_waiting: switches.call_waiting.load(Ordering::Relaxed),
-                        processing: speaker_processing(
-                            siperb_audio::ProcessingConfig::from_bits(
-                                switches.processing.load(Ordering::Relaxed),
-                            ),
-                            switches.headset.load(Ordering::Relaxed),
-                        ),
-                        recording: &recording,
-                        counters: &counters,
-                        stats: &stats,
-                        seed,
-                        dtmf_to_send: &mut dtmf_to_send,
-                    };
-                    if let Some(due) = frames(&mut st, port, ctx, &mut outbox) {
-                        let wait = if due.is_zero() { OVERDUE_POLL } else { due + AFTER_DELIVERY };
-                        wake = tokio::time::Instant::now() + wait;
-                    }
-                }
-                let mux = muxed(&st);
-                for (bytes, to, rtcp) in outbox.take() {
-                    let sock = if *rtcp && !mux { &rtcp_socket } else { &socket };
-                    if sock.send_to(bytes, *to) && !*rtcp {
-                        counters.sent.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
+                let Some(next) = task.tick() else { return };
+                wake = tokio::time::Instant::now() + next;
             }
-            // Where the kernel does not date packets: each is read as it comes.
-            () = rtcp_socket.readable(), if WAKES_PER_PACKET => {
-                drain_rtcp(&mut st, &rtcp_socket, &mut rtcp_in, &Now::read());
+            () = task.m.rtcp_socket.readable() => {
+                let t = &mut task;
+                drain_rtcp(&mut t.st, &t.m.rtcp_socket, &mut t.rtcp_in, &Now::read());
             }
-            () = socket.readable(), if WAKES_PER_PACKET => {
+            () = task.m.socket.readable() => {
+                let t = &mut task;
                 let now = Now::read();
-                drain_rtp(&mut st, &socket, &mut flow, &counters, &dtmf_heard, &mut incoming, &now);
+                drain_rtp(&mut t.st, &t.m.socket, &mut t.m.flow, &t.m.counters, &t.m.dtmf_heard, &mut t.incoming, &now);
             }
         }
     }
@@ -628,9 +699,7 @@ fn received(
     if let Some((_, jb)) = st.jitter.as_mut() {
         let seq = u16::from_be_bytes([incoming[2], incoming[3]]);
         let timestamp = u32::from_be_bytes([incoming[4], incoming[5], incoming[6], incoming[7]]);
-        let arrived = at
-            .saturating_duration_since(st.started.into_std())
-            .as_micros();
+        let arrived = at.saturating_duration_since(st.started).as_micros();
         jb.push(
             u64::try_from(arrived).unwrap_or(u64::MAX),
             seq,
@@ -757,7 +826,7 @@ fn refresh(flow: &mut watch::Receiver<Flow>, current: &mut Flow) {
     }
 }
 
-fn micros_since(start: tokio::time::Instant) -> u64 {
+fn micros_since(start: std::time::Instant) -> u64 {
     u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX)
 }
 
