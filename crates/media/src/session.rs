@@ -143,6 +143,8 @@ pub struct RtpSession {
     stop: tokio_util::sync::CancellationToken,
     /// The media task's statistics, refreshed every second.
     stats: Arc<Mutex<Option<crate::rtp::CallStats>>>,
+    /// The media task's thread, woken when the call stops (it sleeps between frames).
+    media_thread: std::thread::Thread,
     /// Digits to send in-band, to the media task.
     dtmf_out: tokio::sync::mpsc::UnboundedSender<char>,
     /// Digits received in-band, until the call takes them.
@@ -208,14 +210,16 @@ impl RtpSession {
             dtmf_heard,
             stats: stats.clone(),
         };
-        std::thread::Builder::new()
+        let media_thread = std::thread::Builder::new()
             .name("siperb-media".into())
             .spawn(move || {
                 #[cfg(unix)]
                 run(media);
                 #[cfg(not(unix))]
                 runtime.block_on(run(media));
-            })?;
+            })?
+            .thread()
+            .clone();
         Ok(Self {
             local: LocalAudio {
                 rtp,
@@ -233,6 +237,7 @@ impl RtpSession {
             stop,
             dtmf_out,
             dtmf_in: Some(dtmf_in),
+            media_thread,
             stats,
         })
     }
@@ -393,6 +398,8 @@ impl MediaSession for RtpSession {
 
     fn stop(&mut self) -> MediaStats {
         self.stop.cancel();
+        // At once, not at its next frame: it says goodbye (RTCP BYE) and ends.
+        self.media_thread.unpark();
         if let Err(e) = self.stop_recording() {
             tracing::warn!("could not complete the call's recording: {e}");
         }
@@ -413,6 +420,7 @@ impl MediaSession for RtpSession {
 impl Drop for RtpSession {
     fn drop(&mut self) {
         self.stop.cancel();
+        self.media_thread.unpark();
     }
 }
 

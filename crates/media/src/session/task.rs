@@ -200,13 +200,14 @@ impl Task {
 /// The media task on its own thread, paced by the capture device: it sleeps until the next
 /// frame is due (the kernel's timer, to the microsecond: an async runtime's timer wheel split
 /// a 20 ms wait in two whenever it crossed one of the wheel's 64 ms slots, a third of the
-/// frames), and reads the sockets then (see socket.rs).
+/// frames), and reads the sockets then (see socket.rs). Stopping the call unparks it.
 #[cfg(unix)]
 pub(super) fn run(m: Media) {
     let mut task = Task::new(m);
     let mut wait = POLL;
     loop {
-        std::thread::sleep(wait);
+        // A spurious return only makes an early tick, which finds what is there.
+        std::thread::park_timeout(wait);
         if task.m.stop.is_cancelled() {
             task.finish();
             return;
