@@ -113,16 +113,6 @@ def task_ns(task):
     return int((task / "schedstat").read_text().split()[0])
 
 
-def cpu_ns(pid):
-    total = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            total += task_ns(task)
-        except OSError:
-            continue  # the thread ended
-    return total
-
-
 def threads(pid):
     """Per thread (by name; threads of one name summed): CPU ns and context switches."""
     out = {}
@@ -139,6 +129,11 @@ def threads(pid):
         t, w = out.get(name, (0, 0))
         out[name] = (t + ns, w + switches)
     return out
+
+
+def cpu_ns(per_thread):
+    """All threads' CPU ns, from a `threads` snapshot."""
+    return sum(ns for ns, _ in per_thread.values())
 
 
 def thread_use(before, after, seconds):
@@ -269,7 +264,7 @@ class Bench:
         prog = self.programme
         if prog is not None and self.start_frame is None:
             self.start_frame = self.player.last_frame_time
-        if prog is None or self.start_frame is None:
+        if prog is None:
             for p in self.mic.values():
                 p.get_array().fill(0)
             return
@@ -645,7 +640,6 @@ def run_call(phone, bench, prog, label, work, relay):
     time.sleep(1.0)
     pids = {s: p.pid for s, p in procs.items()}
     t0 = time.monotonic()
-    ns0 = {s: cpu_ns(pid) for s, pid in pids.items()}
     threads0 = {s: threads(pid) for s, pid in pids.items()}
     perf = []
     if PERF and label == "clean":
@@ -657,7 +651,6 @@ def run_call(phone, bench, prog, label, work, relay):
     bench.play(prog.samples)
     recorded = bench.wait(prog.seconds + 10)
     t1 = time.monotonic()
-    ns1 = {s: cpu_ns(pid) for s, pid in pids.items()}
     threads1 = {s: threads(pid) for s, pid in pids.items()}
     for p in perf:
         p.stop(sig=signal.SIGINT)
@@ -673,7 +666,7 @@ def run_call(phone, bench, prog, label, work, relay):
         delays = mouth_to_ear(prog, rec)
         m2e = float(np.median(delays)) if delays else float("nan")
         result["sides"][s] = {
-            "cpu_pct": 100.0 * (ns1[s] - ns0[s]) / 1e9 / (t1 - t0),
+            "cpu_pct": 100.0 * (cpu_ns(threads1[s]) - cpu_ns(threads0[s])) / 1e9 / (t1 - t0),
             "rss_kib": mem[s].get("VmRSS"),
             "private_kib": mem[s].get("RssAnon"),
             "peak_rss_kib": mem[s].get("VmHWM"),

@@ -15,7 +15,7 @@ use std::time::Duration;
 use crate::port::{AudioError, AudioPort, CaptureSide, Device, PlaybackSide};
 
 /// The JACK client name of this process's calls.
-pub(crate) fn client_name() -> String {
+fn client_name() -> String {
     format!("siperb_{}", std::process::id())
 }
 

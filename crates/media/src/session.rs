@@ -426,9 +426,10 @@ impl Drop for RtpSession {
 
 mod socket;
 mod task;
+mod wire;
 
-pub use task::rtp_payload;
 use task::{Media, run};
+pub use wire::rtp_payload;
 
 #[cfg(test)]
 mod tests;

@@ -59,6 +59,15 @@ impl Now {
     }
 }
 
+/// Room for the control messages [`MediaSocket::try_recv`] reads (a packet's receive time);
+/// made once per call.
+pub(super) fn control_buffer() -> Vec<u8> {
+    #[cfg(unix)]
+    return nix::cmsg_space!(nix::sys::time::TimeVal);
+    #[cfg(not(unix))]
+    return Vec::new();
+}
+
 pub(super) struct MediaSocket {
     #[cfg(unix)]
     socket: std::net::UdpSocket,
@@ -112,7 +121,8 @@ impl MediaSocket {
         let _ = self.socket.readable().await;
     }
 
-    /// The next waiting packet, if any, into `buf`.
+    /// The next waiting packet, if any, into `buf` (its receive time into `cmsg`, from
+    /// [`control_buffer`]).
     pub(super) fn try_recv(
         &self,
         buf: &mut [u8],
@@ -123,9 +133,6 @@ impl MediaSocket {
         {
             use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg};
             use std::os::fd::AsRawFd;
-            if cmsg.is_empty() {
-                *cmsg = nix::cmsg_space!(nix::sys::time::TimeVal);
-            }
             let mut iov = [io::IoSliceMut::new(buf)];
             let msg = match recvmsg::<SockaddrStorage>(
                 self.socket.as_raw_fd(),
@@ -216,7 +223,7 @@ mod tests {
         let socket = MediaSocket::new(receiver).expect("socket");
         let sender = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
         let mut buf = [0u8; 64];
-        let mut cmsg = Vec::new();
+        let mut cmsg = control_buffer();
         assert!(socket.try_recv(&mut buf, &mut cmsg, &Now::read()).is_none());
         let sent_at = Instant::now();
         sender.send_to(b"first", to).expect("send");

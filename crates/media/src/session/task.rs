@@ -6,6 +6,7 @@ use std::time::Duration;
 
 pub(super) use super::socket::MediaSocket;
 use super::socket::Now;
+use super::wire::{Srtp, open, rtp_payload, seal, sync_srtp, write_header};
 use super::*;
 use crate::jitter::{JitterBuffer, JitterConfig};
 use crate::pipeline::Pipeline;
@@ -68,7 +69,7 @@ struct State {
     packet: Vec<u8>,
     payload: Vec<u8>,
     rtcp_out: Vec<u8>,
-    /// Room for a packet's control messages (its receive time), made at the first read.
+    /// Room for a packet's control messages (its receive time).
     cmsg: Vec<u8>,
 }
 
@@ -103,7 +104,7 @@ impl Task {
             packet: vec![0; 12 + 1500],
             payload: vec![0; 1500],
             rtcp_out: vec![0; 1500],
-            cmsg: Vec::new(),
+            cmsg: super::socket::control_buffer(),
         };
         Self {
             m,
@@ -118,25 +119,8 @@ impl Task {
     /// pipeline for every frame the microphone has captured and sends what it made. How long
     /// to wait for the next frame; `None` once the port is gone (the call stopped).
     fn tick(&mut self) -> Option<Duration> {
-        let Task {
-            m,
-            st,
-            rtcp_in,
-            incoming,
-            outbox,
-        } = self;
-        refresh(&mut m.flow, &mut st.current);
-        let now = Now::read();
-        drain_rtcp(st, &m.rtcp_socket, rtcp_in, &now);
-        drain_rtp(
-            st,
-            &m.socket,
-            &mut m.flow,
-            &m.counters,
-            &m.dtmf_heard,
-            incoming,
-            &now,
-        );
+        self.drain();
+        let Task { m, st, outbox, .. } = self;
         let mut wait = POLL;
         {
             let Ok(mut guard) = m.port.lock() else {
@@ -178,6 +162,31 @@ impl Task {
             }
         }
         Some(wait)
+    }
+
+    /// Everything waiting on both sockets, each packet with its arrival time: RTCP to the RTP
+    /// core; RTP (and RTCP with rtcp-mux) through [`received`].
+    fn drain(&mut self) {
+        let Task {
+            m,
+            st,
+            rtcp_in,
+            incoming,
+            ..
+        } = self;
+        refresh(&mut m.flow, &mut st.current);
+        let now = Now::read();
+        while let Some(got) = m.rtcp_socket.try_recv(rtcp_in, &mut st.cmsg, &now) {
+            let Some(len) = open(&mut st.srtp, rtcp_in, got.len, true, &mut st.opened) else {
+                continue;
+            };
+            if let Some((_, core)) = st.rtp_core.as_mut() {
+                core.on_rtcp_packet(got.at, got.from, &rtcp_in[..len]);
+            }
+        }
+        while let Some(got) = m.socket.try_recv(incoming, &mut st.cmsg, &now) {
+            received(st, &mut m.flow, &m.counters, &m.dtmf_heard, incoming, got);
+        }
     }
 
     /// RTCP BYE: the far end learns the stream ended (RFC 3550 §6.6).
@@ -235,43 +244,9 @@ pub(super) async fn run(m: Media) {
                 let Some(next) = task.tick() else { return };
                 wake = tokio::time::Instant::now() + next;
             }
-            () = task.m.rtcp_socket.readable() => {
-                let t = &mut task;
-                drain_rtcp(&mut t.st, &t.m.rtcp_socket, &mut t.rtcp_in, &Now::read());
-            }
-            () = task.m.socket.readable() => {
-                let t = &mut task;
-                let now = Now::read();
-                drain_rtp(&mut t.st, &t.m.socket, &mut t.m.flow, &t.m.counters, &t.m.dtmf_heard, &mut t.incoming, &now);
-            }
+            () = task.m.rtcp_socket.readable() => task.drain(),
+            () = task.m.socket.readable() => task.drain(),
         }
-    }
-}
-
-/// Every RTCP packet waiting on the RTCP socket, to the RTP core.
-fn drain_rtcp(st: &mut State, socket: &MediaSocket, buf: &mut [u8], now: &Now) {
-    while let Some(got) = socket.try_recv(buf, &mut st.cmsg, now) {
-        let Some(len) = open(&mut st.srtp, buf, got.len, true, &mut st.opened) else {
-            continue;
-        };
-        if let Some((_, core)) = st.rtp_core.as_mut() {
-            core.on_rtcp_packet(got.at, got.from, &buf[..len]);
-        }
-    }
-}
-
-/// Every packet waiting on the RTP socket (RTP, and RTCP with rtcp-mux).
-fn drain_rtp(
-    st: &mut State,
-    socket: &MediaSocket,
-    flow: &mut watch::Receiver<Flow>,
-    counters: &Counters,
-    dtmf_heard: &tokio::sync::mpsc::UnboundedSender<char>,
-    buf: &mut [u8],
-    now: &Now,
-) {
-    while let Some(got) = socket.try_recv(buf, &mut st.cmsg, now) {
-        received(st, flow, counters, dtmf_heard, buf, got);
     }
 }
 
@@ -447,7 +422,8 @@ fn one_frame(
     // The far end, to the speaker.
     let receives = st.current.direction.receives();
     let jb = st.jitter.as_mut().filter(|_| receives).map(|(_, jb)| jb);
-    let played = match pipeline.playout(remote.codec, jb, micros_since(st.started)) {
+    let playout_us = micros_between(st.started, std::time::Instant::now());
+    let played = match pipeline.playout(remote.codec, jb, playout_us) {
         Some(speaker) => {
             if ctx.call_waiting {
                 st.waiting_tone
@@ -700,13 +676,7 @@ fn received(
     if let Some((_, jb)) = st.jitter.as_mut() {
         let seq = u16::from_be_bytes([incoming[2], incoming[3]]);
         let timestamp = u32::from_be_bytes([incoming[4], incoming[5], incoming[6], incoming[7]]);
-        let arrived = at.saturating_duration_since(st.started).as_micros();
-        jb.push(
-            u64::try_from(arrived).unwrap_or(u64::MAX),
-            seq,
-            timestamp,
-            payload,
-        );
+        jb.push(micros_between(st.started, at), seq, timestamp, payload);
     }
 }
 
@@ -740,85 +710,6 @@ fn call_stats(
     s
 }
 
-/// The SRTP contexts of a call: the keys they were made from, outbound, inbound.
-type Srtp = (
-    crate::srtp::SrtpKeys,
-    crate::srtp::SrtpContext,
-    crate::srtp::SrtpContext,
-);
-
-/// Makes (or drops) the SRTP contexts when the agreed keys change.
-fn sync_srtp(srtp: &mut Option<Srtp>, keys: Option<&crate::srtp::SrtpKeys>) {
-    match keys {
-        None => *srtp = None,
-        Some(keys) if srtp.as_ref().is_some_and(|(k, _, _)| k == keys) => {}
-        Some(keys) => {
-            *srtp = match (
-                crate::srtp::SrtpContext::outbound(&keys.local),
-                crate::srtp::SrtpContext::inbound(&keys.remote),
-            ) {
-                (Ok(out), Ok(inb)) => Some((keys.clone(), out, inb)),
-                (Err(e), _) | (_, Err(e)) => {
-                    tracing::warn!("SRTP keys unusable: {e}");
-                    None
-                }
-            };
-        }
-    }
-}
-
-/// The bytes to send: `packet` protected when the call is encrypted, else as it is.
-fn seal<'a>(
-    srtp: &mut Option<Srtp>,
-    packet: &'a [u8],
-    rtcp: bool,
-    sealed: &'a mut Vec<u8>,
-) -> Option<&'a [u8]> {
-    let Some((_, out, _)) = srtp.as_mut() else {
-        return Some(packet);
-    };
-    let done = if rtcp {
-        out.protect_rtcp(packet, sealed)
-    } else {
-        out.protect_rtp(packet, sealed)
-    };
-    done.ok().map(|()| sealed.as_slice())
-}
-
-/// Unprotects `buf[..len]` in place when the call is encrypted; the plain length, or `None`
-/// for a packet that failed authentication or was replayed.
-fn open(
-    srtp: &mut Option<Srtp>,
-    buf: &mut [u8],
-    len: usize,
-    rtcp: bool,
-    opened: &mut Vec<u8>,
-) -> Option<usize> {
-    let Some((_, _, inb)) = srtp.as_mut() else {
-        return Some(len);
-    };
-    let done = if rtcp {
-        inb.unprotect_rtcp(&buf[..len], opened)
-    } else {
-        inb.unprotect_rtp(&buf[..len], opened)
-    };
-    done.ok()?;
-    let plain = buf.get_mut(..opened.len())?;
-    plain.copy_from_slice(opened);
-    Some(opened.len())
-}
-
-/// Writes an RTP `header` and `payload` into `out`; the length, or `None` if it does not fit.
-fn write_header(header: &rtp::header::Header, payload: &[u8], out: &mut [u8]) -> Option<usize> {
-    use webrtc_util::marshal::{Marshal, MarshalSize};
-    let size = header.marshal_size();
-    let total = size + payload.len();
-    let dest = out.get_mut(..total)?;
-    header.marshal_to(&mut dest[..size]).ok()?;
-    dest[size..].copy_from_slice(payload);
-    Some(total)
-}
-
 /// Takes the session's new remote/direction when signalling changed them; otherwise keeps the
 /// copy the task already has (no clone per tick or per packet).
 fn refresh(flow: &mut watch::Receiver<Flow>, current: &mut Flow) {
@@ -827,27 +718,9 @@ fn refresh(flow: &mut watch::Receiver<Flow>, current: &mut Flow) {
     }
 }
 
-fn micros_since(start: std::time::Instant) -> u64 {
-    u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX)
-}
-
-/// The payload of an RTP packet with payload type `pt`, or `None` for anything else
-/// (RFC 3550 §5.1: version 2, CSRCs, extension and padding honoured).
-pub fn rtp_payload(packet: &[u8], pt: u8) -> Option<&[u8]> {
-    if packet.len() < 12 || packet[0] >> 6 != 2 || packet[1] & 0x7f != pt {
-        return None;
-    }
-    let csrc = usize::from(packet[0] & 0x0f) * 4;
-    let mut start = 12 + csrc;
-    if packet[0] & 0x10 != 0 {
-        let words = u16::from_be_bytes([*packet.get(start + 2)?, *packet.get(start + 3)?]);
-        start += 4 + usize::from(words) * 4;
-    }
-    let mut end = packet.len();
-    if packet[0] & 0x20 != 0 {
-        end = end.checked_sub(usize::from(*packet.last()?))?;
-    }
-    packet.get(start..end)
+/// Microseconds from `start` to `at` (none if `at` is earlier): the jitter buffer's clock.
+fn micros_between(start: std::time::Instant, at: std::time::Instant) -> u64 {
+    u64::try_from(at.saturating_duration_since(start).as_micros()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]
