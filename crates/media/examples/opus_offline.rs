@@ -4,65 +4,60 @@
 //! for the ceiling its phones are measured against.
 //!
 //! `cargo run --release -p siperb-media --example opus_offline -- IN.wav OUT.wav
-//!  [--complexity N] [--bitrate B] [--audio] [--max-bandwidth nb|mb|wb|swb|fb] [--loss PCT]
-//!  [--fec-loss PCT] [--seed N]`
+//!  [--complexity N] [--idle-complexity N] [--bitrate B] [--max-bandwidth nb|wb|swb|fb]
+//!  [--loss PCT] [--fec-loss PCT] [--seed N]`
+//!
+//! The encoder and decoder are the calls' own ([`siperb_media::codec::Opus`]), so the idle
+//! level between words applies; `--complexity N` alone runs at N throughout.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-use opus::{Application, Bandwidth, Bitrate, Channels};
+use siperb_media::codec::Opus;
+use siperb_media::{AudioCodec, OpusBandwidth, OpusSettings};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let input = PathBuf::from(args.next().ok_or("IN.wav")?);
     let output = PathBuf::from(args.next().ok_or("OUT.wav")?);
-    // The call's own settings unless told otherwise.
-    let ours = siperb_media::OpusSettings::default();
-    let (mut complexity, mut bitrate, mut app, mut loss, mut fec_loss, mut seed) = (
-        i32::from(ours.complexity),
-        ours.max_average_bitrate as i32,
-        Application::Voip,
-        0.0f64,
-        0,
-        7u64,
-    );
-    let mut bandwidth = match ours.max_bandwidth {
-        siperb_media::OpusBandwidth::Narrowband => Bandwidth::Narrowband,
-        siperb_media::OpusBandwidth::Wideband => Bandwidth::Wideband,
-        siperb_media::OpusBandwidth::Superwideband => Bandwidth::Superwideband,
-        siperb_media::OpusBandwidth::Fullband => Bandwidth::Fullband,
-    };
+    // The call's own codec and settings unless told otherwise.
+    let mut settings = OpusSettings::default();
+    let (mut loss, mut seed) = (0.0f64, 7u64);
+    let mut steady = false;
     while let Some(a) = args.next() {
         let mut val = || args.next().ok_or(format!("{a} needs a value"));
         match a.as_str() {
-            "--complexity" => complexity = val()?.parse()?,
-            "--bitrate" => bitrate = val()?.parse()?,
-            "--audio" => app = Application::Audio,
+            "--complexity" => {
+                settings.complexity = val()?.parse()?;
+                steady = true;
+            }
+            "--idle-complexity" => {
+                settings.idle_complexity = val()?.parse()?;
+                steady = false;
+            }
+            "--bitrate" => settings.max_average_bitrate = val()?.parse()?,
             "--loss" => loss = val()?.parse::<f64>()? / 100.0,
-            "--fec-loss" => fec_loss = val()?.parse()?,
+            "--fec-loss" => settings.expected_loss_pct = val()?.parse()?,
             "--seed" => seed = val()?.parse()?,
             "--max-bandwidth" => {
-                bandwidth = match val()?.as_str() {
-                    "nb" => Bandwidth::Narrowband,
-                    "mb" => Bandwidth::Mediumband,
-                    "wb" => Bandwidth::Wideband,
-                    "swb" => Bandwidth::Superwideband,
-                    "fb" => Bandwidth::Fullband,
+                settings.max_bandwidth = match val()?.as_str() {
+                    "nb" => OpusBandwidth::Narrowband,
+                    "wb" => OpusBandwidth::Wideband,
+                    "swb" => OpusBandwidth::Superwideband,
+                    "fb" => OpusBandwidth::Fullband,
                     other => return Err(format!("unknown bandwidth {other}").into()),
                 }
             }
             other => return Err(format!("unknown option {other}").into()),
         }
     }
+    // `--complexity N` alone means N throughout (no idle level).
+    if steady {
+        settings.idle_complexity = settings.complexity;
+    }
     let pcm = siperb_audio::wav::read(&input)?.resampled(48_000);
-    let mut enc = opus::Encoder::new(48_000, Channels::Mono, app)?;
-    enc.set_vbr(true)?;
-    enc.set_bitrate(Bitrate::Bits(bitrate))?;
-    enc.set_complexity(complexity)?;
-    enc.set_inband_fec(true)?;
-    enc.set_packet_loss_perc(fec_loss)?;
-    enc.set_max_bandwidth(bandwidth)?;
-    let mut dec = opus::Decoder::new(48_000, Channels::Mono)?;
+    let mut enc = Opus::new(settings)?;
+    let mut dec = Opus::new(OpusSettings::default())?;
     let frames: Vec<&[i16]> = pcm.samples.chunks_exact(960).collect();
     let mut packets = Vec::with_capacity(frames.len());
     let mut buf = [0u8; 1500];
@@ -84,11 +79,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
     for (i, chunk) in out.chunks_exact_mut(960).enumerate() {
         if !gone[i] {
-            dec.decode(&packets[i], chunk, false)?;
+            dec.decode(&packets[i], chunk)?;
         } else if i + 1 < packets.len() && !gone[i + 1] {
-            dec.decode(&packets[i + 1], chunk, true)?;
+            dec.conceal(Some(&packets[i + 1]), chunk)?;
         } else {
-            dec.decode(&[], chunk, false)?;
+            dec.conceal(None, chunk)?;
         }
     }
     let dec_us = t.elapsed().as_secs_f64() * 1e6 / frames.len() as f64;

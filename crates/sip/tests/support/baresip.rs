@@ -196,15 +196,37 @@ impl Baresip {
         }
     }
 
+    fn no_response(&self, command: &str, why: &str, pending: &[u8]) -> String {
+        let log = self.log_text();
+        let tail: Vec<&str> = log.lines().rev().take(40).collect();
+        // The process's state letter (R, S, D; Z once it has died unreaped).
+        let alive = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+            .ok()
+            .and_then(|st| {
+                let state = st.rsplit_once(") ")?.1.chars().next()?;
+                Some(if state == 'Z' { "dead" } else { "running" })
+            })
+            .unwrap_or("gone");
+        format!(
+            "no response from baresip ({alive}) to `{command}`: {why}; received {:?}\n\
+             baresip's log, last lines:\n{}",
+            String::from_utf8_lossy(pending),
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        )
+    }
+
     pub(crate) fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Sends one ctrl_tcp command (netstring JSON) and returns its response. baresip also pushes
-    /// events on the same connection, so netstrings are read until the response comes.
+    /// events on the same connection, so netstrings are read until the response comes. With no
+    /// response (baresip stalled, crashed or closed the connection), what came instead is
+    /// returned with the end of baresip's log, for the caller's assert to show.
     pub(crate) fn command(&self, command: &str, params: &str) -> String {
         let mut s = TcpStream::connect(("127.0.0.1", self.ctrl_port)).expect("ctrl_tcp");
-        s.set_read_timeout(Some(Duration::from_secs(3))).ok();
+        // Generous: a loaded CI machine (a parallel build) has kept baresip busy for seconds.
+        s.set_read_timeout(Some(Duration::from_secs(10))).ok();
         let json = format!(r#"{{"command":"{command}","params":"{params}","token":"t"}}"#);
         let msg = format!("{}:{json},", json.len());
         s.write_all(msg.as_bytes()).expect("send");
@@ -230,8 +252,14 @@ impl Baresip {
                 }
             }
             match s.read(&mut buf) {
-                Ok(0) | Err(_) => return String::from_utf8_lossy(&pending).into_owned(),
-                Ok(n) => pending.extend_from_slice(&buf[..n]),
+                Ok(n) if n > 0 => pending.extend_from_slice(&buf[..n]),
+                ended => {
+                    let why = match ended {
+                        Err(e) => e.to_string(),
+                        _ => "connection closed".into(),
+                    };
+                    return self.no_response(command, &why, &pending);
+                }
             }
         }
     }
