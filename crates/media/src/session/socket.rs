@@ -25,7 +25,9 @@ pub(super) struct Received {
 
 /// The clocks read once per drain: the kernel stamps packets with the wall clock, and their
 /// age on it is taken off the monotonic clock (a wall-clock step between a packet's arrival
-/// and its reading is the only error, and it is bounded by [`MAX_AGE`]).
+/// and its reading is the only error, and it is bounded by [`MAX_AGE`]). The two clocks are
+/// read as one instant: a thread preempted between the two reads would date every packet of
+/// the drain that much too early (a loaded test machine showed 1 ms and more).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Now {
     mono: Instant,
@@ -39,12 +41,37 @@ pub(super) struct Now {
 #[cfg_attr(not(unix), allow(dead_code))]
 const MAX_AGE: Duration = Duration::from_secs(1);
 
+/// Two clock reads this close together are taken as one instant (unpreempted, they are well
+/// under a microsecond apart).
+const CLOSE_READS: Duration = Duration::from_micros(20);
+
 impl Now {
     pub(super) fn read() -> Self {
-        Self {
-            mono: Instant::now(),
-            wall: SystemTime::now(),
+        // The wall clock between two monotonic reads, taken again (a few times at most) while
+        // something came between them; the monotonic time is the pair's midpoint.
+        let bracket = || {
+            let before = Instant::now();
+            let wall = SystemTime::now();
+            let span = before.elapsed();
+            (
+                span,
+                Self {
+                    mono: before + span / 2,
+                    wall,
+                },
+            )
+        };
+        let (mut span, mut now) = bracket();
+        for _ in 0..3 {
+            if span <= CLOSE_READS {
+                break;
+            }
+            let (again, then) = bracket();
+            if again < span {
+                (span, now) = (again, then);
+            }
         }
+        now
     }
 
     /// The monotonic time of a packet the kernel stamped `stamp` on the wall clock.
@@ -82,6 +109,9 @@ impl MediaSocket {
         #[cfg(unix)]
         {
             use nix::sys::socket::{setsockopt, sockopt::ReceiveTimestamp};
+            // Linux turns arrival stamps on for the whole system lazily (a work item, when
+            // the first socket asks): until then, packets are dated when read, as without
+            // stamps. That is the first few milliseconds of a call at most.
             setsockopt(&socket, ReceiveTimestamp, &true).map_err(io::Error::from)?;
             Ok(Self { socket })
         }
@@ -225,6 +255,23 @@ mod tests {
         let mut buf = [0u8; 64];
         let mut cmsg = control_buffer();
         assert!(socket.try_recv(&mut buf, &mut cmsg, &Now::read()).is_none());
+        // Until the kernel has turned arrival stamps on (lazily, after the first socket of
+        // the system asks; other tests' sockets come and go), packets are dated when read.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            sender.send_to(b"probe", to).expect("send");
+            std::thread::sleep(Duration::from_millis(10));
+            let probe = socket
+                .try_recv(&mut buf, &mut cmsg, &Now::read())
+                .expect("probe");
+            if Instant::now() - probe.at >= Duration::from_millis(9) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the kernel never stamped a packet"
+            );
+        }
         let sent_at = Instant::now();
         sender.send_to(b"first", to).expect("send");
         std::thread::sleep(Duration::from_millis(30));
@@ -241,7 +288,13 @@ mod tests {
         // shrinks it), and both well before they were read.
         let gap = second.at - first.at;
         assert!(gap >= Duration::from_millis(29), "{gap:?}");
-        assert!(first.at >= sent_at - Duration::from_millis(1));
+        // Dated before it was sent would be the clocks' mapping (or the wall clock stepping
+        // forward while it waited): say by how much.
+        assert!(
+            first.at + Duration::from_millis(1) >= sent_at,
+            "dated {:?} before it was sent; read at {now:?}",
+            sent_at.saturating_duration_since(first.at)
+        );
         assert!(now.mono - second.at >= Duration::from_millis(4));
     }
 }
