@@ -46,10 +46,15 @@ impl Jack {
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
                 if let Ok(Some(status)) = child.try_wait() {
-                    why = format!(
-                        "jackd {name} exited with {status}: {}",
-                        std::fs::read_to_string(&log).unwrap_or_default()
-                    );
+                    let said = std::fs::read_to_string(&log).unwrap_or_default();
+                    let full = if said.contains("Too many servers") {
+                        "\nJACK's registry of servers (/dev/shm/jack-shm-registry) is full \
+                         (eight servers: running ones, and killed ones that left their entry). \
+                         With no jackd running, `rm -r /dev/shm/jack*` empties it."
+                    } else {
+                        ""
+                    };
+                    why = format!("jackd {name} exited with {status}: {said}{full}");
                     break;
                 }
                 // Ready when a client can reach it (jack_wait, from the same package, which
@@ -82,12 +87,13 @@ impl Jack {
 impl Drop for Jack {
     fn drop(&mut self) {
         // SIGTERM: jackd then removes its entry from the shared registry (SIGKILL leaves it, and
-        // the registry holds only a few servers).
+        // the registry holds only eight servers: a ninth cannot start). It takes up to a second
+        // with clients that went away, and was seen to take over 3 s: SIGKILL only after 15.
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
         let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(3) {
+        while start.elapsed() < Duration::from_secs(15) {
             if matches!(self.child.try_wait(), Ok(Some(_))) {
                 return;
             }
