@@ -23,18 +23,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The call's own codec and settings unless told otherwise.
     let mut settings = OpusSettings::default();
     let (mut loss, mut seed) = (0.0f64, 7u64);
-    let mut steady = false;
+    let (mut complexity, mut idle) = (None, None);
     while let Some(a) = args.next() {
         let mut val = || args.next().ok_or(format!("{a} needs a value"));
         match a.as_str() {
-            "--complexity" => {
-                settings.complexity = val()?.parse()?;
-                steady = true;
-            }
-            "--idle-complexity" => {
-                settings.idle_complexity = val()?.parse()?;
-                steady = false;
-            }
+            "--complexity" => complexity = Some(val()?.parse()?),
+            "--idle-complexity" => idle = Some(val()?.parse()?),
             "--bitrate" => settings.max_average_bitrate = val()?.parse()?,
             "--loss" => loss = val()?.parse::<f64>()? / 100.0,
             "--fec-loss" => settings.expected_loss_pct = val()?.parse()?,
@@ -52,9 +46,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     // `--complexity N` alone means N throughout (no idle level).
-    if steady {
-        settings.idle_complexity = settings.complexity;
-    }
+    settings.complexity = complexity.unwrap_or(settings.complexity);
+    settings.idle_complexity = idle.or(complexity).unwrap_or(settings.idle_complexity);
     let pcm = siperb_audio::wav::read(&input)?.resampled(48_000);
     let mut enc = Opus::new(settings)?;
     let mut dec = Opus::new(OpusSettings::default())?;

@@ -424,7 +424,9 @@ impl Drop for RtpSession {
     }
 }
 
+mod microphone;
 mod socket;
+mod stats;
 mod task;
 mod wire;
 

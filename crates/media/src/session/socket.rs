@@ -25,9 +25,7 @@ pub(super) struct Received {
 
 /// The clocks read once per drain: the kernel stamps packets with the wall clock, and their
 /// age on it is taken off the monotonic clock (a wall-clock step between a packet's arrival
-/// and its reading is the only error, and it is bounded by [`MAX_AGE`]). The two clocks are
-/// read as one instant: a thread preempted between the two reads would date every packet of
-/// the drain that much too early (a loaded test machine showed 1 ms and more).
+/// and its reading is the only error, and it is bounded by [`MAX_AGE`]).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Now {
     mono: Instant,
@@ -41,37 +39,12 @@ pub(super) struct Now {
 #[cfg_attr(not(unix), allow(dead_code))]
 const MAX_AGE: Duration = Duration::from_secs(1);
 
-/// Two clock reads this close together are taken as one instant (unpreempted, they are well
-/// under a microsecond apart).
-const CLOSE_READS: Duration = Duration::from_micros(20);
-
 impl Now {
     pub(super) fn read() -> Self {
-        // The wall clock between two monotonic reads, taken again (a few times at most) while
-        // something came between them; the monotonic time is the pair's midpoint.
-        let bracket = || {
-            let before = Instant::now();
-            let wall = SystemTime::now();
-            let span = before.elapsed();
-            (
-                span,
-                Self {
-                    mono: before + span / 2,
-                    wall,
-                },
-            )
-        };
-        let (mut span, mut now) = bracket();
-        for _ in 0..3 {
-            if span <= CLOSE_READS {
-                break;
-            }
-            let (again, then) = bracket();
-            if again < span {
-                (span, now) = (again, then);
-            }
+        Self {
+            mono: Instant::now(),
+            wall: SystemTime::now(),
         }
-        now
     }
 
     /// The monotonic time of a packet the kernel stamped `stamp` on the wall clock.

@@ -4,9 +4,10 @@
 
 use std::time::Duration;
 
+use super::microphone::{process_microphone, speaker_processing, tell_echo_delay};
 pub(super) use super::socket::MediaSocket;
 use super::socket::Now;
-use super::wire::{Srtp, open, rtp_payload, seal, sync_srtp, write_header};
+use super::wire::{Outbox, Srtp, open, rtp_payload, seal, sync_srtp, write_header};
 use super::*;
 use crate::jitter::{JitterBuffer, JitterConfig};
 use crate::pipeline::Pipeline;
@@ -250,35 +251,6 @@ pub(super) async fn run(m: Media) {
     }
 }
 
-/// What one poll has to send, collected while the port is locked and sent after: (bytes, to,
-/// is RTCP). The packet buffers are kept and refilled, so a call allocates none per packet.
-#[derive(Default)]
-struct Outbox {
-    packets: Vec<(Vec<u8>, SocketAddr, bool)>,
-    len: usize,
-}
-
-impl Outbox {
-    fn push(&mut self, bytes: &[u8], to: SocketAddr, rtcp: bool) {
-        match self.packets.get_mut(self.len) {
-            Some(slot) => {
-                slot.0.clear();
-                slot.0.extend_from_slice(bytes);
-                slot.1 = to;
-                slot.2 = rtcp;
-            }
-            None => self.packets.push((bytes.to_vec(), to, rtcp)),
-        }
-        self.len += 1;
-    }
-
-    /// The packets queued since the last take.
-    fn take(&mut self) -> impl Iterator<Item = &(Vec<u8>, SocketAddr, bool)> {
-        let len = std::mem::take(&mut self.len);
-        self.packets[..len].iter()
-    }
-}
-
 /// What an RTP core was made for: the far end's address, the clock rate, rtcp-mux.
 type CoreKey = (SocketAddr, u32, bool);
 
@@ -329,78 +301,6 @@ fn frames(
         one_frame(st, port, &mut ctx, outbox);
     }
     port.frame_due_in(frame)
-}
-
-/// Once a second (from the second second on): tells the canceller the delay it must allow for,
-/// from what the rings and the devices say. The least seen in that second counts (a device
-/// that delivers in bursts only ever adds to it), and four fifths of it: a hint beyond the
-/// real delay would hide the echo from the canceller; the rest it finds itself.
-fn tell_echo_delay(
-    processor: &mut Option<Result<siperb_audio::AudioProcessor, ()>>,
-    floor_seen: &mut Option<std::time::Duration>,
-    frames: u64,
-    port: &AudioPort,
-) {
-    let Some(Ok(p)) = processor.as_mut() else {
-        return;
-    };
-    let now = port.echo_path_delay();
-    *floor_seen = Some(floor_seen.map_or(now, |d| d.min(now)));
-    if !frames.is_multiple_of(50) {
-        return;
-    }
-    let Some(floor) = floor_seen.take() else {
-        return;
-    };
-    if frames < 100 {
-        return; // The first second: the devices are still starting.
-    }
-    let known = floor.as_millis();
-    let hint = u32::try_from(known * 4 / 5)
-        .unwrap_or(u32::MAX)
-        .min(siperb_audio::processing::MAX_ECHO_DELAY_HINT_MS);
-    if hint.abs_diff(p.echo_delay_hint()) > 30 {
-        tracing::debug!("echo path: at least {known} ms, the canceller is told {hint} ms");
-        p.set_echo_delay_hint(hint);
-    }
-}
-
-/// The processing a frame gets: echo cancellation only while the call plays on a loudspeaker.
-fn speaker_processing(
-    config: siperb_audio::ProcessingConfig,
-    headset: bool,
-) -> siperb_audio::ProcessingConfig {
-    siperb_audio::ProcessingConfig {
-        echo_cancellation: config.echo_cancellation && !headset,
-        ..config
-    }
-}
-
-/// Cleans the captured frame (echo, noise, level) as the call's switches say, after the
-/// frame played at the same time went to the canceller. The processor is made when first
-/// needed and kept (its filters have learnt the room) while switches change.
-fn process_microphone(
-    processor: &mut Option<Result<siperb_audio::AudioProcessor, ()>>,
-    config: siperb_audio::ProcessingConfig,
-    rate: u32,
-    captured: &mut [f32],
-    muted: bool,
-) {
-    if !config.any() && processor.is_none() {
-        return;
-    }
-    let p = processor.get_or_insert_with(|| {
-        siperb_audio::AudioProcessor::new(config, rate).map_err(|e| {
-            tracing::warn!("no echo cancellation or noise suppression on this call: {e}");
-        })
-    });
-    let Ok(p) = p else { return };
-    if p.config() != config {
-        p.set_config(config);
-    }
-    if config.any() && !muted {
-        let _ = p.capture(captured);
-    }
 }
 
 /// One 20 ms frame: playout to the speaker, the recording, RTCP and stats when due, and the
@@ -515,7 +415,7 @@ fn one_frame(
         let sent = ctx.counters.sent.load(Ordering::Relaxed);
         let queue =
             Duration::from_micros(port.queued() as u64 * 1_000_000 / u64::from(port.rate().max(1)));
-        let snapshot = call_stats(core, jb, remote.codec, sent, queue);
+        let snapshot = super::stats::call_stats(core, jb, remote.codec, sent, queue);
         pipeline.loss_reported(snapshot.remote_loss_pct);
         if let Ok(mut s) = ctx.stats.lock() {
             *s = Some(snapshot);
@@ -680,36 +580,6 @@ fn received(
     }
 }
 
-/// The statistics the call reports: RFC 3550 figures from the RTP core, the jitter buffer's
-/// delay, and the G.107 E-model MOS from them.
-fn call_stats(
-    core: &mut crate::rtp::RtpSession,
-    jb: Option<crate::jitter::JitterStats>,
-    codec: CodecKind,
-    sent: u64,
-    speaker_queue: Duration,
-) -> crate::rtp::CallStats {
-    let mut s = core.stats(std::time::Instant::now());
-    s.packets_sent = sent;
-    s.codec = Some(codec);
-    s.speaker_queue_ms = speaker_queue.as_secs_f32() * 1000.0;
-    if let Some(j) = jb {
-        s.jitter_buffer_ms = j.buffered_delay_ms as f32;
-        s.late_packets = j.late;
-        s.concealed_frames = j.concealed;
-        s.fec_frames = j.fec;
-    }
-    let one_way = s.rtt_ms.map_or(0.0, |rtt| f64::from(rtt) / 2.0);
-    s.mos = crate::quality::mos(&crate::quality::QualityInput {
-        codec,
-        one_way_delay_ms: one_way,
-        packet_loss_pct: f64::from(s.loss_pct),
-        burst_ratio: 1.0,
-        jitter_buffer_ms: f64::from(s.jitter_buffer_ms + s.speaker_queue_ms),
-    }) as f32;
-    s
-}
-
 /// Takes the session's new remote/direction when signalling changed them; otherwise keeps the
 /// copy the task already has (no clone per tick or per packet).
 fn refresh(flow: &mut watch::Receiver<Flow>, current: &mut Flow) {
@@ -721,22 +591,4 @@ fn refresh(flow: &mut watch::Receiver<Flow>, current: &mut Flow) {
 /// Microseconds from `start` to `at` (none if `at` is earlier): the jitter buffer's clock.
 fn micros_between(start: std::time::Instant, at: std::time::Instant) -> u64 {
     u64::try_from(at.saturating_duration_since(start).as_micros()).unwrap_or(u64::MAX)
-}
-
-#[cfg(test)]
-mod speaker_tests {
-    use siperb_audio::ProcessingConfig;
-
-    #[test]
-    fn echo_cancellation_is_for_loudspeakers_only() {
-        let all = ProcessingConfig {
-            echo_cancellation: true,
-            noise_suppression: true,
-            auto_gain: true,
-        };
-        assert_eq!(super::speaker_processing(all, false), all);
-        let on_headset = super::speaker_processing(all, true);
-        assert!(!on_headset.echo_cancellation);
-        assert!(on_headset.noise_suppression && on_headset.auto_gain);
-    }
 }

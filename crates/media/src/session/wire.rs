@@ -1,6 +1,8 @@
 //! What the media task puts on the wire and takes off it, besides the RTP core: SRTP
 //! contexts for the agreed keys, sealing and opening packets in place, RTP packets written
-//! from a header, and the payload of a received one.
+//! from a header, the payload of a received one, and the packets a tick has to send.
+
+use std::net::SocketAddr;
 
 /// The SRTP contexts of a call: the keys they were made from, outbound, inbound.
 pub(super) type Srtp = (
@@ -102,4 +104,33 @@ pub fn rtp_payload(packet: &[u8], pt: u8) -> Option<&[u8]> {
         end = end.checked_sub(usize::from(*packet.last()?))?;
     }
     packet.get(start..end)
+}
+
+/// What one poll has to send, collected while the port is locked and sent after: (bytes, to,
+/// is RTCP). The packet buffers are kept and refilled, so a call allocates none per packet.
+#[derive(Default)]
+pub(super) struct Outbox {
+    packets: Vec<(Vec<u8>, SocketAddr, bool)>,
+    len: usize,
+}
+
+impl Outbox {
+    pub(super) fn push(&mut self, bytes: &[u8], to: SocketAddr, rtcp: bool) {
+        match self.packets.get_mut(self.len) {
+            Some(slot) => {
+                slot.0.clear();
+                slot.0.extend_from_slice(bytes);
+                slot.1 = to;
+                slot.2 = rtcp;
+            }
+            None => self.packets.push((bytes.to_vec(), to, rtcp)),
+        }
+        self.len += 1;
+    }
+
+    /// The packets queued since the last take.
+    pub(super) fn take(&mut self) -> impl Iterator<Item = &(Vec<u8>, SocketAddr, bool)> {
+        let len = std::mem::take(&mut self.len);
+        self.packets[..len].iter()
+    }
 }
